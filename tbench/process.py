@@ -1,0 +1,153 @@
+"""Start a target's server as a child process, wait until healthy, stop it without orphans."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tbench.registry import TargetSpec
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class TargetStartError(RuntimeError):
+    """The target's server did not become healthy; carries the tail of its log."""
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """An unused TCP port on `host` (the kernel picks it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def health_url(host: str, port: int) -> str:
+    """The `/healthz` URL every target serves."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return f"http://{bracketed}:{port}/healthz"
+
+
+def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers 200; fail early if `proc` exits."""
+    deadline = time.monotonic() + timeout_s
+    last_error = "no answer"
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise TargetStartError(f"server exited with code {proc.returncode}")
+            try:
+                if client.get(url).status_code == 200:
+                    return
+                last_error = "healthz did not answer 200"
+            except httpx.HTTPError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.05)
+    raise TargetStartError(f"{url} not healthy after {timeout_s:.0f} s ({last_error})")
+
+
+class TargetProcess:
+    """A running target server: a child process in its own process group."""
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        host: str = DEFAULT_HOST,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.extra_args = extra_args
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use."""
+        return self.spec.url(self.host, self.port)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.proc is not None, "target not started"
+        return self.proc.pid
+
+    def start(self, timeout_s: float = 30.0) -> TargetProcess:
+        """Start the server and wait until `/healthz` answers."""
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix=f"tbench-{self.spec.name}-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        env = {**os.environ, **(self.env or {})}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.spec.argv(self.host, self.port, *self.extra_args),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # own process group: stop() reaches its children too
+            )
+        try:
+            wait_healthy(health_url(self.host, self.port), timeout_s, self.proc)
+        except TargetStartError as exc:
+            tail = self.log_tail()
+            self.stop()
+            raise TargetStartError(f"{self.spec.name}: {exc}\n{tail}") from None
+        return self
+
+    def log_tail(self, max_bytes: int = 4000) -> str:
+        """The end of the server's log, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[-max_bytes:].decode(errors="replace")
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after `grace_s`."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(grace_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived their parent
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(grace_s)
+
+    def kill(self) -> None:
+        """SIGKILL the process group at once (fault injection: a crash)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def __enter__(self) -> TargetProcess:
+        return self.start() if self.proc is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,102 @@
+"""The target registry: every transport the suite can start, verify and measure.
+
+Adding a target means one entry here plus its server module; nothing else is edited.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+Family = Literal["short-polling", "long-polling", "sse", "websocket"]
+
+ASGI_LAUNCHER = "servers.launch"  # runs an ASGI app on uvicorn with the shared settings
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How to start a target, how clients reach it, and what it can do."""
+
+    name: str
+    family: Family  # which client family (conformance client, Locust user) drives it
+    app: str  # "module:attribute" handed to the launcher
+    description: str
+    scheme: Literal["http", "ws"] = "http"
+    path: str = ""  # appended to host:port to form the client base URL
+    launcher: str = ASGI_LAUNCHER
+    supports_resume: bool = True  # a cursor (since / Last-Event-ID) survives a reconnect
+    assigns_ids: bool = True  # the server numbers messages per room
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    def argv(self, host: str, port: int, *extra: str) -> list[str]:
+        """The command that starts this target's server on host:port."""
+        return [
+            sys.executable,
+            "-m",
+            self.launcher,
+            self.app,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            *self.extra_args,
+            *extra,
+        ]
+
+    def url(self, host: str, port: int) -> str:
+        """Base URL clients use (HTTP root, or the WebSocket endpoint)."""
+        bracketed = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{bracketed}:{port}{self.path}"
+
+
+TARGETS: dict[str, TargetSpec] = {
+    spec.name: spec
+    for spec in (
+        TargetSpec(
+            name="short-polling",
+            family="short-polling",
+            app="servers.short_polling:app",
+            description="GET ?since=ID every poll interval, answered at once",
+        ),
+        TargetSpec(
+            name="long-polling",
+            family="long-polling",
+            app="servers.long_polling:app",
+            description="GET ?since=ID&wait=S, held until a newer message or S seconds",
+        ),
+        TargetSpec(
+            name="sse",
+            family="sse",
+            app="servers.sse:app",
+            description="Server-Sent Events stream with id: lines and Last-Event-ID resume",
+        ),
+        TargetSpec(
+            name="websocket",
+            family="websocket",
+            app="servers.websocket:app",
+            description="WebSocket speaking the API Gateway route protocol, since= resume",
+            scheme="ws",
+            path="/ws",
+        ),
+    )
+}
+
+
+def get_target(name: str) -> TargetSpec:
+    """Look a target up by name, with an error listing the known ones."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        known = ", ".join(TARGETS)
+        raise KeyError(f"unknown target {name!r}; known targets: {known}") from None
+
+
+def resolve_targets(selection: str) -> list[TargetSpec]:
+    """Parse `all` or a comma-separated list of target names."""
+    if selection.strip() == "all":
+        return list(TARGETS.values())
+    names = [name.strip() for name in selection.split(",") if name.strip()]
+    if not names:
+        raise KeyError("no target named; use 'all' or a comma-separated list")
+    return [get_target(name) for name in names]
