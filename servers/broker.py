@@ -1,0 +1,349 @@
+"""The room broker seam: every target publishes and subscribes through a `Broker`.
+
+Servers depend only on the `Broker` / `Subscription` protocols and `make_broker`; the
+in-process implementation lives here, a Redis one can follow without touching them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import NamedTuple, Protocol
+
+from servers.settings import Settings
+from tbench.messages import Message, Publish
+
+SLOW_CONSUMER_REASON = "slow consumer: send queue of {size} messages full"
+SHUTDOWN_REASON = "server shutting down"
+
+
+class Delivery:
+    """A stored message, serialized once; every subscriber is handed this same object."""
+
+    __slots__ = ("_sse_event", "_text", "data", "id", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.id: int = message.id if message.id is not None else 0
+        self.data: bytes = message.encode()  # the one serialization (tbench.codec)
+        self._text: str | None = None
+        self._sse_event: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        """The JSON as text, for WebSocket text frames (decoded once, shared)."""
+        if self._text is None:
+            self._text = self.data.decode()
+        return self._text
+
+    @property
+    def sse_event(self) -> bytes:
+        """The SSE event `id: N\\ndata: JSON\\n\\n` (built once, shared)."""
+        if self._sse_event is None:
+            self._sse_event = b"id: %d\ndata: %s\n\n" % (self.id, self.data)
+        return self._sse_event
+
+
+class History(NamedTuple):
+    """Messages newer than a cursor, oldest first, and the room's newest id (0 if none)."""
+
+    deliveries: list[Delivery]
+    last_id: int
+
+
+class Subscription(Protocol):
+    """Backlog then live messages of one room, through a bounded queue.
+
+    Iteration ends when the subscriber was dropped (queue full) or the broker closed;
+    `end_reason` then says which.
+    """
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why delivery ended (slow consumer, shutdown), or None while it goes on."""
+        ...
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the slow-consumer policy ended this subscription."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Delivery]: ...
+
+    async def __anext__(self) -> Delivery: ...
+
+    def close(self) -> None:
+        """Stop receiving; idempotent. Every subscriber must call it when done."""
+        ...
+
+
+class Broker(Protocol):
+    """Rooms of messages: publish, read history, wait for news, subscribe."""
+
+    async def publish(self, publish: Publish) -> Delivery:
+        """Stamp the next id of the room and `server_at`, store, fan out; return the delivery."""
+        ...
+
+    async def history(self, room: str, since: int | None) -> History:
+        """Messages with id > `since` (see `resolve_cursor`), at once."""
+        ...
+
+    async def wait_for(self, room: str, since: int | None, timeout_s: float) -> History:
+        """Like `history`, but wait up to `timeout_s` for a newer message if there is none."""
+        ...
+
+    async def subscribe(self, room: str, since: int | None) -> Subscription:
+        """Subscribe: the backlog after `since`, then every new message, with no gap."""
+        ...
+
+    def connection_count(self) -> int:
+        """Open subscriptions plus held `wait_for` calls in this process."""
+        ...
+
+    async def close(self) -> None:
+        """End every subscription and held wait (server shutdown)."""
+        ...
+
+
+def resolve_cursor(since: int | None, last_id: int) -> int:
+    """The id after which to deliver: no cursor means "now"; one ahead of the room means 0."""
+    if since is None:
+        return last_id
+    if since > last_id:
+        return 0  # the server restarted and lost its history (docs/protocol.md)
+    return since
+
+
+class _Room:
+    __slots__ = ("changed", "last_id", "ring", "subscribers", "waiting")
+
+    def __init__(self, history_size: int) -> None:
+        self.last_id = 0
+        self.ring: deque[Delivery] = deque(maxlen=history_size)
+        self.subscribers: set[_LocalSubscription] = set()
+        self.changed: asyncio.Future[None] | None = None  # one future shared by all waiters
+        self.waiting = 0
+
+    def after(self, cursor: int) -> list[Delivery]:
+        """Stored messages with id > cursor, oldest first; O(number returned)."""
+        newer = min(self.last_id - cursor, len(self.ring))  # ids in the ring are contiguous
+        if newer <= 0:
+            return []
+        tail = list(itertools.islice(reversed(self.ring), newer))
+        tail.reverse()
+        return tail
+
+
+class _LocalSubscription:
+    """An in-process subscription: a backlog list, then a bounded deque fed by `offer`."""
+
+    __slots__ = (
+        "_backlog",
+        "_broker",
+        "_dropped",
+        "_pending",
+        "_queue_size",
+        "_room",
+        "_waiter",
+        "end_reason",
+    )
+
+    def __init__(
+        self, broker: InProcessBroker, room: str, backlog: list[Delivery], queue_size: int
+    ) -> None:
+        self._broker = broker
+        self._room = room
+        # The backlog is already in the ring, so it holds references only, not a copy.
+        self._backlog: deque[Delivery] = deque(backlog)
+        self._pending: deque[Delivery] = deque()
+        self._queue_size = queue_size
+        self._waiter: asyncio.Future[None] | None = None
+        self._dropped = False
+        self.end_reason: str | None = None
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the slow-consumer policy ended this subscription."""
+        return self._dropped
+
+    def offer(self, delivery: Delivery) -> bool:
+        """Queue a live message; False (and the subscription ends) if the queue is full."""
+        if len(self._pending) >= self._queue_size:
+            self._dropped = True
+            self.end(SLOW_CONSUMER_REASON.format(size=self._queue_size))
+            return False
+        self._pending.append(delivery)
+        self._wake()
+        return True
+
+    def end(self, reason: str) -> None:
+        """Stop delivering: drop what is queued and let the consumer's iteration finish."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        self._backlog.clear()
+        self._pending.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> AsyncIterator[Delivery]:
+        return self
+
+    async def __anext__(self) -> Delivery:
+        while True:
+            if self._backlog:
+                return self._backlog.popleft()
+            if self._pending:
+                return self._pending.popleft()
+            if self.end_reason is not None:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def close(self) -> None:
+        """Stop receiving; idempotent."""
+        if self.end_reason is None:
+            self.end_reason = "closed"
+        self._backlog.clear()
+        self._pending.clear()
+        self._broker._unsubscribe(self._room, self)
+
+
+class InProcessBroker:
+    """Rooms in this process: a ring buffer of history per room, fan-out to local queues."""
+
+    def __init__(self, history_size: int = 10_000, queue_size: int = 1_024) -> None:
+        if history_size < 1 or queue_size < 1:
+            raise ValueError("history_size and queue_size must be >= 1")
+        self.history_size = history_size
+        self.queue_size = queue_size
+        self._rooms: dict[str, _Room] = {}
+        self._subscriptions = 0
+        self._waiting = 0
+        self._closed = False
+
+    def _room(self, name: str) -> _Room:
+        room = self._rooms.get(name)
+        if room is None:
+            room = self._rooms[name] = _Room(self.history_size)
+        return room
+
+    def _forget_if_unused(self, name: str, room: _Room) -> None:
+        # A room nobody published to and nobody listens on would only cost memory.
+        if room.last_id == 0 and not room.subscribers and room.waiting == 0:
+            self._rooms.pop(name, None)
+
+    async def publish(self, publish: Publish) -> Delivery:
+        """Stamp the next id of the room and `server_at`, store, fan out; return the delivery."""
+        room = self._room(publish.room)
+        room.last_id += 1
+        delivery = Delivery(publish.to_message(room.last_id, time.time()))
+        room.ring.append(delivery)
+        dropped: list[_LocalSubscription] = []
+        for subscriber in room.subscribers:
+            if not subscriber.offer(delivery):
+                dropped.append(subscriber)
+        for subscriber in dropped:
+            room.subscribers.discard(subscriber)
+            self._subscriptions -= 1
+        if room.changed is not None:
+            room.changed.set_result(None)
+            room.changed = None
+        return delivery
+
+    async def history(self, room: str, since: int | None) -> History:
+        """Messages with id > `since` (see `resolve_cursor`), at once."""
+        state = self._rooms.get(room)
+        if state is None:
+            return History([], 0)
+        return History(state.after(resolve_cursor(since, state.last_id)), state.last_id)
+
+    async def wait_for(self, room: str, since: int | None, timeout_s: float) -> History:
+        """Like `history`, but wait up to `timeout_s` for a newer message if there is none."""
+        state = self._room(room)
+        cursor = resolve_cursor(since, state.last_id)
+        if state.last_id > cursor or self._closed or timeout_s <= 0:
+            history = History(state.after(cursor), state.last_id)
+            self._forget_if_unused(room, state)
+            return history
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        state.waiting += 1
+        self._waiting += 1
+        try:
+            while state.last_id <= cursor and not self._closed:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                if state.changed is None:
+                    state.changed = loop.create_future()
+                # asyncio.wait never cancels the shared future, unlike wait_for.
+                await asyncio.wait((state.changed,), timeout=remaining)
+        finally:
+            state.waiting -= 1
+            self._waiting -= 1
+        history = History(state.after(cursor), state.last_id)
+        self._forget_if_unused(room, state)
+        return history
+
+    async def subscribe(self, room: str, since: int | None) -> Subscription:
+        """Subscribe: the backlog after `since`, then every new message, with no gap."""
+        state = self._room(room)
+        # No await between taking the backlog and registering: publish() cannot run in
+        # between, so the handoff from backlog to live has neither gap nor duplicate.
+        backlog = state.after(resolve_cursor(since, state.last_id))
+        subscription = _LocalSubscription(self, room, backlog, self.queue_size)
+        if self._closed:
+            subscription.end(SHUTDOWN_REASON)
+            self._forget_if_unused(room, state)
+            return subscription
+        state.subscribers.add(subscription)
+        self._subscriptions += 1
+        return subscription
+
+    def _unsubscribe(self, room: str, subscription: _LocalSubscription) -> None:
+        state = self._rooms.get(room)
+        if state is None or subscription not in state.subscribers:
+            return
+        state.subscribers.discard(subscription)
+        self._subscriptions -= 1
+        self._forget_if_unused(room, state)
+
+    def connection_count(self) -> int:
+        """Open subscriptions plus held `wait_for` calls in this process."""
+        return self._subscriptions + self._waiting
+
+    def room_count(self) -> int:
+        """Rooms currently held in memory."""
+        return len(self._rooms)
+
+    async def close(self) -> None:
+        """End every subscription and held wait (server shutdown)."""
+        self._closed = True
+        for state in self._rooms.values():
+            for subscriber in state.subscribers:
+                subscriber.end(SHUTDOWN_REASON)
+            self._subscriptions -= len(state.subscribers)
+            state.subscribers.clear()
+            if state.changed is not None:
+                state.changed.set_result(None)
+                state.changed = None
+
+
+def make_broker(settings: Settings) -> Broker:
+    """The broker named by `settings.broker_url` (`memory://` is the in-process one)."""
+    scheme = settings.broker_url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        return InProcessBroker(settings.history_size, settings.queue_size)
+    raise ValueError(
+        f"unsupported broker URL {settings.broker_url!r}: only memory:// is implemented"
+    )

@@ -1,0 +1,163 @@
+"""What every target's HTTP side shares: app factory, healthz, publish, JSON errors, cursors."""
+
+from __future__ import annotations
+
+import math
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from servers.broker import Broker, History, make_broker
+from servers.settings import Settings
+from tbench import codec
+from tbench.messages import (
+    InvalidInput,
+    Problem,
+    decode_object,
+    parse_publish,
+    validate_room,
+)
+
+JSON = "application/json"
+MESSAGES_PATH = "/rooms/{room}/messages"
+
+
+class InvalidQuery(InvalidInput):
+    """A bad query parameter or header: always 400, whatever its kind (docs/protocol.md)."""
+
+    http_status = 400
+
+
+def json_response(body: object, status_code: int = 200) -> Response:
+    """A JSON response serialized with the shared codec."""
+    return Response(codec.dumps(body), status_code=status_code, media_type=JSON)
+
+
+def error_response(status_code: int, error: str, kind: str, field: str | None = None) -> Response:
+    """The `{"error", "kind", "field"}` body every HTTP error carries."""
+    return json_response({"error": error, "kind": kind, "field": field}, status_code)
+
+
+def parse_cursor(raw: str | None, field: str = "since") -> int | None:
+    """A resume cursor (`since` / Last-Event-ID): absent, or an integer >= 0."""
+    if raw is None:
+        return None
+    if raw.isascii() and raw.isdigit() and len(raw) <= 19:  # fits a 64-bit id
+        return int(raw)
+    raise InvalidQuery(Problem.INVALID_FIELD, field, "must be an integer >= 0")
+
+
+def parse_wait(raw: str | None, max_wait_s: float) -> float:
+    """A long poll's `wait`: absent (0), or seconds > 0, clamped to `max_wait_s`."""
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidQuery(Problem.INVALID_FIELD, "wait", "must be a number of seconds > 0")
+    return min(value, max_wait_s)
+
+
+def messages_response(history: History) -> Response:
+    """`{"messages": [...], "last_id": N}` built from the already-encoded messages."""
+    body = b'{"messages":[%s],"last_id":%d}' % (
+        b",".join(delivery.data for delivery in history.deliveries),
+        history.last_id,
+    )
+    return Response(body, media_type=JSON)
+
+
+async def read_body_limited(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) past `max_bytes` without buffering more than that."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(f"{int(declared)} bytes", max_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:  # chunked, or longer than it declared: stop reading
+            raise _too_large(f"more than {max_bytes} bytes", max_bytes)
+    return bytes(body)
+
+
+def _too_large(size: str, max_bytes: int) -> InvalidInput:
+    return InvalidInput(Problem.TOO_LARGE, None, f"message of {size} exceeds {max_bytes}")
+
+
+async def _invalid_input(request: Request, exc: InvalidInput) -> Response:
+    status = exc.http_status if isinstance(exc, InvalidQuery) else exc.problem.http_status
+    return json_response(exc.to_json(), status)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    phrase = HTTPStatus(exc.status_code).phrase
+    kind = phrase.lower().replace(" ", "_").replace("-", "_")  # 404 not_found, 405 ...
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    response = error_response(exc.status_code, detail, kind)
+    if exc.headers:
+        response.headers.update(exc.headers)  # e.g. Allow on 405
+    return response
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ())]
+    return error_response(
+        422, str(first.get("msg", "invalid request")), "invalid_field", loc[-1] if loc else None
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal server error", "internal")
+
+
+def create_app(
+    target: str,
+    settings: Settings | None = None,
+    broker: Broker | None = None,
+    *,
+    http_publish: bool = True,
+) -> FastAPI:
+    """A target's app: healthz, optionally HTTP publish, JSON errors; no docs, no CORS."""
+    settings = settings if settings is not None else Settings.from_env()
+    broker = broker if broker is not None else make_broker(settings)
+    app = FastAPI(
+        title=f"transport-bench {target}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={
+            InvalidInput: _invalid_input,
+            HTTPException: _http_error,
+            RequestValidationError: _validation_error,
+            Exception: _internal_error,
+        },
+    )
+    app.state.target = target
+    app.state.settings = settings
+    app.state.broker = broker  # servers.launch closes it first on shutdown
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        """Liveness, and the open subscriber connections / held polls of this process."""
+        return json_response(
+            {"status": "ok", "target": target, "connections": broker.connection_count()}
+        )
+
+    if http_publish:
+
+        @app.post(MESSAGES_PATH)
+        async def publish(room: str, request: Request) -> Response:
+            """Validate and publish one message; 201 with the message as stored."""
+            validate_room(room)
+            raw = await read_body_limited(request, settings.max_message_bytes)
+            delivery = await broker.publish(parse_publish(decode_object(raw), room=room))
+            return Response(delivery.data, status_code=201, media_type=JSON)
+
+    return app

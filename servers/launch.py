@@ -1,0 +1,120 @@
+"""Run a target's ASGI app on uvicorn with the settings every target shares.
+
+`python -m servers.launch MODULE:app --host 127.0.0.1 --port P [--history-size N]
+[--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import warnings
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from uvicorn.importer import import_from_string
+
+from servers.settings import Settings, SettingsError
+from tbench.messages import MAX_MESSAGE_BYTES
+
+DEFAULT_HOST = "127.0.0.1"
+
+# Held equal for every target, so a difference in a report comes from the transport.
+UVICORN_SETTINGS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "ws": "websockets",
+    "ws_max_size": MAX_MESSAGE_BYTES,  # a larger frame closes with 1009
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+    "lifespan": "on",
+    "access_log": False,
+    "log_level": "warning",
+    "backlog": 2048,
+    "timeout_keep_alive": 5,
+    # Streams and held polls are ended first (see TargetServer); this only bounds stragglers,
+    # and stays under the 5 s that tbench.process waits before SIGKILL.
+    "timeout_graceful_shutdown": 3,
+    "proxy_headers": False,
+    "server_header": True,
+    "date_header": True,
+}
+
+
+class TargetServer(uvicorn.Server):
+    """uvicorn's server, ending the app's subscriptions and held polls as shutdown starts."""
+
+    def __init__(self, config: uvicorn.Config, app: object) -> None:
+        super().__init__(config)
+        self.target_app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Close the app's broker (streams end, held polls answer), then shut down as usual."""
+        broker = getattr(getattr(self.target_app, "state", None), "broker", None)
+        close = getattr(broker, "close", None)
+        if close is not None:
+            await asyncio.wait_for(close(), timeout=1.0)
+        await super().shutdown(sockets)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The launcher's command line."""
+    parser = argparse.ArgumentParser(prog="python -m servers.launch", description=__doc__)
+    parser.add_argument("app", help="the ASGI app as MODULE:ATTRIBUTE")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback)")
+    parser.add_argument("--port", type=int, required=True, help="TCP port to bind")
+    parser.add_argument("--history-size", type=int, help="messages kept per room")
+    parser.add_argument("--queue-size", type=int, help="per-subscriber send queue")
+    parser.add_argument("--sse-ping-s", type=float, help="SSE keep-alive interval")
+    parser.add_argument("--long-poll-max-wait-s", type=float, help="cap on a long poll's wait")
+    parser.add_argument("--broker", help="broker URL, e.g. memory://")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """TBENCH_* environment settings, overridden by the flags given."""
+    base = Settings.from_env()
+    return Settings(
+        history_size=args.history_size if args.history_size is not None else base.history_size,
+        queue_size=args.queue_size if args.queue_size is not None else base.queue_size,
+        long_poll_max_wait_s=(
+            args.long_poll_max_wait_s
+            if args.long_poll_max_wait_s is not None
+            else base.long_poll_max_wait_s
+        ),
+        sse_ping_s=args.sse_ping_s if args.sse_ping_s is not None else base.sse_ping_s,
+        broker_url=args.broker if args.broker is not None else base.broker_url,
+    )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the signal it caught once it has shut down; exit 0 rather than die by it.
+    raise SystemExit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse flags, export them as TBENCH_* for the app, and serve until SIGTERM / SIGINT."""
+    args = parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        sys.exit(f"servers.launch: {exc}")
+    # ws="websockets" is chosen on purpose (docs/protocol.md); uvicorn's notice that it will
+    # one day mean the sans-I/O implementation is noise in every target's log.
+    warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
+    os.environ.update(settings.to_env())  # the app reads them when its module is imported
+    app = import_from_string(args.app)
+    config = uvicorn.Config(app, host=args.host, port=args.port, **UVICORN_SETTINGS)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
+    TargetServer(config, app).run()
+
+
+if __name__ == "__main__":
+    main()

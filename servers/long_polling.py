@@ -1,0 +1,41 @@
+"""Long polling: the short-polling GET plus `&wait=S`, held until a newer message or S s."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from servers.broker import Broker
+from servers.http_common import (
+    MESSAGES_PATH,
+    create_app,
+    messages_response,
+    parse_cursor,
+    parse_wait,
+)
+from servers.settings import Settings
+from tbench.messages import validate_room
+
+
+def create_long_polling_app(
+    settings: Settings | None = None, broker: Broker | None = None
+) -> FastAPI:
+    """The long-polling target: held poll, publish, healthz."""
+    app = create_app("long-polling", settings, broker)
+    room_broker: Broker = app.state.broker
+    max_wait_s: float = app.state.settings.long_poll_max_wait_s
+
+    @app.get(MESSAGES_PATH)
+    async def poll(room: str, request: Request) -> Response:
+        """Messages after `since`, waiting up to `wait` s (capped) for one if there is none."""
+        validate_room(room)
+        since = parse_cursor(request.query_params.get("since"))
+        wait_s = parse_wait(request.query_params.get("wait"), max_wait_s)
+        if wait_s > 0:
+            return messages_response(await room_broker.wait_for(room, since, wait_s))
+        return messages_response(await room_broker.history(room, since))
+
+    return app
+
+
+app = create_long_polling_app()

@@ -1,0 +1,79 @@
+"""The one settings object every target server reads (from TBENCH_* environment variables)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tbench.messages import MAX_MESSAGE_BYTES
+
+ENV_PREFIX = "TBENCH_"
+DEFAULT_BROKER_URL = "memory://"
+
+
+class SettingsError(ValueError):
+    """A TBENCH_* variable holds a value the servers cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Limits and intervals held equal across every target (docs/protocol.md)."""
+
+    history_size: int = 10_000  # messages kept per room for resume
+    queue_size: int = 1_024  # per-subscriber send queue of push targets
+    long_poll_max_wait_s: float = 30.0  # cap on a long poll's `wait`
+    sse_ping_s: float = 15.0  # keep-alive comment interval on SSE streams
+    broker_url: str = DEFAULT_BROKER_URL
+    # Fixed by the contract (tbench.messages), so deliberately not read from the environment.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+    def __post_init__(self) -> None:
+        if self.history_size < 1:
+            raise SettingsError(f"history_size must be >= 1, got {self.history_size}")
+        if self.queue_size < 1:
+            raise SettingsError(f"queue_size must be >= 1, got {self.queue_size}")
+        for name in ("long_poll_max_wait_s", "sse_ping_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"{name} must be a finite number > 0, got {value}")
+        if "://" not in self.broker_url:
+            raise SettingsError(f"broker_url must look like scheme://..., got {self.broker_url!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the TBENCH_* variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            history_size=int(_env_number(env, "HISTORY_SIZE", defaults.history_size, int)),
+            queue_size=int(_env_number(env, "QUEUE_SIZE", defaults.queue_size, int)),
+            long_poll_max_wait_s=_env_number(
+                env, "LONG_POLL_MAX_WAIT_S", defaults.long_poll_max_wait_s, float
+            ),
+            sse_ping_s=_env_number(env, "SSE_PING_S", defaults.sse_ping_s, float),
+            broker_url=env.get(ENV_PREFIX + "BROKER_URL") or defaults.broker_url,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The TBENCH_* variables that make `from_env` return these settings."""
+        return {
+            ENV_PREFIX + "HISTORY_SIZE": str(self.history_size),
+            ENV_PREFIX + "QUEUE_SIZE": str(self.queue_size),
+            ENV_PREFIX + "LONG_POLL_MAX_WAIT_S": repr(self.long_poll_max_wait_s),
+            ENV_PREFIX + "SSE_PING_S": repr(self.sse_ping_s),
+            ENV_PREFIX + "BROKER_URL": self.broker_url,
+        }
+
+
+def _env_number(
+    env: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]
+) -> float:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not a valid {kind.__name__}") from None

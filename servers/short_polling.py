@@ -1,0 +1,31 @@
+"""Short polling: `GET /rooms/{room}/messages?since=ID`, answered at once."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from servers.broker import Broker
+from servers.http_common import MESSAGES_PATH, create_app, messages_response, parse_cursor
+from servers.settings import Settings
+from tbench.messages import validate_room
+
+
+def create_short_polling_app(
+    settings: Settings | None = None, broker: Broker | None = None
+) -> FastAPI:
+    """The short-polling target: poll, publish, healthz."""
+    app = create_app("short-polling", settings, broker)
+    room_broker: Broker = app.state.broker
+
+    @app.get(MESSAGES_PATH)
+    async def poll(room: str, request: Request) -> Response:
+        """Messages after `since` (none without it) and the room's newest id."""
+        validate_room(room)
+        since = parse_cursor(request.query_params.get("since"))
+        return messages_response(await room_broker.history(room, since))
+
+    return app
+
+
+app = create_short_polling_app()

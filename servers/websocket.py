@@ -1,0 +1,95 @@
+"""WebSocket: `WS /ws?room=R[&since=ID]`, speaking the API Gateway route protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from servers.broker import Broker, Subscription
+from servers.http_common import create_app, parse_cursor
+from servers.settings import Settings
+from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_room
+
+WS_PATH = "/ws"
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
+
+
+def create_websocket_app(settings: Settings | None = None, broker: Broker | None = None) -> FastAPI:
+    """The WebSocket target: the socket (subscribe + publish frames) and healthz."""
+    app = create_app("websocket", settings, broker, http_publish=False)
+    room_broker: Broker = app.state.broker
+
+    @app.websocket(WS_PATH)
+    async def connect(websocket: WebSocket) -> None:
+        """Subscribe to the room, then publish every valid frame; bad input closes."""
+        try:
+            room = validate_room(websocket.query_params.get("room"))
+            since = parse_cursor(websocket.query_params.get("since"))
+        except InvalidInput as exc:
+            await websocket.accept()  # accept first, so the client sees code and reason
+            await websocket.close(exc.problem.ws_close_code, exc.close_reason())
+            return
+        # Subscribed before the handshake completes: a connected client misses nothing.
+        subscription = await room_broker.subscribe(room, since)
+        try:
+            await websocket.accept()
+            sender = asyncio.create_task(_send_loop(websocket, subscription))
+            try:
+                problem = await _receive_loop(websocket, room_broker, room)
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+            if problem is not None:
+                await _close(websocket, problem.problem.ws_close_code, problem.close_reason())
+        finally:
+            subscription.close()
+
+    return app
+
+
+async def _receive_loop(websocket: WebSocket, broker: Broker, room: str) -> InvalidInput | None:
+    """Publish each valid frame until the client leaves (None) or sends bad input."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None:
+            return InvalidInput(
+                Problem.BINARY, None, "binary frames are not accepted; send JSON text"
+            )
+        try:
+            publish = parse_action_frame(text)
+            if publish.room != room:
+                raise InvalidInput(
+                    Problem.INVALID_ROOM, "room", f"frame room {publish.room!r} is not {room!r}"
+                )
+        except InvalidInput as exc:
+            return exc
+        await broker.publish(publish)  # the publisher's own echo is its ack
+
+
+async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
+    """Send backlog then live messages; close when the subscription is ended by the server."""
+    try:
+        async for delivery in subscription:
+            await websocket.send_text(delivery.text)  # text shared by all subscribers
+    except (WebSocketDisconnect, RuntimeError):
+        return  # the client is gone; the receive loop sees it too
+    code = CLOSE_POLICY_VIOLATION if subscription.dropped else CLOSE_GOING_AWAY
+    await _close(websocket, code, subscription.end_reason or "")
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close unless already closed by either side."""
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(code, reason)
+
+
+app = create_websocket_app()
