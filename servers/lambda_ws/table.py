@@ -1,0 +1,73 @@
+"""The connections table as template.yaml defines it: one schema for AWS and the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
+TABLE_RESOURCE = "ConnectionsTable"
+SCHEMA_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """A YAML loader that reads CloudFormation's short-form tags (`!Ref`, `!Sub`...)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """`!Ref X` -> {"Ref": X}; `!Sub s` -> {"Fn::Sub": s}: the long form of a short tag."""
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """Parse the SAM template into plain data (intrinsic functions in their long form)."""
+    with path.open(encoding="utf-8") as stream:
+        template: dict[str, Any] = yaml.load(stream, Loader=_TemplateLoader)
+    return template
+
+
+def table_definition(template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The connections table's `create_table` arguments (all but the name)."""
+    properties = (template or load_template())["Resources"][TABLE_RESOURCE]["Properties"]
+    return {key: properties[key] for key in SCHEMA_KEYS if key in properties}
+
+
+def time_to_live_attribute(template: dict[str, Any] | None = None) -> str | None:
+    """The attribute DynamoDB's TTL sweeps on, if the template enables it."""
+    properties = (template or load_template())["Resources"][TABLE_RESOURCE]["Properties"]
+    spec = properties.get("TimeToLiveSpecification") or {}
+    return spec.get("AttributeName") if spec.get("Enabled") else None
+
+
+def create_table(client: DynamoDBClient, name: str, template: dict[str, Any] | None = None) -> None:
+    """Create the connections table (schema from the template) and wait until it is active."""
+    template = template or load_template()
+    client.create_table(TableName=name, **table_definition(template))
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    ttl_attribute = time_to_live_attribute(template)
+    if ttl_attribute is not None:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl_attribute, "Enabled": True},
+        )

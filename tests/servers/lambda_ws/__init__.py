@@ -1,0 +1,1 @@
+"""Tests of the API Gateway WebSocket + Lambda target."""
