@@ -1,0 +1,91 @@
+"""Always-on containers on AWS Fargate: tasks x (vCPU + GB) x hours; sizing from measurements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cost_model.charges import FlatCharge, ceil_whole, flat_charge
+from cost_model.pricing import Pricing
+from cost_model.units import HOURS_PER_DAY, mb_to_gb
+
+
+def hours_in_month(month_days: Decimal) -> Decimal:
+    """Hours in a month of `month_days` days."""
+    return month_days * HOURS_PER_DAY
+
+
+@dataclass(frozen=True)
+class FargateBill:
+    """A month of Fargate tasks: vCPU-hours and GB-hours lines and their total."""
+
+    tasks: Decimal
+    vcpu_per_task: Decimal
+    memory_gb_per_task: Decimal
+    hours: Decimal
+    vcpu_hours: Decimal
+    vcpu_charge: FlatCharge
+    gb_hours: Decimal
+    memory_charge: FlatCharge
+    total_usd: Decimal  # the sum of the cent-rounded lines
+
+
+def fargate_bill(
+    vcpu: Decimal, memory_gb: Decimal, pricing: Pricing, *, tasks: Decimal, hours: Decimal
+) -> FargateBill:
+    """Price `tasks` tasks of `vcpu` vCPU and `memory_gb` GB running for `hours` each."""
+    vcpu_hours = tasks * vcpu * hours
+    gb_hours = tasks * memory_gb * hours
+    vcpu_charge = flat_charge(vcpu_hours, pricing.fargate.vcpu_hours)
+    memory_charge = flat_charge(gb_hours, pricing.fargate.gb_hours)
+    return FargateBill(
+        tasks=tasks,
+        vcpu_per_task=vcpu,
+        memory_gb_per_task=memory_gb,
+        hours=hours,
+        vcpu_hours=vcpu_hours,
+        vcpu_charge=vcpu_charge,
+        gb_hours=gb_hours,
+        memory_charge=memory_charge,
+        total_usd=vcpu_charge.usd + memory_charge.usd,
+    )
+
+
+@dataclass(frozen=True)
+class TaskSizing:
+    """How many tasks of one size a measured load needs, by CPU and by memory."""
+
+    required_vcpu: Decimal
+    required_memory_gb: Decimal
+    tasks_for_cpu: Decimal
+    tasks_for_memory: Decimal
+    tasks: Decimal
+
+
+def tasks_for_load(
+    *,
+    messages_per_second: Decimal,
+    cpu_seconds_per_1000_messages: Decimal,
+    connections: Decimal,
+    rss_mb_per_connection: Decimal,
+    base_rss_mb: Decimal,
+    task_vcpu: Decimal,
+    task_memory_gb: Decimal,
+    target_utilization: Decimal = Decimal("0.7"),
+) -> TaskSizing:
+    """Tasks needed to carry a load measured as CPU per message and memory per connection."""
+    # CPU-seconds consumed per second of wall time is the number of busy cores.
+    required_vcpu = messages_per_second * cpu_seconds_per_1000_messages / 1000
+    tasks_for_cpu = ceil_whole(required_vcpu / (task_vcpu * target_utilization))
+    connection_memory_gb = mb_to_gb(connections * rss_mb_per_connection)
+    usable_gb_per_task = task_memory_gb * target_utilization - mb_to_gb(base_rss_mb)
+    if usable_gb_per_task <= 0:
+        raise ValueError(
+            f"a {task_memory_gb} GB task at {target_utilization:.0%} utilization has no room "
+            f"beyond the server's {base_rss_mb} MB base memory"
+        )
+    tasks_for_memory = ceil_whole(connection_memory_gb / usable_gb_per_task)
+    tasks = max(Decimal(1), tasks_for_cpu, tasks_for_memory)
+    # Every task carries the server's base memory besides its share of the connections.
+    required_memory_gb = connection_memory_gb + tasks * mb_to_gb(base_rss_mb)
+    return TaskSizing(required_vcpu, required_memory_gb, tasks_for_cpu, tasks_for_memory, tasks)

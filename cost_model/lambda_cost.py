@@ -1,0 +1,229 @@
+"""AWS Lambda monthly cost: throughput from concurrency, compute GB-s by tier, requests, /tmp.
+
+The pricing functions take measured quantities (invocations, compute seconds, memory), so the
+calculator, the chat model and a priced benchmark run all share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Literal
+
+from cost_model.charges import (
+    FlatCharge,
+    TieredCharge,
+    flat_charge,
+    tiered_charge,
+    to_cents,
+    whole,
+)
+from cost_model.pricing import Architecture, Pricing
+from cost_model.units import MS_PER_SECOND, SECONDS_PER_DAY, mb_to_gb
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Request rate at every time scale; `concurrency` and `duration_ms` relate by Little's law."""
+
+    given: Literal["concurrency", "requests_per_month"]  # which the others were derived from
+    concurrency: Decimal  # average executions in flight
+    duration_ms: Decimal  # average billed duration of one request
+    per_second: Decimal
+    per_minute: Decimal
+    per_hour: Decimal
+    per_day: Decimal
+    month_days: Decimal
+    per_month: Decimal  # whole requests
+
+
+def seconds_in_month(month_days: Decimal) -> Decimal:
+    """Seconds in a month of `month_days` days."""
+    return month_days * SECONDS_PER_DAY
+
+
+def throughput_from_concurrency(
+    concurrency: Decimal, duration_ms: Decimal, month_days: Decimal
+) -> Throughput:
+    """Little's law: requests per second = executions in flight / seconds per request."""
+    per_second = concurrency / (duration_ms / MS_PER_SECOND)
+    return _throughput(concurrency, duration_ms, per_second, month_days)
+
+
+def throughput_from_monthly_requests(
+    requests_per_month: Decimal, duration_ms: Decimal, month_days: Decimal
+) -> Throughput:
+    """The average rate of a monthly request count, and the concurrency it implies."""
+    per_second = requests_per_month / seconds_in_month(month_days)
+    concurrency = per_second * duration_ms / MS_PER_SECOND
+    throughput = _throughput(concurrency, duration_ms, per_second, month_days)
+    # Keep the count the user gave, not one re-derived through a rounded rate.
+    return replace(throughput, given="requests_per_month", per_month=whole(requests_per_month))
+
+
+def _throughput(
+    concurrency: Decimal, duration_ms: Decimal, per_second: Decimal, month_days: Decimal
+) -> Throughput:
+    return Throughput(
+        given="concurrency",
+        concurrency=concurrency,
+        duration_ms=duration_ms,
+        per_second=per_second,
+        per_minute=per_second * 60,
+        per_hour=per_second * 3_600,
+        per_day=per_second * SECONDS_PER_DAY,
+        month_days=month_days,
+        per_month=whole(per_second * seconds_in_month(month_days)),
+    )
+
+
+def compute_seconds(requests: Decimal, duration_ms: Decimal) -> Decimal:
+    """Total billed compute time of `requests` requests of `duration_ms` each."""
+    return requests * duration_ms / MS_PER_SECOND
+
+
+@dataclass(frozen=True)
+class ComputeCharge:
+    """Compute: seconds x memory = GB-s, less the free tier, priced tier by tier."""
+
+    architecture: Architecture
+    compute_seconds: Decimal
+    memory_mb: Decimal
+    memory_gb: Decimal
+    gb_seconds: Decimal
+    free_gb_seconds: Decimal  # zero when the free tier is not applied
+    net_gb_seconds: Decimal  # GB-s less the free tier; negative when the free tier covers all
+    billable_gb_seconds: Decimal
+    charge: TieredCharge
+
+
+def price_compute(
+    seconds: Decimal,
+    memory_mb: Decimal,
+    pricing: Pricing,
+    architecture: Architecture = "x86_64",
+    free_tier: bool = True,
+) -> ComputeCharge:
+    """Price `seconds` of compute at `memory_mb` on one architecture."""
+    lambda_pricing = pricing.lambda_
+    memory_gb = mb_to_gb(memory_mb)
+    gb_seconds = memory_gb * seconds
+    free = Decimal(lambda_pricing.free_tier.gb_seconds) if free_tier else Decimal(0)
+    net = gb_seconds - free
+    billable = max(net, Decimal(0))
+    charge = tiered_charge(billable, lambda_pricing.compute_rate(architecture))
+    return ComputeCharge(
+        architecture, seconds, memory_mb, memory_gb, gb_seconds, free, net, billable, charge
+    )
+
+
+@dataclass(frozen=True)
+class RequestCharge:
+    """Requests, less the free tier, at the per-request price."""
+
+    requests: Decimal
+    free_requests: Decimal  # zero when the free tier is not applied
+    net_requests: Decimal  # requests less the free tier; negative when the free tier covers all
+    billable_requests: Decimal
+    charge: FlatCharge
+
+
+def price_requests(requests: Decimal, pricing: Pricing, free_tier: bool = True) -> RequestCharge:
+    """Price a month's invocations."""
+    lambda_pricing = pricing.lambda_
+    free = Decimal(lambda_pricing.free_tier.requests) if free_tier else Decimal(0)
+    net = requests - free
+    billable = max(net, Decimal(0))
+    charge = flat_charge(billable, lambda_pricing.requests)
+    return RequestCharge(requests, free, net, billable, charge)
+
+
+@dataclass(frozen=True)
+class EphemeralStorageCharge:
+    """/tmp storage above the included size, per GB-second of compute."""
+
+    ephemeral_mb: Decimal
+    ephemeral_gb: Decimal
+    included_gb: Decimal
+    billable_gb: Decimal
+    gb_seconds: Decimal
+    charge: FlatCharge
+
+
+def price_ephemeral_storage(
+    seconds: Decimal, ephemeral_mb: Decimal, pricing: Pricing
+) -> EphemeralStorageCharge:
+    """Price the configured /tmp size over `seconds` of compute."""
+    rate = pricing.lambda_.ephemeral_storage
+    ephemeral_gb = mb_to_gb(ephemeral_mb)
+    included_gb = mb_to_gb(Decimal(rate.included_mb))
+    billable_gb = max(ephemeral_gb - included_gb, Decimal(0))
+    gb_seconds = billable_gb * seconds
+    return EphemeralStorageCharge(
+        ephemeral_mb,
+        ephemeral_gb,
+        included_gb,
+        billable_gb,
+        gb_seconds,
+        flat_charge(gb_seconds, rate),
+    )
+
+
+@dataclass(frozen=True)
+class LambdaBill:
+    """A month of Lambda: compute, requests and ephemeral storage lines, and their total."""
+
+    free_tier: bool
+    compute: ComputeCharge
+    requests: RequestCharge
+    ephemeral_storage: EphemeralStorageCharge
+    total_usd: Decimal  # the sum of the cent-rounded lines
+
+
+def lambda_bill(
+    requests: Decimal,
+    seconds: Decimal,
+    memory_mb: Decimal,
+    pricing: Pricing,
+    *,
+    architecture: Architecture = "x86_64",
+    ephemeral_mb: Decimal = Decimal(512),
+    free_tier: bool = True,
+) -> LambdaBill:
+    """A month's Lambda bill from invocations and their total billed compute seconds."""
+    compute = price_compute(seconds, memory_mb, pricing, architecture, free_tier)
+    request_charge = price_requests(requests, pricing, free_tier)
+    storage = price_ephemeral_storage(seconds, ephemeral_mb, pricing)
+    total = compute.charge.usd + request_charge.charge.usd + storage.charge.usd
+    return LambdaBill(free_tier, compute, request_charge, storage, to_cents(total))
+
+
+@dataclass(frozen=True)
+class LambdaEstimate:
+    """The calculator's answer: the workload's throughput and the bill it produces."""
+
+    throughput: Throughput
+    bill: LambdaBill
+
+
+def estimate_lambda(
+    throughput: Throughput,
+    memory_mb: Decimal,
+    pricing: Pricing,
+    *,
+    architecture: Architecture = "x86_64",
+    ephemeral_mb: Decimal = Decimal(512),
+    free_tier: bool = True,
+) -> LambdaEstimate:
+    """Price a steady workload for a month (the `tbench cost lambda` calculator)."""
+    requests = throughput.per_month
+    bill = lambda_bill(
+        requests,
+        compute_seconds(requests, throughput.duration_ms),
+        memory_mb,
+        pricing,
+        architecture=architecture,
+        ephemeral_mb=ephemeral_mb,
+        free_tier=free_tier,
+    )
+    return LambdaEstimate(throughput, bill)
