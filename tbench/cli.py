@@ -9,6 +9,7 @@ import time
 import typer
 from rich.console import Console
 
+from cost_model.cli import cost_app
 from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
 from tbench.registry import TARGETS, get_target
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+app.add_typer(cost_app, name="cost")
 
 
 def _target_or_exit(name: str) -> None:
