@@ -226,7 +226,7 @@ def chat_cost(
     ] = Decimal(20),
     connection_item_bytes: Annotated[
         int, typer.Option(min=1, help="Size of one connection item in DynamoDB, bytes.")
-    ] = 200,
+    ] = 100,
     free_tier: FreeTier = True,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,

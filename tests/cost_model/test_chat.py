@@ -44,7 +44,7 @@ def test_office_chat_every_line_by_hand(pricing):
     assert bill.lambda_.compute.charge.usd == 0
     assert bill.lambda_.requests.charge.usd == D("3.28")  # 16.4 M x 0.20/M
     # DynamoDB: put + delete per session, each 1 WRU on the table + 1 on the room index;
-    # one room-index query per send: 10 x 200 B in one 4 KB unit, eventually consistent = 0.5.
+    # one room-index query per send: 10 x 100 B in one 4 KB unit, eventually consistent = 0.5.
     assert bill.dynamodb.write_units == 4_800_000
     assert bill.dynamodb.read_units == 7_500_000
     assert bill.dynamodb.write_charge.usd == D("3.00")
@@ -53,10 +53,12 @@ def test_office_chat_every_line_by_hand(pricing):
 
 
 def test_fan_out_scales_outbound_messages_and_room_queries(pricing):
-    bill = chat_bill(office_chat(room_size=50), pricing)
-    assert bill.messages_out == 750_000_000
-    assert bill.apigw.metered_messages == 765_000_000
-    assert bill.room_query_bytes == 10_000  # 50 x 200 B: three 4 KB units, halved
+    bill = chat_bill(office_chat(room_size=100), pricing)
+    assert bill.messages_out == 1_500_000_000
+    assert bill.apigw.metered_messages == 1_515_000_000
+    # 1 B x 1.00/M + 515 M x 0.80/M = 1,000.00 + 412.00
+    assert bill.apigw.message_charge.usd == D("1412.00")
+    assert bill.room_query_bytes == 10_000  # 100 x 100 B: three 4 KB units, halved
     assert bill.reads[0].units_each == D("1.5")
 
 
