@@ -209,7 +209,7 @@ def chat_cost(
         Decimal | None,
         typer.Option(
             parser=_decimal,
-            help="Connections opened per user per day [default: hours / 2 h limit, rounded up].",
+            help="Connections opened per user per day (default: hours / 2 h limit, rounded up).",
         ),
     ] = None,
     memory_mb: Annotated[int, typer.Option(min=128, max=10_240, help="Lambda memory, MB.")] = 256,

@@ -235,7 +235,9 @@ def describe_errors(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         field = _dotted(error["loc"])
-        given = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+        # A whole table as input (a failed table-level check) says nothing the message doesn't.
+        shown = error["type"] != "missing" and not isinstance(error["input"], Mapping)
+        given = f" (got {error['input']!r})" if shown else ""
         lines.append(f"  {field or '(top level)'}: {error['msg']}{given}")
     return "\n".join(lines)
 
@@ -243,12 +245,7 @@ def describe_errors(exc: ValidationError) -> str:
 def _dotted(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in {"function-after", "model"} or item.startswith("function-"):
-            continue  # validator frames, not fields
-        else:
-            parts.append(("." if parts else "") + item)
+        parts.append(f"[{item}]" if isinstance(item, int) else ("." if parts else "") + item)
     return "".join(parts)
 
 

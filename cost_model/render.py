@@ -18,7 +18,7 @@ from cost_model.containers import FargateBill
 from cost_model.dynamodb import DynamoDbBill
 from cost_model.lambda_cost import LambdaBill, LambdaEstimate
 from cost_model.pricing import Pricing, TieredRate, iter_rates
-from cost_model.units import GB_PER_MB, HOURS_PER_DAY, MINUTES_PER_HOUR, MS_PER_SECOND
+from cost_model.units import GB_PER_MB, MINUTES_PER_HOUR, MS_PER_SECOND
 
 INDENT = "  "
 DEFAULT_CONCURRENCY_QUOTA = 1000  # Lambda's default concurrent executions per account and region
@@ -326,8 +326,7 @@ def render_fargate(bill: FargateBill, pricing: Pricing) -> str:
             f"AWS Fargate, Linux x86 ({pricing.region}), prices in {pricing.currency}",
             "",
             "Unit conversions",
-            f"{INDENT}Hours: {count(bill.hours)} per task per month"
-            f" ({count(bill.hours / HOURS_PER_DAY)} days x {HOURS_PER_DAY} hours)",
+            f"{INDENT}Hours: {count(bill.hours)} per task per month (always on)",
             f"{INDENT}vCPU-hours: {count(bill.tasks)} tasks x {plain(bill.vcpu_per_task)} vCPU"
             f" x {count(bill.hours)} hours = {count(bill.vcpu_hours)}",
             f"{INDENT}GB-hours: {count(bill.tasks)} tasks x {plain(bill.memory_gb_per_task)} GB"
