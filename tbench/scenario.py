@@ -1,0 +1,141 @@
+"""The scenario model: what load a run applies, validated from a TOML file."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Envelope room left under the 128 KiB message limit (messages.MAX_MESSAGE_BYTES) for the
+# JSON keys, sender, room and numbers around the padded body.
+MAX_PAYLOAD_BYTES = 120_000
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file and the field."""
+
+
+class Sweep(BaseModel):
+    """Step load (websocket-shootout's method): add rooms until p95 delivery passes the SLO.
+
+    Every step is measured for the scenario's `duration_s`, after `settle_s` for its joins.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step_rooms: int = Field(gt=0, description="rooms added at each step")
+    max_rooms: int = Field(gt=0, description="stop adding rooms here even if the SLO holds")
+    slo_p95_ms: float = Field(gt=0, description="p95 delivery latency that marks the knee")
+
+
+class Scenario(BaseModel):
+    """Rooms, who publishes how often, and how long each phase of a run lasts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    rooms: int = Field(gt=0, description="rooms at start (the first step of a sweep)")
+    users_per_room: int = Field(gt=0)
+    publisher_fraction: float = Field(ge=0, le=1, description="share of users that publish")
+    publish_rate_per_s: float = Field(ge=0, description="messages per second per publisher")
+    payload_bytes: int = Field(ge=0, le=MAX_PAYLOAD_BYTES, description="message body size")
+    poll_interval_s: float = Field(default=1.0, gt=0, description="short polling: sleep after")
+    long_poll_wait_s: float = Field(default=20.0, gt=0, le=30, description="long polling: wait=")
+    spawn_rate: float = Field(gt=0, description="users started per second")
+    settle_s: float = Field(default=1.0, ge=0, description="after spawning, before publishing")
+    warmup_s: float = Field(ge=0, description="publishing, not measured")
+    duration_s: float = Field(gt=0, description="measured publishing")
+    drain_s: float = Field(default=2.0, ge=0, description="receiving after the last publish")
+    sweep: Sweep | None = None
+
+    @model_validator(mode="after")
+    def _check_phases(self) -> Scenario:
+        if self.drain_s <= self.poll_interval_s:
+            raise ValueError(
+                "drain_s must exceed poll_interval_s, so a short poll runs after the last publish"
+            )
+        if self.sweep is not None and self.sweep.max_rooms < self.rooms:
+            raise ValueError("sweep.max_rooms must be >= rooms")
+        return self
+
+    @property
+    def users(self) -> int:
+        """Users at start: rooms × users per room."""
+        return self.rooms * self.users_per_room
+
+    @property
+    def max_users(self) -> int:
+        """Users at the end of the run (the last sweep step, if any)."""
+        rooms = self.sweep.max_rooms if self.sweep else self.rooms
+        return rooms * self.users_per_room
+
+    @property
+    def publishers_per_room(self) -> int:
+        """Publishers in each room: the fraction rounded up, so a non-zero fraction means >= 1."""
+        return math.ceil(self.users_per_room * self.publisher_fraction - 1e-9)
+
+    @property
+    def publish_interval_s(self) -> float:
+        """Seconds between two publishes of one publisher (inf when nobody publishes)."""
+        return 1.0 / self.publish_rate_per_s if self.publish_rate_per_s > 0 else math.inf
+
+    def expected_run_s(self) -> float:
+        """A generous estimate of one target's run length, for timeouts."""
+        spawn_s = self.max_users / self.spawn_rate
+        if self.sweep is not None:
+            steps = math.ceil((self.sweep.max_rooms - self.rooms) / self.sweep.step_rooms) + 1
+            measured_s = steps * (self.settle_s + self.duration_s)
+        else:
+            measured_s = self.duration_s
+        return spawn_s + self.settle_s + self.warmup_s + measured_s + self.drain_s
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(scenario)"
+        problems.append(f"field {field!r}: {error['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario mapping; errors name the source and the field at fault."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_error(source, exc)) from None
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    """Read and validate one TOML scenario; `name` defaults to the file's stem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    data.setdefault("name", path.stem)
+    return parse_scenario(data, str(path))
+
+
+def resolve_scenario_path(ref: str, search_dirs: Sequence[Path]) -> Path:
+    """A scenario name (looked up as NAME.toml in `search_dirs`) or a path to a TOML file."""
+    candidate = Path(ref)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return candidate
+    for directory in search_dirs:
+        path = directory / f"{ref}.toml"
+        if path.exists():
+            return path
+    known = sorted({p.stem for d in search_dirs for p in d.glob("*.toml")})
+    raise ScenarioError(f"unknown scenario {ref!r}; known: {', '.join(known)} (or a .toml path)")
+
+
+def load_scenario(ref: str, search_dirs: Sequence[Path]) -> Scenario:
+    """Resolve a scenario name or path and load it."""
+    return load_scenario_file(resolve_scenario_path(ref, search_dirs))

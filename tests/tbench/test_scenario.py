@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtests import scenario_files
+from tbench.scenario import ScenarioError, load_scenario_file, parse_scenario
+
+VALID = {
+    "name": "t",
+    "rooms": 2,
+    "users_per_room": 5,
+    "publisher_fraction": 0.2,
+    "publish_rate_per_s": 2.0,
+    "payload_bytes": 100,
+    "spawn_rate": 10.0,
+    "warmup_s": 1.0,
+    "duration_s": 5.0,
+}
+
+
+@pytest.mark.parametrize("name", ["smoke", "chat", "fanout", "idle", "sweep"])
+def test_shipped_scenarios_load(name):
+    scenario = scenario_files.load(name)
+    assert scenario.name == name
+    assert scenario.users >= 1
+
+
+def test_fanout_has_one_publisher_and_many_listeners():
+    fanout = scenario_files.load("fanout")
+    assert fanout.rooms == 1
+    assert fanout.publishers_per_room == 1
+    assert fanout.users_per_room >= 100
+
+
+def test_sweep_steps_up_to_max_users():
+    sweep = scenario_files.load("sweep")
+    assert sweep.sweep is not None
+    assert sweep.max_users == sweep.sweep.max_rooms * sweep.users_per_room > sweep.users
+
+
+def test_publishers_per_room_rounds_up_a_nonzero_fraction():
+    assert parse_scenario({**VALID, "publisher_fraction": 0.01}).publishers_per_room == 1
+    assert parse_scenario({**VALID, "publisher_fraction": 0.0}).publishers_per_room == 0
+    assert parse_scenario({**VALID, "publisher_fraction": 1.0}).publishers_per_room == 5
+
+
+def test_error_names_the_field_and_the_file(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        "rooms = 0\nusers_per_room = 2\npublisher_fraction = 0.5\npublish_rate_per_s = 1\n"
+        "payload_bytes = 10\nspawn_rate = 5\nwarmup_s = 0\nduration_s = 1\n"
+    )
+    with pytest.raises(ScenarioError, match=r"bad\.toml: field 'rooms': .*greater than 0"):
+        load_scenario_file(bad)
+
+
+def test_unknown_field_is_refused_by_name():
+    with pytest.raises(ScenarioError, match="field 'publish_rate': Extra inputs"):
+        parse_scenario({**VALID, "publish_rate": 3})
+
+
+def test_missing_field_is_named():
+    data = dict(VALID)
+    del data["duration_s"]
+    with pytest.raises(ScenarioError, match="field 'duration_s': Field required"):
+        parse_scenario(data)
+
+
+def test_nested_sweep_field_is_named():
+    with pytest.raises(ScenarioError, match=r"field 'sweep\.slo_p95_ms'"):
+        parse_scenario({**VALID, "sweep": {"step_rooms": 1, "max_rooms": 4, "slo_p95_ms": -1}})
+
+
+def test_drain_must_outlast_a_poll_interval():
+    with pytest.raises(ScenarioError, match="drain_s must exceed poll_interval_s"):
+        parse_scenario({**VALID, "poll_interval_s": 5.0, "drain_s": 2.0})
+
+
+def test_bad_toml_and_unknown_name_are_clear(tmp_path: Path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("rooms = = 1")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario_file(broken)
+    with pytest.raises(ScenarioError, match="unknown scenario 'nope'; known: chat"):
+        scenario_files.load("nope")
