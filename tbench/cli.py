@@ -11,7 +11,7 @@ from rich.console import Console
 
 from cost_model.cli import cost_app
 from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
-from tbench.registry import TARGETS, get_target
+from tbench.registry import TARGETS, get_target, resolve_targets
 
 app = typer.Typer(
     help="transport-bench: what real-time transports cost in latency, resources and dollars.",
@@ -62,6 +62,41 @@ def serve(
         pass
     finally:
         server.stop()
+
+
+@app.command()
+def verify(
+    target: str = typer.Option(
+        "all", "--target", "-t", help="Target name, comma-separated names, or 'all'."
+    ),
+    url: str | None = typer.Option(
+        None, help="Verify the server already running at this base URL (one target only)."
+    ),
+) -> None:
+    """Check targets against docs/protocol.md before they are measured; exit 1 on any fail."""
+    from tbench.conformance.display import results_table, verify_with_progress
+    from tbench.conformance.result import Status
+    from tbench.conformance.runner import reachability_problem
+
+    try:
+        specs = resolve_targets(target)
+    except KeyError as exc:
+        err_console.print(f"[red]{exc.args[0]}[/]")
+        raise typer.Exit(2) from None
+    if url is not None:
+        if len(specs) != 1:
+            err_console.print("[red]--url names one running server: give exactly one --target[/]")
+            raise typer.Exit(2)
+        problem = reachability_problem(url)
+        if problem:
+            err_console.print(f"[red]cannot reach {url}: {problem}[/]")
+            raise typer.Exit(2)
+    results = verify_with_progress(console, specs, url)
+    console.print(results_table(results))
+    failures = sum(r.status is Status.FAIL for rs in results.values() for r in rs)
+    if failures:
+        err_console.print(f"[red]{failures} check(s) failed[/]: failing targets are not measured")
+        raise typer.Exit(1)
 
 
 def main() -> None:

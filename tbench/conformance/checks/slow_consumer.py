@@ -1,0 +1,152 @@
+"""A reader that stops reading is dropped and disconnected, not buffered without bound."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import psutil
+
+from tbench.conformance.checks.common import (
+    IDLE_TIMEOUT_S,
+    delivery_failure,
+    member_troubles,
+    numbered,
+)
+from tbench.conformance.context import CheckContext
+from tbench.conformance.result import Outcome, failed, passed, skipped, warned
+from tbench.conformance.subscriber import Subscriber
+from tbench.conformance.tally import MessageKey, listing
+from tbench.conformance.websocket import WebSocketSubscriber
+
+DEFAULT_QUEUE_SIZE = 1024  # docs/protocol.md: `--queue-size` default, for servers at --url
+# Room for what sits between the server's queue and a reader that stopped reading: the
+# server's socket send buffer (Linux autotunes it up to tcp_wmem's 4 MiB), the reader's
+# receive window (not grown while it does not read) and both sides' transport buffers.
+IN_FLIGHT_BYTES = 8 * 2**20
+BODY_BYTES = 32 * 1024
+MIB = 2**20
+
+
+def messages_needed(queue_size: int) -> int:
+    """Enough messages to overflow the queue even after every buffer on the way is full."""
+    return queue_size + IN_FLIGHT_BYTES // BODY_BYTES + 64
+
+
+async def publish_paced(member: Subscriber, count: int) -> list[MessageKey]:
+    """Publish one message at a time, each once `member` has received the previous one.
+
+    Pacing by a reader that keeps up keeps that reader's own queue near empty, so only the
+    stalled reader can overflow, however loaded the machine is.
+    """
+    keys = []
+    for seq in range(1, count + 1):
+        await member.publish(numbered(member.room, "s1", seq, BODY_BYTES))
+        keys.append(("s1", seq))
+        if await member.wait_for(seq, IDLE_TIMEOUT_S) < seq:
+            break  # the paced reader lost one: reported from its tally
+    return keys
+
+
+def rss_bytes(pid: int | None) -> int | None:
+    """The server's resident memory, when verify knows its pid."""
+    if pid is None:
+        return None
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return None
+
+
+def gaps(received: list[MessageKey]) -> list[MessageKey]:
+    """Messages skipped before later ones of the same sender (a silent drop, not a cut-off)."""
+    seqs: dict[str, set[int]] = defaultdict(set)
+    for sender, seq in received:
+        seqs[sender].add(seq)
+    return [
+        (sender, seq)
+        for sender, got in seqs.items()
+        for seq in range(1, max(got) + 1)
+        if seq not in got
+    ]
+
+
+def disconnect_verdict(stalled: Subscriber) -> tuple[bool, str]:
+    """Whether the disconnect is the specified one, and how to describe it."""
+    if isinstance(stalled, WebSocketSubscriber):
+        return stalled.close_code == 1008, f"{stalled.ended}"
+    return stalled.ended == "the server ended the event stream", f"{stalled.ended}"
+
+
+async def check_slow_consumer(ctx: CheckContext) -> Outcome:
+    """Stall one reader while others publish past its queue, then read what it was sent."""
+    if ctx.spec.family not in ("sse", "websocket"):
+        return skipped("pull transport: the client paces delivery; no per-client queue")
+    queue_size = ctx.facts.queue_size or DEFAULT_QUEUE_SIZE
+    total = messages_needed(queue_size)
+    room = ctx.new_room("slow")
+    async with ctx.members(room, ["paced"]) as (paced,):
+        stalled = ctx.subscriber("stalled")
+        await stalled.connect(room, read=False)
+        try:
+            rss_before = rss_bytes(ctx.facts.pid)
+            expected = await publish_paced(paced, total)
+            rss_after = rss_bytes(ctx.facts.pid)
+            stalled.start_reading()
+            got = await stalled.wait_for(total, IDLE_TIMEOUT_S, deadline_s=60.0)
+        finally:
+            await stalled.close()
+        cursor = stalled.cursor
+        received = [(m.sender, m.seq) for m in stalled.received]
+        paced_problem = delivery_failure([paced], expected) or member_troubles([paced])
+
+    published_mib = total * BODY_BYTES / MIB
+    memory = ""
+    if rss_before is not None and rss_after is not None:
+        memory = (
+            f"; server RSS {(rss_after - rss_before) / MIB:+.1f} MiB while "
+            f"{published_mib:.0f} MiB were published"
+        )
+    if paced_problem:
+        return failed(f"a reader that kept up suffered too: {paced_problem}")
+    skipped_keys = gaps(received)
+    if skipped_keys:
+        return failed(
+            f"the stalled reader silently missed {len(skipped_keys)} messages before later ones: "
+            f"{listing(skipped_keys)}"
+        )
+    if got >= total:
+        return failed(
+            f"a reader that stalled for {total} messages ({published_mib:.0f} MiB) got them all "
+            f"later: queued without bound (queue size {queue_size}), not dropped{memory}"
+        )
+    if stalled.ended is None:
+        return failed(
+            f"delivery to the stalled reader stopped after {got} of {total} messages but its "
+            "connection was not ended"
+        )
+    specified, how = disconnect_verdict(stalled)
+    summary = f"stalled reader cut off after {got} of {total} messages: {how}{memory}"
+    if ctx.spec.supports_resume:
+        problem = await resume_problem(ctx, room, cursor, expected, set(received))
+        if problem:
+            return failed(f"{summary}; resuming from id {cursor}: {problem}")
+        summary += f"; resumed the other {total - got} from id {cursor}"
+    return passed(summary) if specified else warned(f"{summary} (expected the specified close)")
+
+
+async def resume_problem(
+    ctx: CheckContext,
+    room: str,
+    cursor: int | None,
+    expected: list[MessageKey],
+    received: set[MessageKey],
+) -> str | None:
+    """Reconnecting from the dropped reader's cursor recovers the rest from the history ring."""
+    missing = [key for key in expected if key not in received]
+    resumed = ctx.subscriber("stalled-resumed")
+    await resumed.connect(room, cursor)
+    try:
+        await resumed.wait_for(len(missing), IDLE_TIMEOUT_S, deadline_s=60.0)
+    finally:
+        await resumed.close()
+    return delivery_failure([resumed], missing)

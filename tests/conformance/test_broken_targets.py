@@ -1,0 +1,37 @@
+"""Targets that break the protocol fail verification, with reasons that name the evidence."""
+
+from __future__ import annotations
+
+import re
+
+from tbench.conformance.result import Status
+
+LOST = re.compile(r"lost (\d+) of (\d+) messages: (u\d+#\d+)")
+
+
+def test_target_dropping_every_tenth_message_fails_delivery_naming_the_lost(verified):
+    result = verified["broken-sse"]["delivery"]
+    assert result.status is Status.FAIL
+    match = LOST.search(result.reason)
+    assert match, result.reason
+    lost, published = int(match.group(1)), int(match.group(2))
+    assert (lost, published) == (6, 60), result.reason  # ids 10, 20, ... 60 of 60
+
+
+def test_target_dropping_messages_fails_resume_and_isolation_too(verified):
+    assert verified["broken-sse"]["resume"].status is Status.FAIL
+    assert verified["broken-sse"]["isolation"].status is Status.FAIL
+    assert "lost" in verified["broken-sse"]["resume"].reason
+
+
+def test_apigw_shaped_target_is_driven_by_capabilities_not_names(verified):
+    results = verified["apigw-like"]
+    assert results["resume"].status is Status.SKIP
+    assert results["resume"].reason == (
+        "not supported by this architecture (the target keeps no history)"
+    )
+    assert results["delivery"].status is Status.PASS, results["delivery"].reason
+    assert results["isolation"].status is Status.PASS, results["isolation"].reason
+    stalled = results["slow-consumer"]
+    assert stalled.status is Status.PASS, stalled.reason
+    assert "resumed" not in stalled.reason

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from tbench.conformance import endpoints
+
+
+def test_websocket_url_carries_room_and_cursor_on_any_stage_path():
+    assert (
+        endpoints.websocket_url("ws://127.0.0.1:9/ws", "r1", 7)
+        == "ws://127.0.0.1:9/ws?room=r1&since=7"
+    )
+    assert endpoints.websocket_url("ws://[::1]:9/prod", "r1") == "ws://[::1]:9/prod?room=r1"
+
+
+def test_health_url_is_at_the_http_root_of_any_base_url():
+    assert endpoints.health_url("ws://127.0.0.1:9/dev") == "http://127.0.0.1:9/healthz"
+    assert endpoints.health_url("wss://example.com/prod") == "https://example.com/healthz"
+    assert endpoints.health_url("http://127.0.0.1:9") == "http://127.0.0.1:9/healthz"
+
+
+def test_unknown_scheme_is_refused():
+    with pytest.raises(ValueError, match="scheme"):
+        endpoints.health_url("ftp://127.0.0.1:9")
