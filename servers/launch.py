@@ -31,6 +31,9 @@ UVICORN_SETTINGS: dict[str, Any] = {
     "http": "httptools",
     "ws": "websockets",
     "ws_max_size": MAX_MESSAGE_BYTES,  # a larger frame closes with 1009
+    # No permessage-deflate: it would compress per connection (per subscriber) on the WebSocket
+    # target only; HTTP targets send uncompressed and API Gateway does not negotiate it.
+    "ws_per_message_deflate": False,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
     "lifespan": "on",

@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from servers.broker import (
+    SHUTDOWN_REASON,
+    Broker,
+    InProcessBroker,
+    Subscription,
+    make_broker,
+    resolve_cursor,
+)
+from servers.settings import Settings
+from tbench.messages import Publish, decode_message
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+
+
+def post(room: str = "r", seq: int = 1, sender: str = "s") -> Publish:
+    return Publish(room, sender, seq, f"body {seq}", 1.0)
+
+
+async def publish_many(broker: Broker, count: int, room: str = "r") -> list[int]:
+    return [(await broker.publish(post(room, seq))).id for seq in range(1, count + 1)]
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+async def take(subscription: Subscription, count: int) -> list[int]:
+    ids = []
+    for _ in range(count):
+        ids.append((await asyncio.wait_for(anext(subscription), timeout=2)).id)
+    return ids
+
+
+def test_ids_are_per_room_and_strictly_increasing():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        assert await publish_many(broker, 3, "a") == [1, 2, 3]
+        assert await publish_many(broker, 2, "b") == [1, 2]
+        delivery = await broker.publish(post("a", 4))
+        assert delivery.id == 4
+        message = decode_message(delivery.data)
+        assert message == delivery.message
+        assert message.server_at > 0
+        assert (message.room, message.sender, message.seq) == ("a", "s", 4)
+
+    run(scenario)
+
+
+def test_history_without_cursor_is_empty_with_last_id():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        assert await broker.history("r", None) == ([], 0)
+        await publish_many(broker, 3)
+        history = await broker.history("r", None)
+        assert history.deliveries == []
+        assert history.last_id == 3
+
+    run(scenario)
+
+
+def test_history_resumes_after_cursor_oldest_first():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 5)
+        history = await broker.history("r", 2)
+        assert [d.id for d in history.deliveries] == [3, 4, 5]
+        assert history.last_id == 5
+        assert (await broker.history("r", 5)).deliveries == []
+
+    run(scenario)
+
+
+def test_ring_evicts_oldest_beyond_history_size():
+    async def scenario() -> None:
+        broker = InProcessBroker(history_size=3)
+        await publish_many(broker, 7)
+        assert [d.id for d in (await broker.history("r", 0)).deliveries] == [5, 6, 7]
+        assert [d.id for d in (await broker.history("r", 5)).deliveries] == [6, 7]
+
+    run(scenario)
+
+
+def test_stale_cursor_ahead_of_room_counts_as_zero():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 2)
+        assert [d.id for d in (await broker.history("r", 99)).deliveries] == [1, 2]
+        subscription = await broker.subscribe("r", 99)
+        assert await take(subscription, 2) == [1, 2]
+        subscription.close()
+
+    assert resolve_cursor(None, 7) == 7
+    assert resolve_cursor(8, 7) == 0
+    assert resolve_cursor(3, 7) == 3
+    run(scenario)
+
+
+def test_subscribe_without_cursor_starts_now():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 3)
+        subscription = await broker.subscribe("r", None)
+        await broker.publish(post(seq=4))
+        assert await take(subscription, 1) == [4]
+        subscription.close()
+
+    run(scenario)
+
+
+def test_backlog_then_live_without_gap_or_duplicate():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 5)
+        subscription = await broker.subscribe("r", 2)
+        # Published before the subscriber reads anything: must follow the backlog once.
+        for seq in range(6, 9):
+            await broker.publish(post(seq=seq))
+        assert await take(subscription, 6) == [3, 4, 5, 6, 7, 8]
+        await broker.publish(post(seq=9))
+        assert await take(subscription, 1) == [9]
+        subscription.close()
+
+    run(scenario)
+
+
+def test_concurrent_publishers_and_subscribers_see_every_id_once():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=10_000)
+        seen: list[list[int]] = []
+
+        async def subscriber_joining_midway(since: int) -> None:
+            subscription = await broker.subscribe("r", since)
+            ids = await take(subscription, 200 - since)
+            subscription.close()
+            seen.append(ids)
+
+        async def publisher(sender: str) -> None:
+            for seq in range(1, 101):
+                await broker.publish(post(seq=seq, sender=sender))
+                if seq % 10 == 0:
+                    await asyncio.sleep(0)  # let subscribers join mid-stream
+
+        tasks = [asyncio.create_task(publisher(name)) for name in ("p1", "p2")]
+        await asyncio.sleep(0)
+        history_now = (await broker.history("r", None)).last_id
+        tasks.append(asyncio.create_task(subscriber_joining_midway(history_now)))
+        tasks.append(asyncio.create_task(subscriber_joining_midway(0)))
+        await asyncio.gather(*tasks)
+        for ids in seen:
+            assert ids == list(range(ids[0], 201))
+
+    run(scenario)
+
+
+def test_every_subscriber_gets_the_same_encoded_bytes():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        first = await broker.subscribe("r", None)
+        second = await broker.subscribe("r", None)
+        await broker.publish(post())
+        a = await anext(first)
+        b = await anext(second)
+        assert a is b
+        assert a.text is b.text
+        assert a.sse_event == b"id: 1\ndata: " + a.data + b"\n\n"
+        first.close()
+        second.close()
+
+    run(scenario)
+
+
+def test_slow_consumer_is_dropped_and_ends():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=3)
+        slow = await broker.subscribe("r", None)
+        fast = await broker.subscribe("r", None)
+        assert broker.connection_count() == 2
+        for seq in range(1, 5):
+            await broker.publish(post(seq=seq))
+            assert await take(fast, 1) == [seq]
+        # The fourth message overflowed the slow queue: nothing more is delivered.
+        assert slow.dropped
+        assert slow.end_reason == "slow consumer: send queue of 3 messages full"
+        assert [d.id async for d in slow] == []
+        assert broker.connection_count() == 1
+        assert not fast.dropped
+        # Its cursor (0 delivered) still resumes everything from the ring.
+        assert [d.id for d in (await broker.history("r", 0)).deliveries] == [1, 2, 3, 4]
+        fast.close()
+        slow.close()
+        assert broker.connection_count() == 0
+
+    run(scenario)
+
+
+def test_backlog_does_not_count_against_the_queue():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=2)
+        await publish_many(broker, 10)
+        subscription = await broker.subscribe("r", 0)
+        assert await take(subscription, 10) == list(range(1, 11))
+        assert not subscription.dropped
+        subscription.close()
+
+    run(scenario)
+
+
+def test_wait_for_returns_at_once_when_newer_exists():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 2)
+        history = await broker.wait_for("r", 1, timeout_s=30)
+        assert [d.id for d in history.deliveries] == [2]
+
+    run(scenario)
+
+
+def test_wait_for_is_woken_by_a_publish_and_counted_while_held():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 1)
+        waiters = [asyncio.create_task(broker.wait_for("r", None, 30)) for _ in range(3)]
+        await eventually(lambda: broker.connection_count() == 3)
+        await broker.publish(post(seq=2))
+        for history in await asyncio.gather(*waiters):
+            assert [d.id for d in history.deliveries] == [2]
+        assert broker.connection_count() == 0
+
+    run(scenario)
+
+
+def test_wait_for_times_out_with_an_empty_list():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 1)
+        history = await broker.wait_for("r", 1, timeout_s=0.05)
+        assert history == ([], 1)
+
+    run(scenario)
+
+
+def test_close_ends_subscriptions_and_held_waits():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        subscription = await broker.subscribe("r", None)
+        waiter = asyncio.create_task(broker.wait_for("r", None, 30))
+        await eventually(lambda: broker.connection_count() == 2)
+        await broker.close()
+        assert [d async for d in subscription] == []
+        assert subscription.end_reason == SHUTDOWN_REASON
+        assert not subscription.dropped
+        assert (await asyncio.wait_for(waiter, 2)).deliveries == []
+        assert broker.connection_count() == 0
+
+    run(scenario)
+
+
+def test_unused_rooms_are_forgotten():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        subscription = await broker.subscribe("idle", None)
+        await broker.wait_for("other", None, 0.01)
+        subscription.close()
+        assert broker.room_count() == 0
+        await publish_many(broker, 1, "kept")
+        assert broker.room_count() == 1
+
+    run(scenario)
+
+
+def test_factory_picks_the_broker_from_settings():
+    broker = make_broker(Settings(history_size=5, queue_size=7))
+    assert isinstance(broker, InProcessBroker)
+    assert (broker.history_size, broker.queue_size) == (5, 7)
+    with pytest.raises(ValueError, match="only memory://"):
+        make_broker(Settings(broker_url="redis://127.0.0.1:6379/0"))

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from servers.launch import UVICORN_SETTINGS, parse_args, settings_from
+from servers.settings import Settings, SettingsError
+from tbench.messages import MAX_MESSAGE_BYTES
+from tbench.process import TargetProcess
+from tests.servers.conftest import started
+from tests.servers.helpers import TIMEOUT, connections, http_root, new_room, publish, wait_until
+
+
+def test_settings_defaults_follow_the_protocol():
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert (settings.history_size, settings.queue_size) == (10_000, 1_024)
+    assert (settings.long_poll_max_wait_s, settings.sse_ping_s) == (30.0, 15.0)
+    assert settings.broker_url == "memory://"
+    assert settings.max_message_bytes == MAX_MESSAGE_BYTES
+
+
+def test_settings_round_trip_through_the_environment():
+    settings = Settings(history_size=5, queue_size=6, long_poll_max_wait_s=2.5, sse_ping_s=0.5)
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TBENCH_HISTORY_SIZE": "many"},
+        {"TBENCH_QUEUE_SIZE": "0"},
+        {"TBENCH_SSE_PING_S": "-1"},
+        {"TBENCH_LONG_POLL_MAX_WAIT_S": "nan"},
+        {"TBENCH_BROKER_URL": "localhost"},
+    ],
+)
+def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str]):
+    with pytest.raises(SettingsError):
+        Settings.from_env(env)
+
+
+def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TBENCH_HISTORY_SIZE", "7")
+    monkeypatch.setenv("TBENCH_QUEUE_SIZE", "8")
+    args = parse_args(["servers.sse:app", "--port", "1", "--queue-size", "9", "--sse-ping-s", "2"])
+    assert args.host == "127.0.0.1"
+    settings = settings_from(args)
+    assert (settings.history_size, settings.queue_size, settings.sse_ping_s) == (7, 9, 2.0)
+
+
+def test_every_target_gets_the_same_uvicorn_settings():
+    assert UVICORN_SETTINGS["loop"] == "uvloop"
+    assert UVICORN_SETTINGS["http"] == "httptools"
+    assert UVICORN_SETTINGS["ws"] == "websockets"
+    assert UVICORN_SETTINGS["ws_max_size"] == MAX_MESSAGE_BYTES
+    assert UVICORN_SETTINGS["access_log"] is False
+
+
+def test_launcher_refuses_bad_flags_without_a_traceback():
+    argv = ["servers.sse:app", "--port", "1", "--queue-size", "0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "servers.launch", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "queue_size must be >= 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_history_size_flag_bounds_the_ring():
+    with started("short-polling", "--history-size", "3") as server:
+        room = new_room()
+        for seq in range(1, 6):
+            publish(server, room, seq)
+        body = httpx.get(
+            f"{http_root(server)}/rooms/{room}/messages", params={"since": 0}, timeout=TIMEOUT
+        ).json()
+    assert [m["id"] for m in body["messages"]] == [3, 4, 5]
+
+
+def _hold_long_poll(server: TargetProcess, room: str, outcome: dict[str, Any]) -> None:
+    url = f"{http_root(server)}/rooms/{room}/messages"
+    try:
+        outcome["answer"] = httpx.get(url, params={"wait": 30}, timeout=20).json()
+    except httpx.HTTPError as exc:
+        outcome["error"] = exc
+
+
+def _hold_event_stream(server: TargetProcess, room: str, outcome: dict[str, Any]) -> None:
+    url = f"{http_root(server)}/rooms/{room}/events"
+    try:
+        with httpx.stream("GET", url, timeout=20) as response:
+            outcome["answer"] = list(response.iter_lines())
+    except httpx.HTTPError as exc:
+        outcome["error"] = exc
+
+
+def _hold_websocket(server: TargetProcess, room: str, outcome: dict[str, Any]) -> None:
+    with connect(f"{server.url}?room={room}", open_timeout=10) as ws:
+        try:
+            ws.recv(timeout=20)
+        except ConnectionClosed as exc:
+            outcome["answer"] = exc.rcvd.code if exc.rcvd else None
+
+
+HOLDERS = {"long-polling": _hold_long_poll, "sse": _hold_event_stream, "websocket": _hold_websocket}
+
+
+@pytest.mark.parametrize("name", list(HOLDERS))
+def test_sigterm_ends_open_connections_and_leaves_no_process(name: str):
+    server = started(name)
+    try:
+        room = new_room()
+        outcome: dict[str, Any] = {}
+        client = threading.Thread(target=HOLDERS[name], args=(server, room, outcome))
+        client.start()
+        wait_until(lambda: connections(server) == 1)
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.proc is not None
+        # Within the grace tbench.process gives before SIGKILL, and by itself: exit code 0.
+        assert server.proc.wait(timeout=5) == 0, server.log_tail()
+        client.join(timeout=10)
+        assert not client.is_alive()
+        with pytest.raises(ProcessLookupError):
+            os.killpg(server.pid, 0)  # nothing of its process group is left
+    finally:
+        server.stop()
+    assert "error" not in outcome, outcome
+    if name == "long-polling":
+        assert outcome["answer"] == {"messages": [], "last_id": 0}  # answered, not cut off
+    elif name == "sse":
+        assert outcome["answer"] == []  # the stream ended cleanly
+    else:
+        assert outcome["answer"] in (1001, 1012)  # going away / service restart
+    assert "Traceback" not in server.log_tail()
