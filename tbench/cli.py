@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -96,6 +97,69 @@ def verify(
     failures = sum(r.status is Status.FAIL for rs in results.values() for r in rs)
     if failures:
         err_console.print(f"[red]{failures} check(s) failed[/]: failing targets are not measured")
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    targets: str = typer.Option(
+        "all", "--targets", "-t", help="Target names, comma-separated, or 'all'."
+    ),
+    scenario: str = typer.Option(
+        "chat", "--scenario", "-s", help="Scenario name (loadtests/scenarios/) or a TOML file."
+    ),
+    workers: int = typer.Option(
+        0, "--workers", "-w", min=0, help="Local Locust worker processes (0: one local process)."
+    ),
+    remote_workers: int = typer.Option(
+        0, "--remote-workers", min=0, help="Extra workers the master waits for (other machines)."
+    ),
+    master_port: int | None = typer.Option(
+        None, "--master-port", help="Locust master port (remote workers connect to it)."
+    ),
+    out: str = typer.Option("results", "--out", "-o", help="Results root directory."),
+    url: str | None = typer.Option(
+        None, "--url", help="Measure a target already running at this URL (one target only)."
+    ),
+    verify_first: bool = typer.Option(
+        True, "--verify/--no-verify", help="Run the conformance checks before measuring."
+    ),
+    run_id: str | None = typer.Option(None, "--run-id", help="Name of the run directory."),
+) -> None:
+    """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
+    from loadtests.runner.live import print_outcome
+    from loadtests.runner.run import ComparisonRun, RunOptions
+    from tbench.scenario import ScenarioError
+
+    try:
+        specs = resolve_targets(targets)
+        options = RunOptions(
+            specs,
+            scenario,
+            Path(out),
+            workers,
+            remote_workers,
+            master_port,
+            url,
+            verify_first,
+            run_id=run_id,
+        )
+        comparison = ComparisonRun(options, console)
+    except (KeyError, ValueError, ScenarioError) as exc:
+        err_console.print(f"[red]{exc.args[0] if isinstance(exc, KeyError) else exc}[/]")
+        raise typer.Exit(2) from None
+
+    def _terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (docker stop, CI timeouts) cleans up like Ctrl-C
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = comparison.execute()
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]; partial results in {comparison.run_dir}")
+        raise typer.Exit(130) from None
+    failed = print_outcome(console, result, comparison.run_dir)
+    if failed:
         raise typer.Exit(1)
 
 

@@ -1,0 +1,221 @@
+"""Delivered / expected / lost / duplicated / out-of-order, from `sender` + `seq` alone.
+
+Publishers record in a ledger what they sent (room, sender, seq, sent_at), acknowledged sends
+only. Receivers record, per sender, the runs of seqs they saw. At the end the ledgers of every
+process are merged and each receiver is held to: every message published to its room while it
+was a member, its own included — `sent_at` after it joined and before it left, each with a
+JOIN_MARGIN_S margin, because a message sent in the same instant as a subscription may race
+it on any transport. Messages inside the margins count neither as expected nor as lost.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+JOIN_MARGIN_S = 0.25
+
+
+class Receipt(enum.IntEnum):
+    """What one received (sender, seq) was, relative to what this receiver saw before."""
+
+    NEW = 0
+    DUPLICATE = 1
+    OUT_OF_ORDER = 2  # new, but lower than a seq of the same sender already seen
+
+
+class ReceiveLog:
+    """One receiver's view: per sender the seqs seen, as sorted runs [start, end, start, end..]."""
+
+    __slots__ = (
+        "duplicates",
+        "joined_at",
+        "left_at",
+        "out_of_order",
+        "receipts",
+        "room",
+        "runs",
+    )
+
+    def __init__(self, room: str, joined_at: float) -> None:
+        self.room = room
+        self.joined_at = joined_at
+        self.left_at: float | None = None
+        self.runs: dict[str, list[int]] = {}
+        self.receipts = 0
+        self.duplicates = 0
+        self.out_of_order = 0
+
+    def record(self, sender: str, seq: int) -> Receipt:
+        """Note one received message."""
+        self.receipts += 1
+        runs = self.runs.get(sender)
+        if runs is None:
+            self.runs[sender] = [seq, seq]
+            return Receipt.NEW
+        last_end = runs[-1]
+        if seq == last_end + 1:  # the common case: the next one
+            runs[-1] = seq
+            return Receipt.NEW
+        if seq > last_end:  # a gap: maybe lost, maybe still on its way
+            runs += (seq, seq)
+            return Receipt.NEW
+        return self._record_behind(runs, seq)
+
+    def _record_behind(self, runs: list[int], seq: int) -> Receipt:
+        starts = runs[0::2]
+        index = bisect.bisect_right(starts, seq) - 1
+        if index >= 0 and runs[2 * index] <= seq <= runs[2 * index + 1]:
+            self.duplicates += 1
+            return Receipt.DUPLICATE
+        self.out_of_order += 1
+        # insert [seq, seq] after run `index`, then merge with its neighbours
+        position = 2 * (index + 1)
+        runs[position:position] = [seq, seq]
+        merged: list[int] = []
+        for i in range(0, len(runs), 2):
+            if merged and runs[i] == merged[-1] + 1:
+                merged[-1] = runs[i + 1]
+            else:
+                merged += (runs[i], runs[i + 1])
+        runs[:] = merged
+        return Receipt.OUT_OF_ORDER
+
+    def to_json(self) -> dict[str, Any]:
+        """A compact, msgpack- and JSON-friendly form (for the master and the results)."""
+        return {
+            "room": self.room,
+            "joined_at": self.joined_at,
+            "left_at": self.left_at,
+            "runs": self.runs,
+            "receipts": self.receipts,
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
+        }
+
+
+@dataclass(slots=True)
+class SenderLedger:
+    """What one publisher had acknowledged: seqs and their sent_at, both ascending."""
+
+    seqs: list[int] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+
+
+class PublishLedger:
+    """Per room, per sender: every acknowledged publish of this process."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, dict[str, SenderLedger]] = {}
+
+    def record(self, room: str, sender: str, seq: int, sent_at: float) -> None:
+        """Note one acknowledged publish."""
+        senders = self.rooms.setdefault(room, {})
+        ledger = senders.get(sender)
+        if ledger is None:
+            ledger = senders[sender] = SenderLedger()
+        ledger.seqs.append(seq)
+        ledger.sent_at.append(sent_at)
+
+    @property
+    def published(self) -> int:
+        """Acknowledged publishes in all rooms."""
+        return sum(len(s.seqs) for senders in self.rooms.values() for s in senders.values())
+
+    def to_json(self) -> dict[str, dict[str, list[Any]]]:
+        """{room: {sender: [seqs, sent_at]}}."""
+        return {
+            room: {sender: [s.seqs, s.sent_at] for sender, s in senders.items()}
+            for room, senders in self.rooms.items()
+        }
+
+    def merge_json(self, data: dict[str, dict[str, list[list[Any]]]]) -> None:
+        """Add another process's ledger (senders are unique per process)."""
+        for room, senders in data.items():
+            target = self.rooms.setdefault(room, {})
+            for sender, (seqs, sent_at) in senders.items():
+                ledger = target.setdefault(sender, SenderLedger())
+                ledger.seqs.extend(int(s) for s in seqs)
+                ledger.sent_at.extend(float(t) for t in sent_at)
+
+
+@dataclass(slots=True)
+class DeliveryTally:
+    """The per-target delivery accounting (DESIGN §3)."""
+
+    published: int = 0
+    receivers: int = 0
+    expected: int = 0
+    delivered: int = 0  # distinct expected messages that arrived
+    lost: int = 0
+    duplicated: int = 0
+    out_of_order: int = 0
+    unexpected: int = 0  # distinct arrivals outside the expectation (inside the margins)
+    receipts: int = 0  # every arrival, duplicates included
+
+    def to_json(self) -> dict[str, int]:
+        """Plain numbers, for results."""
+        return dataclasses.asdict(self)
+
+
+def _count_in_runs(runs: list[int], seqs: list[int]) -> int:
+    """How many of the ascending `seqs` fall inside the sorted runs."""
+    if not seqs:
+        return 0
+    low, high = seqs[0], seqs[-1]
+    if high - low + 1 == len(seqs):  # contiguous: intersect intervals
+        total = 0
+        for i in range(0, len(runs), 2):
+            start, end = max(runs[i], low), min(runs[i + 1], high)
+            if start <= end:
+                total += end - start + 1
+        return total
+    starts = runs[0::2]
+    found = 0
+    for seq in seqs:
+        index = bisect.bisect_right(starts, seq) - 1
+        if index >= 0 and seq <= runs[2 * index + 1]:
+            found += 1
+    return found
+
+
+def _distinct(runs: list[int]) -> int:
+    return sum(runs[i + 1] - runs[i] + 1 for i in range(0, len(runs), 2))
+
+
+def tally(
+    ledger: PublishLedger,
+    receivers: Iterable[dict[str, Any]],
+    left_at_default: float,
+    margin_s: float = JOIN_MARGIN_S,
+) -> DeliveryTally:
+    """Hold every receiver (in ReceiveLog.to_json form) to its room's merged ledger."""
+    result = DeliveryTally(published=ledger.published)
+    for receiver in receivers:
+        result.receivers += 1
+        result.receipts += receiver["receipts"]
+        result.duplicated += receiver["duplicates"]
+        result.out_of_order += receiver["out_of_order"]
+        left_at = receiver["left_at"] if receiver["left_at"] is not None else left_at_default
+        window_start = receiver["joined_at"] + margin_s
+        window_end = left_at - margin_s
+        runs_by_sender: dict[str, list[int]] = receiver["runs"]
+        expected_here = delivered_here = 0
+        for sender, sent in ledger.rooms.get(receiver["room"], {}).items():
+            first = bisect.bisect_right(sent.sent_at, window_start)
+            last = bisect.bisect_left(sent.sent_at, window_end)
+            if last <= first:
+                continue
+            expected_seqs = sent.seqs[first:last]
+            expected_here += len(expected_seqs)
+            delivered_here += _count_in_runs(runs_by_sender.get(sender, []), expected_seqs)
+        distinct = sum(_distinct(runs) for runs in runs_by_sender.values())
+        result.expected += expected_here
+        result.delivered += delivered_here
+        result.unexpected += distinct - delivered_here
+    result.lost = result.expected - result.delivered
+    return result

@@ -1,0 +1,113 @@
+"""Exact latency percentiles: HDR histograms in microseconds, mergeable across Locust workers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour: anything slower is a hang, not a latency
+SIGNIFICANT_FIGURES = 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+DELIVERY = "delivery"
+PUBLISH = "publish"
+CONNECT = "connect"
+FIRST_MESSAGE = "first_message"
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty histogram with the suite's range and precision."""
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+def step_name(metric: str, window: str) -> str:
+    """The histogram of `metric` restricted to one window (a sweep step)."""
+    return f"{metric}@{window}"
+
+
+class LatencySet:
+    """Named HDR histograms; values recorded in seconds, stored in microseconds."""
+
+    def __init__(self) -> None:
+        self.histograms: dict[str, HdrHistogram] = {}
+        self.below_zero = 0  # latencies < 0: clocks not in step (kept at 1 µs, counted)
+
+    def get(self, name: str) -> HdrHistogram:
+        """The histogram called `name`, created on first use."""
+        histogram = self.histograms.get(name)
+        if histogram is None:
+            histogram = self.histograms[name] = new_histogram()
+        return histogram
+
+    def record(self, name: str, seconds: float) -> None:
+        """Record one latency."""
+        histogram = self.histograms.get(name) or self.get(name)
+        micros = int(seconds * 1_000_000)
+        if micros < LOWEST_US:
+            if micros < 0:
+                self.below_zero += 1
+            micros = LOWEST_US
+        elif micros > HIGHEST_US:
+            micros = HIGHEST_US
+        histogram.record_value(micros)
+
+    def take_encoded(self) -> dict[str, bytes]:
+        """Encode every non-empty histogram and reset it (a delta for the master)."""
+        encoded: dict[str, bytes] = {}
+        for name, histogram in self.histograms.items():
+            if histogram.get_total_count():
+                encoded[name] = histogram.encode()
+                histogram.reset()
+        return encoded
+
+    def add_encoded(self, encoded: dict[str, bytes]) -> None:
+        """Merge encoded histograms (a worker's delta) into these."""
+        for name, payload in encoded.items():
+            self.get(name).decode_and_add(payload)
+
+    def summary_ms(self, name: str) -> dict[str, float | int | None]:
+        """Count, mean, min, percentiles and max of one histogram, in milliseconds."""
+        histogram = self.histograms.get(name)
+        count = histogram.get_total_count() if histogram is not None else 0
+        if histogram is None or count == 0:
+            return {"count": 0, "mean_ms": None, "min_ms": None, "max_ms": None}
+        summary: dict[str, float | int | None] = {
+            "count": count,
+            "mean_ms": histogram.get_mean_value() / 1000.0,
+            "min_ms": histogram.get_min_value() / 1000.0,
+        }
+        for percentile in PERCENTILES:
+            label = f"p{percentile:g}".replace(".", "")
+            summary[f"{label}_ms"] = histogram.get_value_at_percentile(percentile) / 1000.0
+        summary["max_ms"] = histogram.get_max_value() / 1000.0
+        return summary
+
+    def percentile_ms(self, name: str, percentile: float) -> float | None:
+        """One percentile in milliseconds, None when nothing was recorded."""
+        histogram = self.histograms.get(name)
+        if histogram is None or histogram.get_total_count() == 0:
+            return None
+        return float(histogram.get_value_at_percentile(percentile)) / 1000.0
+
+    def write(self, directory: Path) -> dict[str, str]:
+        """Write `<name>.hgrm` (percentile distribution, ms) and `<name>.hdr` (encoded) files."""
+        directory.mkdir(parents=True, exist_ok=True)
+        written: dict[str, str] = {}
+        for name, histogram in sorted(self.histograms.items()):
+            if histogram.get_total_count() == 0:
+                continue
+            stem = name.replace("@", "_at_")
+            text = io.BytesIO()
+            histogram.output_percentile_distribution(text, 1000)
+            (directory / f"{stem}.hgrm").write_bytes(text.getvalue())
+            (directory / f"{stem}.hdr").write_bytes(histogram.encode() + b"\n")
+            written[name] = f"{stem}.hgrm"
+        return written
+
+
+def decode_file(path: Path) -> HdrHistogram:
+    """Read a `.hdr` file written by LatencySet.write (for analysis)."""
+    return HdrHistogram.decode(path.read_bytes().strip())

@@ -1,0 +1,115 @@
+"""The live display of `tbench run`: target, phase, users, msgs/s, p50/p99 (rich)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from tbench.results import RunResult, TargetStatus
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+class LiveDisplay:
+    """A table with one row per target; in a terminal it redraws, elsewhere it prints changes."""
+
+    def __init__(self, console: Console, targets: list[str]) -> None:
+        self.console = console
+        self.rows: dict[str, dict[str, Any]] = {name: {"phase": "pending"} for name in targets}
+        self.started_at = time.monotonic()
+        self._live: Live | None = None
+        self._last_printed: dict[str, str] = {}
+
+    def __enter__(self) -> LiveDisplay:
+        if self.console.is_terminal:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=2)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def update(self, target: str, **fields: Any) -> None:
+        """Change a target's row (phase, users, deliver_per_s, p50_ms, p99_ms, note)."""
+        row = self.rows[target]
+        row.update(fields)
+        if self._live is not None:
+            self._live.update(self._table())
+            return
+        phase = str(row.get("phase"))
+        if self._last_printed.get(target) != phase:  # not a terminal: one line per phase
+            self._last_printed[target] = phase
+            note = f"  {row['note']}" if row.get("note") else ""
+            self.console.print(f"{target}: {phase}{note}", highlight=False)
+
+    def follow_status(self, target: str, status_path: Path) -> None:
+        """Copy the Locust conductor's status.json into the target's row."""
+        try:
+            status = json.loads(status_path.read_text())
+        except (OSError, ValueError):
+            return
+        self.update(
+            target,
+            phase=status.get("phase", "?"),
+            users=status.get("users"),
+            deliver_per_s=status.get("deliver_per_s"),
+            p50_ms=status.get("p50_ms"),
+            p99_ms=status.get("p99_ms"),
+        )
+
+    def _table(self) -> Table:
+        elapsed = time.monotonic() - self.started_at
+        table = Table(title=f"tbench run  ({elapsed:.0f} s)", title_justify="left")
+        for column in ("target", "phase", "users", "msgs/s", "p50 ms", "p99 ms", "note"):
+            table.add_column(
+                column, justify="left" if column in ("target", "phase", "note") else "right"
+            )
+        for name, row in self.rows.items():
+            rate = row.get("deliver_per_s")
+            table.add_row(
+                name,
+                str(row.get("phase", "")),
+                str(row.get("users") if row.get("users") is not None else "-"),
+                "-" if rate is None else f"{rate:.0f}",
+                _ms(row.get("p50_ms")),
+                _ms(row.get("p99_ms")),
+                str(row.get("note", "")),
+            )
+        return table
+
+
+def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
+    """Print one line per target (status, delivery, latency, flags); return how many failed."""
+    table = Table(title=f"run {run.run_id}: {run.scenario.get('name')}", title_justify="left")
+    for column in ("target", "status", "delivered/expected", "lost", "dup", "p50 ms", "p99 ms"):
+        table.add_column(column)
+    table.add_column("flags / error")
+    failed = 0
+    for result in run.targets.values():
+        metrics = result.metrics
+        if result.status is not TargetStatus.OK:
+            failed += 1
+        table.add_row(
+            result.target,
+            result.status.value,
+            f"{metrics.get('delivered', '-')}/{metrics.get('expected', '-')}",
+            str(metrics.get("lost", "-")),
+            str(metrics.get("duplicated", "-")),
+            _ms(metrics.get("delivery_p50_ms")),
+            _ms(metrics.get("delivery_p99_ms")),
+            (result.error or "").splitlines()[0][:60] if result.error else ", ".join(result.flags),
+        )
+    console.print(table)
+    console.print(f"results: {run_dir}/run.json, summary.csv")
+    return failed

@@ -1,0 +1,250 @@
+"""Sample the server's and the load generator's processes with psutil (several times a second)."""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import csv
+import io
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tbench.results import write_bytes_atomic
+
+SAMPLE_INTERVAL_S = 0.25  # 4 Hz
+CONNECTION_SCAN_BUDGET = 0.05  # at most this share of the interval on counting connections
+
+COLUMNS = (
+    "time",
+    "elapsed_s",
+    "server_processes",
+    "server_cpu_s",
+    "server_cpu_percent",
+    "server_rss_bytes",
+    "server_fds",
+    "server_threads",
+    "server_connections",
+    "loadgen_processes",
+    "loadgen_cpu_s",
+    "loadgen_cpu_percent",
+    "loadgen_cpu_percent_max",
+    "loadgen_rss_bytes",
+)
+
+
+@dataclass(slots=True)
+class _Tree:
+    """A process and its descendants, with per-process cumulative CPU seconds."""
+
+    roots: Callable[[], list[int]]
+    known: dict[int, psutil.Process] = field(default_factory=dict)
+    cpu_seen: dict[int, float] = field(default_factory=dict)  # pid -> last cpu seconds
+
+    def processes(self) -> list[psutil.Process]:
+        found: dict[int, psutil.Process] = {}
+        for pid in self.roots():
+            try:
+                root = self.known.get(pid) or psutil.Process(pid)
+                for process in [root, *root.children(recursive=True)]:
+                    found[process.pid] = self.known.get(process.pid, process)
+            except psutil.Error:
+                continue
+        self.known = found
+        return list(found.values())
+
+
+@dataclass(slots=True)
+class ResourceSeries:
+    """The samples, as columns, plus per-process CPU series of the load generator."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+    loadgen_cpu: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def column(self, name: str) -> list[float]:
+        """One column's values."""
+        return [row[name] for row in self.rows]
+
+    def to_csv(self) -> bytes:
+        """The samples as CSV text."""
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return text.getvalue().encode()
+
+
+def _at(series: list[tuple[float, float]], when: float) -> float:
+    """A cumulative series' value at `when`, linearly interpolated (clamped at the ends)."""
+    times = [t for t, _ in series]
+    index = bisect.bisect_left(times, when)
+    if index <= 0:
+        return series[0][1]
+    if index >= len(series):
+        return series[-1][1]
+    (t0, v0), (t1, v1) = series[index - 1], series[index]
+    return v0 + (v1 - v0) * (when - t0) / (t1 - t0) if t1 > t0 else v1
+
+
+def _mean_cpu_percent(series: list[tuple[float, float]], start: float, end: float) -> float | None:
+    if len(series) < 2 or end <= start:
+        return None
+    start, end = max(start, series[0][0]), min(end, series[-1][0])
+    if end <= start:
+        return None
+    return (_at(series, end) - _at(series, start)) / (end - start) * 100.0
+
+
+class ResourceSampler:
+    """A thread sampling CPU, RSS, fds, connections and threads of the server tree and the
+    load generator's processes; written as `resources.csv` when stopped."""
+
+    def __init__(
+        self,
+        server_pids: Callable[[], list[int]],
+        loadgen_pids: Callable[[], list[int]],
+        interval_s: float = SAMPLE_INTERVAL_S,
+    ) -> None:
+        self.server = _Tree(server_pids)
+        self.loadgen = _Tree(loadgen_pids)
+        self.interval_s = interval_s
+        self.series = ResourceSeries()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
+        self._started_at = time.time()
+        self._connections = 0
+        self._next_connection_scan = 0.0
+
+    def start(self) -> ResourceSampler:
+        """Start sampling."""
+        self._started_at = time.time()
+        self._thread.start()
+        return self
+
+    def stop(self, csv_path: Path | None = None) -> ResourceSeries:
+        """Stop sampling and write the CSV (atomically) if asked."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        if csv_path is not None:
+            write_bytes_atomic(csv_path, self.series.to_csv())
+        return self.series
+
+    def _run(self) -> None:
+        last: tuple[float, float, float] | None = None  # time, server cpu s, loadgen cpu s
+        while not self._stop.is_set():
+            started = time.monotonic()
+            with contextlib.suppress(Exception):  # a process vanishing mid-sample is normal
+                last = self.sample(last)
+            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    def _count_connections(self, processes: Iterable[psutil.Process], now: float) -> int:
+        # scanning /proc/net/tcp costs O(all sockets on the host): throttle it at high counts
+        if now < self._next_connection_scan:
+            return self._connections
+        scan_started = time.monotonic()
+        total = 0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                total += sum(
+                    1
+                    for conn in process.net_connections(kind="tcp")
+                    if conn.status == psutil.CONN_ESTABLISHED
+                )
+        cost = time.monotonic() - scan_started
+        self._next_connection_scan = now + cost / CONNECTION_SCAN_BUDGET
+        self._connections = total
+        return total
+
+    def sample(self, last: tuple[float, float, float] | None) -> tuple[float, float, float]:
+        """Take one sample; returns (time, server cpu s, loadgen cpu s) for the next rates."""
+        now = time.time()
+        server = self.server.processes()
+        server_cpu = rss = fds = threads = 0.0
+        for process in server:
+            with contextlib.suppress(psutil.Error), process.oneshot():
+                times = process.cpu_times()
+                server_cpu += times.user + times.system
+                rss += process.memory_info().rss
+                fds += process.num_fds()
+                threads += process.num_threads()
+        connections = self._count_connections(server, now) if server else 0
+        loadgen = self.loadgen.processes()
+        loadgen_cpu = loadgen_rss = 0.0
+        busiest = 0.0
+        for process in loadgen:
+            with contextlib.suppress(psutil.Error):
+                with process.oneshot():
+                    times = process.cpu_times()
+                    cpu_s = times.user + times.system
+                    loadgen_rss += process.memory_info().rss
+                loadgen_cpu += cpu_s
+                series = self.series.loadgen_cpu.setdefault(process.pid, [])
+                if series and now > series[-1][0]:
+                    busiest = max(busiest, (cpu_s - series[-1][1]) / (now - series[-1][0]) * 100)
+                series.append((now, cpu_s))
+        server_percent = loadgen_percent = 0.0
+        if last is not None and now > last[0]:
+            server_percent = max(0.0, (server_cpu - last[1]) / (now - last[0]) * 100)
+            loadgen_percent = max(0.0, (loadgen_cpu - last[2]) / (now - last[0]) * 100)
+        self.series.rows.append(
+            {
+                "time": round(now, 3),
+                "elapsed_s": round(now - self._started_at, 3),
+                "server_processes": len(server),
+                "server_cpu_s": round(server_cpu, 3),
+                "server_cpu_percent": round(server_percent, 1),
+                "server_rss_bytes": int(rss),
+                "server_fds": int(fds),
+                "server_threads": int(threads),
+                "server_connections": connections,
+                "loadgen_processes": len(loadgen),
+                "loadgen_cpu_s": round(loadgen_cpu, 3),
+                "loadgen_cpu_percent": round(loadgen_percent, 1),
+                "loadgen_cpu_percent_max": round(busiest, 1),
+                "loadgen_rss_bytes": int(loadgen_rss),
+            }
+        )
+        return now, server_cpu, loadgen_cpu
+
+
+def summarize(series: ResourceSeries, start: float, end: float) -> dict[str, float | int | None]:
+    """Server and load-generator figures over the measured window [start, end] (epoch s)."""
+    rows = series.rows
+    summary: dict[str, float | int | None] = {"resource_samples": len(rows)}
+    if not rows:
+        return summary
+    inside = [row for row in rows if start <= row["time"] <= end] or rows
+    with_server = [row for row in rows if row["server_processes"] > 0]
+    if with_server:
+        cpu_series = [(row["time"], row["server_cpu_s"]) for row in with_server]
+        cpu_s = _at(cpu_series, end) - _at(cpu_series, start) if end > start else 0.0
+        seconds = max(1e-9, min(end, cpu_series[-1][0]) - max(start, cpu_series[0][0]))
+        connections = max(row["server_connections"] for row in with_server)
+        rss_max = max(row["server_rss_bytes"] for row in with_server)
+        rss_base = with_server[0]["server_rss_bytes"]
+        summary |= {
+            "server_cpu_s": round(cpu_s, 4),
+            "server_cpu_percent_mean": round(cpu_s / seconds * 100, 2),
+            "server_cpu_percent_max": max(row["server_cpu_percent"] for row in inside),
+            "server_rss_max_bytes": int(rss_max),
+            "server_rss_per_connection_bytes": (
+                round((rss_max - rss_base) / connections) if connections else None
+            ),
+            "server_fds_max": int(max(row["server_fds"] for row in with_server)),
+            "server_connections_max": int(connections),
+            "server_threads_max": int(max(row["server_threads"] for row in with_server)),
+        }
+    means = [
+        mean
+        for per_process in series.loadgen_cpu.values()
+        if (mean := _mean_cpu_percent(per_process, start, end)) is not None
+    ]
+    if means:
+        summary["loadgen_cpu_percent_mean"] = round(max(means), 2)
+        summary["loadgen_cpu_percent_max"] = max(row["loadgen_cpu_percent_max"] for row in inside)
+    return summary

@@ -1,0 +1,241 @@
+"""`tbench run`: per target start (or reach), verify, load with Locust, sample, record.
+
+run.json is rewritten after every target (and on Ctrl-C), so a failure or an interruption
+never loses the targets already measured. Children are stopped in `finally` blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from loadtests import scenario_files
+from loadtests.collect import RESULT_FILE, STATUS_FILE
+from loadtests.runner import metadata
+from loadtests.runner.live import LiveDisplay
+from loadtests.runner.locust_process import LocustPlan, LocustRun
+from loadtests.runner.resources import ResourceSampler, summarize
+from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
+from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle
+from loadtests.runner.verification import verify
+from loadtests.users import user_class_name
+from tbench.process import DEFAULT_HOST, TargetStartError
+from tbench.registry import TargetSpec
+from tbench.results import RunResult, TargetResult, TargetStatus, save_run
+from tbench.scenario import Scenario
+
+POLL_INTERVAL_S = 0.5
+RUN_TIME_SLACK_S = 30.0  # Locust's own --run-time cap beyond the scenario's expected length
+DEADLINE_SLACK_S = 60.0  # the runner's hard stop beyond Locust's cap
+
+
+class TargetFailed(Exception):
+    """This target could not be measured; the message says why."""
+
+
+@dataclass
+class RunOptions:
+    """What `tbench run` was asked to do."""
+
+    targets: list[TargetSpec]
+    scenario_ref: str = scenario_files.DEFAULT_SCENARIO
+    out_root: Path = Path("results")
+    workers: int = 0
+    remote_workers: int = 0
+    master_port: int | None = None
+    url: str | None = None  # a running target (exactly one), instead of starting it
+    verify: bool = True
+    host: str = DEFAULT_HOST
+    run_id: str | None = None
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+def locust_scenario_ref(ref: str) -> str:
+    """A shipped scenario by name; any other file by absolute path (workers resolve it too)."""
+    path = scenario_files.scenario_path(ref)
+    if path.resolve().parent == scenario_files.SCENARIO_DIR:
+        return path.stem
+    return str(path.resolve())
+
+
+class ComparisonRun:
+    """One `tbench run`: its directory, its run.json, its targets one after another."""
+
+    def __init__(self, options: RunOptions, console: Console) -> None:
+        if options.url is not None and len(options.targets) != 1:
+            raise ValueError("--url names one running target, so it takes exactly one target")
+        self.options = options
+        self.console = console
+        self.scenario: Scenario = scenario_files.load(options.scenario_ref)
+        self.scenario_ref = locust_scenario_ref(options.scenario_ref)
+        self.run_id = options.run_id or metadata.new_run_id()
+        self.run_dir = options.out_root / self.run_id
+        self.run_tag = f"r{secrets.token_hex(3)}"
+        commit, dirty = metadata.git_state()
+        self.run = RunResult(
+            run_id=self.run_id,
+            git_commit=commit,
+            git_dirty=dirty,
+            started_at=metadata.now_iso(),
+            command=options.command,
+            host=metadata.host_info(),
+            python=sys.version.split()[0],
+            packages=metadata.package_versions(),
+            scenario=self.scenario.model_dump(),
+            load_generator={
+                "workers": options.workers,
+                "remote_workers": options.remote_workers,
+                "mode": "distributed" if options.workers + options.remote_workers else "local",
+            },
+            targets={
+                spec.name: TargetResult(target=spec.name, family=spec.family)
+                for spec in options.targets
+            },
+        )
+
+    def save(self) -> None:
+        """Rewrite run.json and summary.csv (atomically)."""
+        save_run(self.run_dir, self.run)
+
+    def execute(self) -> RunResult:
+        """Measure every target; on Ctrl-C mark the current one interrupted and re-raise."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.save()
+        current: TargetResult | None = None
+        names = [spec.name for spec in self.options.targets]
+        try:
+            with LiveDisplay(self.console, names) as live:
+                for spec in self.options.targets:
+                    current = self.run.targets[spec.name]
+                    self._measure(spec, current, live)
+                    self.save()
+                    current = None
+            self.run.status = "complete"
+        except KeyboardInterrupt:
+            self.run.status = "interrupted"
+            if current is not None:
+                current.status = TargetStatus.INTERRUPTED
+                current.error = "interrupted (Ctrl-C / SIGTERM)"
+                current.ended_at = current.ended_at or metadata.now_iso()
+            raise
+        finally:
+            self.run.ended_at = metadata.now_iso()
+            self.save()
+        return self.run
+
+    def _handle(self, spec: TargetSpec, target_dir: Path) -> TargetHandle:
+        if self.options.url is not None:
+            return GivenTarget(spec, self.options.url)
+        return StartedTarget(spec, target_dir / "server.log", self.options.host)
+
+    def _measure(self, spec: TargetSpec, result: TargetResult, live: LiveDisplay) -> None:
+        target_dir = self.run_dir / spec.name
+        target_dir.mkdir(parents=True, exist_ok=True)
+        result.started_at = metadata.now_iso()
+        try:
+            if self.options.verify:
+                live.update(spec.name, phase="verifying")
+                verdict = verify(spec, self.options.url)
+                result.verification = verdict.to_json()
+                if not verdict.passed:
+                    raise TargetFailed("failed verification: " + "; ".join(verdict.failures[:5]))
+            self._load(spec, result, target_dir, live)
+            result.status = TargetStatus.OK
+            note = ", ".join(result.flags) if result.flags else "ok"
+            live.update(spec.name, phase="done", note=note)
+        except TargetFailed as exc:
+            result.status = TargetStatus.FAILED
+            result.error = str(exc)
+            live.update(spec.name, phase="failed", note=str(exc).splitlines()[0][:80])
+        finally:
+            result.ended_at = metadata.now_iso()
+            result.files = self._files(target_dir)
+
+    def _load(
+        self, spec: TargetSpec, result: TargetResult, target_dir: Path, live: LiveDisplay
+    ) -> None:
+        handle = self._handle(spec, target_dir)
+        live.update(spec.name, phase="starting")
+        try:
+            handle.start()
+        except TargetStartError as exc:
+            raise TargetFailed(f"did not start: {exc}") from None
+        plan = LocustPlan(
+            user_class=user_class_name(spec),
+            url=handle.url,
+            scenario_ref=self.scenario_ref,
+            users=self.scenario.users,
+            spawn_rate=self.scenario.spawn_rate,
+            out_dir=target_dir,
+            run_tag=self.run_tag,
+            run_time_s=self.scenario.expected_run_s() + RUN_TIME_SLACK_S,
+            workers=self.options.workers,
+            remote_workers=self.options.remote_workers,
+            master_port=self.options.master_port,
+        )
+        result.url = handle.url
+        locust = LocustRun(plan)
+        server_pid = handle.server_pid
+        sampler = ResourceSampler(
+            server_pids=lambda: [server_pid] if server_pid is not None else [],
+            loadgen_pids=lambda: locust.pids,
+        )
+        try:
+            sampler.start()
+            locust.start()
+            if self.options.remote_workers:
+                self.console.print(
+                    f"waiting for {self.options.remote_workers} remote worker(s): on each run "
+                    f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
+                    f"--master-port {locust.master_port}`"
+                )
+            self._follow(spec, handle, locust, plan, live)
+        finally:
+            locust.stop()
+            series = sampler.stop(target_dir / "resources.csv")
+            handle.stop()
+        loadgen_path = target_dir / RESULT_FILE
+        if not loadgen_path.exists():
+            raise TargetFailed(
+                f"Locust ended without results (exit code {locust.poll()}):\n{locust.log_tail()}"
+            )
+        loadgen = json.loads(loadgen_path.read_text())
+        metrics = loadgen_metrics(loadgen)
+        metrics |= summarize(series, *measured_window(loadgen))
+        metrics |= derived_metrics(metrics)
+        result.metrics = metrics
+        result.sweep = loadgen.get("sweep") or []
+        result.flags = flags_for(metrics)
+
+    def _follow(
+        self,
+        spec: TargetSpec,
+        handle: TargetHandle,
+        locust: LocustRun,
+        plan: LocustPlan,
+        live: LiveDisplay,
+    ) -> None:
+        deadline = time.monotonic() + plan.run_time_s + DEADLINE_SLACK_S
+        status_path = plan.out_dir / STATUS_FILE
+        live.update(spec.name, phase="spawning")
+        while locust.poll() is None:
+            if time.monotonic() > deadline:
+                raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
+            if isinstance(handle, StartedTarget) and not handle.process.alive():
+                raise TargetFailed(f"the server exited during the run:\n{handle.failure_detail()}")
+            live.follow_status(spec.name, status_path)
+            time.sleep(POLL_INTERVAL_S)
+        live.follow_status(spec.name, status_path)
+
+    def _files(self, target_dir: Path) -> dict[str, str]:
+        files = {}
+        for path in sorted(target_dir.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                files[str(path.relative_to(target_dir))] = str(path.relative_to(self.run_dir))
+        return files

@@ -1,0 +1,95 @@
+"""The seam between "start the target here" and "use the URL given" (compose, real AWS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from tbench.process import DEFAULT_HOST, TargetProcess
+from tbench.registry import TargetSpec
+
+
+class TargetHandle(Protocol):
+    """A target the runner measures: where clients reach it, and which processes to sample."""
+
+    spec: TargetSpec
+
+    @property
+    def url(self) -> str:
+        """The client base URL."""
+        ...
+
+    @property
+    def server_pid(self) -> int | None:
+        """The server's root process (children included when sampling), if it runs here."""
+        ...
+
+    def start(self) -> None:
+        """Make the target reachable (start it, or nothing if it already runs)."""
+        ...
+
+    def stop(self) -> None:
+        """Undo start(): stop what was started, leave alone what was given."""
+        ...
+
+    def failure_detail(self) -> str:
+        """What might explain a failure (the server log's tail), or ''."""
+        ...
+
+
+class StartedTarget:
+    """A target whose server the runner starts as a child process and stops afterwards."""
+
+    def __init__(self, spec: TargetSpec, log_path: Path, host: str = DEFAULT_HOST) -> None:
+        self.spec = spec
+        self.process = TargetProcess(spec, host=host, log_path=log_path)
+
+    @property
+    def url(self) -> str:
+        """The client base URL."""
+        return self.process.url
+
+    @property
+    def server_pid(self) -> int | None:
+        """The server's process id once started."""
+        return self.process.pid if self.process.proc is not None else None
+
+    def start(self) -> None:
+        """Start the server and wait until /healthz answers (raises TargetStartError)."""
+        self.process.start()
+
+    def stop(self) -> None:
+        """Stop the server's whole process group."""
+        self.process.stop()
+
+    def failure_detail(self) -> str:
+        """The tail of the server log."""
+        return self.process.log_tail(2000)
+
+
+class GivenTarget:
+    """A target already running at a URL (docker compose, a deployed API Gateway stage)."""
+
+    def __init__(self, spec: TargetSpec, url: str) -> None:
+        self.spec = spec
+        self._url = url
+
+    @property
+    def url(self) -> str:
+        """The URL given."""
+        return self._url
+
+    @property
+    def server_pid(self) -> int | None:
+        """Not ours to sample."""
+        return None
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    def failure_detail(self) -> str:
+        """Nothing known."""
+        return ""

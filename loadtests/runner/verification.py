@@ -1,0 +1,48 @@
+"""Verify before benchmark (TechEmpower's rule): a target failing conformance is not measured."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tbench.conformance import CheckResult, Status, run_checks, verify_started_target
+from tbench.registry import TargetSpec
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The conformance verdict on one target."""
+
+    passed: bool
+    counts: dict[str, int]
+    failures: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """For run.json."""
+        return {
+            "passed": self.passed,
+            "counts": self.counts,
+            "failures": self.failures,
+            "duration_s": round(self.duration_s, 2),
+        }
+
+
+def _verdict(results: list[CheckResult], duration_s: float) -> Verification:
+    counts = {status.value: 0 for status in Status}
+    for result in results:
+        counts[result.status.value] += 1
+    failures = [f"{r.check}: {r.reason}" for r in results if r.status is Status.FAIL]
+    return Verification(not failures and bool(results), counts, failures, duration_s)
+
+
+def verify(spec: TargetSpec, url: str | None) -> Verification:
+    """Run `tbench verify`'s checks: on a fresh instance started by verify, or at `url`."""
+    started = time.monotonic()
+    if url is None:
+        results = asyncio.run(verify_started_target(spec))
+    else:
+        results = asyncio.run(run_checks(spec, url))
+    return _verdict(results, time.monotonic() - started)

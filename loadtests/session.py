@@ -1,0 +1,256 @@
+"""What one Locust process knows about the run: scenario, timeline, counters, HDR, ledger."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import gevent.event
+
+from loadtests import scenario_files
+from loadtests.accounting import PublishLedger, ReceiveLog
+from loadtests.histograms import DELIVERY, PUBLISH, LatencySet, step_name
+from loadtests.wire import WireCounter
+from tbench.scenario import Scenario
+
+DEFAULT_RUN_TAG = "tbench"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of `sent_at` times whose latencies are measured (the run, or a sweep step)."""
+
+    name: str
+    start: float
+    end: float
+    histograms: tuple[str, ...]  # delivery histograms a message sent in the window goes to
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """When publishers start and stop, and which windows are measured (wall clock, epoch s)."""
+
+    publish_start: float
+    publish_end: float
+    windows: tuple[Window, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """For a custom Locust message to the workers (inf travels as None)."""
+        return {
+            "publish_start": self.publish_start,
+            "publish_end": None if math.isinf(self.publish_end) else self.publish_end,
+            "windows": [
+                [w.name, w.start, None if math.isinf(w.end) else w.end, list(w.histograms)]
+                for w in self.windows
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Timeline:
+        """Inverse of to_json."""
+
+        def end(value: float | None) -> float:
+            return math.inf if value is None else float(value)
+
+        windows = tuple(
+            Window(name, float(start), end(stop), tuple(hists))
+            for name, start, stop, hists in data["windows"]
+        )
+        return cls(float(data["publish_start"]), end(data["publish_end"]), windows)
+
+
+@dataclass(slots=True)
+class Counters:
+    """Event counts of one process (cumulative)."""
+
+    requests: int = 0  # HTTP requests, WebSocket upgrades and frames sent
+    empty_polls: int = 0
+    publishes: int = 0  # attempted
+    publish_errors: int = 0
+    connect_errors: int = 0
+    receive_errors: int = 0
+    reconnects: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """Where a simulated user sits: its room, whether it publishes, its sender id."""
+
+    room: str
+    publisher: bool
+    sender: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Cumulative traffic at one instant (window rates are differences of two)."""
+
+    at: float
+    bytes_sent: int
+    bytes_received: int
+    requests: int
+    empty_polls: int
+    receipts: int
+
+    def minus(self, earlier: Snapshot) -> dict[str, float]:
+        """The traffic between `earlier` and this snapshot."""
+        return {
+            "seconds": self.at - earlier.at,
+            "bytes_sent": self.bytes_sent - earlier.bytes_sent,
+            "bytes_received": self.bytes_received - earlier.bytes_received,
+            "requests": self.requests - earlier.requests,
+            "empty_polls": self.empty_polls - earlier.empty_polls,
+            "receipts": self.receipts - earlier.receipts,
+        }
+
+
+@dataclass
+class Session:
+    """Per-process run state; the Locust users and the event hooks share the one instance."""
+
+    scenario_ref: str = scenario_files.DEFAULT_SCENARIO
+    run_tag: str = DEFAULT_RUN_TAG
+    process_rank: int = 0  # worker index (0 when local)
+    process_count: int = 1  # workers (1 when local)
+    process_tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    wire: WireCounter = field(default_factory=WireCounter)
+    counters: Counters = field(default_factory=Counters)
+    latencies: LatencySet = field(default_factory=LatencySet)
+    ledger: PublishLedger = field(default_factory=PublishLedger)
+    receivers: list[ReceiveLog] = field(default_factory=list)
+    timeline: Timeline | None = None
+    window_start_snapshot: Snapshot | None = None
+    window_end_snapshot: Snapshot | None = None
+    frozen_at: float | None = None
+    _scenario: Scenario | None = None
+    _timeline_event: gevent.event.Event = field(default_factory=gevent.event.Event)
+    _user_numbers: itertools.count[int] = field(default_factory=itertools.count)
+    _window: Window | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario, loaded on first use (workers learn its name from the master)."""
+        if self._scenario is None:
+            self._scenario = scenario_files.load(self.scenario_ref)
+        return self._scenario
+
+    def take_seat(self) -> Seat:
+        """Seat the next user: global index i sits in room i // users_per_room."""
+        local = next(self._user_numbers)
+        index = local * self.process_count + self.process_rank
+        scenario = self.scenario
+        room_number, position = divmod(index, scenario.users_per_room)
+        return Seat(
+            room=f"{self.run_tag}-{room_number}",
+            publisher=position < scenario.publishers_per_room,
+            sender=f"{self.process_tag}-{local}",
+        )
+
+    # -- timeline ---------------------------------------------------------------------------
+
+    def set_timeline(self, timeline: Timeline) -> None:
+        """Adopt the conductor's timeline; schedule the window-start traffic snapshot."""
+        first_run = self.timeline is None
+        self.timeline = timeline
+        self._window = timeline.windows[-1] if timeline.windows else None
+        self._timeline_event.set()
+        if first_run and timeline.windows:
+            delay = max(0.0, timeline.windows[0].start - time.time())
+            gevent.spawn_later(delay, self._mark_window_start)
+        if not math.isinf(timeline.publish_end):
+            delay = max(0.0, timeline.publish_end - time.time())
+            gevent.spawn_later(delay, self._mark_window_end)
+
+    def wait_timeline(self) -> Timeline:
+        """Block (this greenlet) until the conductor has set the timeline."""
+        self._timeline_event.wait()
+        assert self.timeline is not None
+        return self.timeline
+
+    def _mark_window_start(self) -> None:
+        if self.window_start_snapshot is None:
+            self.window_start_snapshot = self.snapshot()
+
+    def _mark_window_end(self) -> None:
+        if self.window_end_snapshot is None:
+            self.window_end_snapshot = self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        """Cumulative traffic now."""
+        return Snapshot(
+            at=time.time(),
+            bytes_sent=self.wire.bytes_sent,
+            bytes_received=self.wire.bytes_received,
+            requests=self.counters.requests,
+            empty_polls=self.counters.empty_polls,
+            receipts=sum(r.receipts for r in self.receivers),
+        )
+
+    # -- the hot path -----------------------------------------------------------------------
+
+    def record_delivery(self, latency_s: float, sent_at: float) -> None:
+        """Record a delivery latency in the histograms of the window its message was sent in."""
+        window = self._window
+        if window is None or not window.start <= sent_at < window.end:
+            window = self._window_of(sent_at)
+            if window is None:
+                return
+        record = self.latencies.record
+        for name in window.histograms:
+            record(name, latency_s)
+
+    def record_publish(self, latency_s: float, sent_at: float) -> None:
+        """Record a publish latency, if its message was sent in a measured window."""
+        if self._window_of(sent_at) is not None:
+            self.latencies.record(PUBLISH, latency_s)
+
+    def _window_of(self, sent_at: float) -> Window | None:
+        timeline = self.timeline
+        if timeline is None:
+            return None
+        for window in reversed(timeline.windows):
+            if window.start <= sent_at < window.end:
+                return window
+        return None
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop the accounting clock: receivers leave now (their later receipts do not count)."""
+        if self.frozen_at is not None:
+            return
+        self.frozen_at = time.time()
+        for receiver in self.receivers:
+            if receiver.left_at is None:
+                receiver.left_at = self.frozen_at
+
+    def export(self) -> dict[str, Any]:
+        """Everything the master needs from this process at the end (msgpack-friendly)."""
+        self.freeze()
+        end = self.window_end_snapshot or self.snapshot()
+        start = self.window_start_snapshot
+        window = end.minus(start) if start is not None else None
+        return {
+            "process_tag": self.process_tag,
+            "histograms": self.latencies.take_encoded(),
+            "below_zero": self.latencies.below_zero,
+            "ledger": self.ledger.to_json(),
+            "receivers": [receiver.to_json() for receiver in self.receivers],
+            "counters": asdict(self.counters),
+            "wire": asdict(self.wire),
+            "window": window,
+            "frozen_at": self.frozen_at,
+        }
+
+
+def delivery_histograms(window_name: str, per_window: bool) -> tuple[str, ...]:
+    """The delivery histograms of a window: the overall one, plus its own for sweep steps."""
+    return (DELIVERY, step_name(DELIVERY, window_name)) if per_window else (DELIVERY,)
+
+
+SESSION = Session()
+"""The one session of this process (a Locust process runs one environment)."""

@@ -1,0 +1,321 @@
+"""What every simulated chat user does, whatever its transport; the families fill in the I/O.
+
+A user takes a seat (room, publisher or not, sender id), joins its room, receives in its own
+greenlet, and — if it publishes — sends `sender`, `seq`, `sent_at` at the scenario's rate once
+the conductor's timeline says so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, ClassVar
+
+import gevent
+from gevent import Greenlet
+from locust import User, task
+from locust.event import EventHook
+
+from loadtests.accounting import Receipt, ReceiveLog
+from loadtests.histograms import CONNECT, FIRST_MESSAGE
+from loadtests.session import SESSION, Seat, Session
+from tbench import codec
+from tbench.messages import Publish, padded_body
+from tbench.registry import TargetSpec
+
+RECONNECT_PAUSE_S = 0.5
+IDLE_SLEEP_S = 3600.0
+
+
+class DuplicateMessage(Exception):
+    """A (sender, seq) this receiver had already seen."""
+
+
+class OutOfOrderMessage(Exception):
+    """A seq lower than one already seen from the same sender."""
+
+
+class BadMessage(Exception):
+    """Something that is not a delivered message arrived."""
+
+
+class DeliverySink:
+    """Where a client hands what it received: accounting, HDR histograms, Locust stats."""
+
+    __slots__ = (
+        "_fire",
+        "_first_pending",
+        "connect_started_at",
+        "echo_is_ack",
+        "last_id",
+        "log",
+        "own_sender",
+        "request_type",
+        "session",
+    )
+
+    def __init__(
+        self,
+        session: Session,
+        request_event: EventHook,
+        request_type: str,
+        seat: Seat,
+        echo_is_ack: bool = False,
+    ) -> None:
+        self.session = session
+        self.request_type = request_type
+        self.own_sender = seat.sender
+        self.echo_is_ack = echo_is_ack  # WebSocket: no ack frame, the own echo is the ack
+        self.log: ReceiveLog | None = None
+        self.last_id: int | None = None  # the resume cursor (None where ids are not assigned)
+        self._fire = request_event.fire
+        self._first_pending = True
+        self.connect_started_at = 0.0
+
+    def joined(self, room: str, connect_started_at: float, joined_at: float) -> None:
+        """The subscription is live: start (or, after a reconnect, keep) this receiver's log."""
+        self.connect_started_at = connect_started_at
+        self._first_pending = True
+        if self.log is None:
+            self.log = ReceiveLog(room, joined_at)
+            self.session.receivers.append(self.log)
+        self.session.latencies.record(CONNECT, joined_at - connect_started_at)
+
+    def deliver(self, payloads: list[bytes], received_at: float) -> None:
+        """Account for serialized messages that arrived together at `received_at` (epoch s)."""
+        account = self._account
+        for payload in payloads:
+            try:
+                message = codec.loads(payload)
+            except ValueError as exc:
+                self._bad(payload, exc)
+                continue
+            account(message, len(payload), received_at)
+
+    def deliver_objects(
+        self, messages: list[dict[str, Any]], received_at: float, length_each: int
+    ) -> None:
+        """Account for already-parsed messages (a poll response's list)."""
+        account = self._account
+        for message in messages:
+            account(message, length_each, received_at)
+
+    def _bad(self, payload: object, exc: Exception) -> None:
+        self.session.counters.receive_errors += 1
+        self._fire(
+            request_type=self.request_type,
+            name="deliver",
+            response_time=0,
+            response_length=0,
+            exception=BadMessage(f"{type(exc).__name__}: {str(payload)[:80]}"),
+            context=None,
+        )
+
+    def _account(self, message: dict[str, Any], length: int, received_at: float) -> None:
+        log = self.log
+        try:
+            sender = message["sender"]
+            seq = message["seq"]
+            sent_at = message["sent_at"]
+            message_id = message["id"]
+        except (KeyError, TypeError) as exc:
+            self._bad(message, exc)
+            return
+        if log is None:
+            return
+        if message_id is not None:
+            self.last_id = message_id
+        latency_s = received_at - sent_at
+        receipt = log.record(sender, seq)
+        fire = self._fire
+        if receipt is not Receipt.NEW:
+            duplicate = receipt is Receipt.DUPLICATE
+            fire(
+                request_type=self.request_type,
+                name="duplicate" if duplicate else "out of order",
+                response_time=latency_s * 1000.0,
+                response_length=length,
+                exception=(DuplicateMessage if duplicate else OutOfOrderMessage)(f"{sender}#{seq}"),
+                context=None,
+            )
+            if duplicate:
+                return
+        session = self.session
+        session.record_delivery(latency_s, sent_at)
+        fire(
+            request_type=self.request_type,
+            name="deliver",
+            response_time=latency_s * 1000.0,
+            response_length=length,
+            exception=None,
+            context=None,
+        )
+        if sender == self.own_sender and self.echo_is_ack:
+            session.record_publish(latency_s, sent_at)
+            fire(
+                request_type=self.request_type,
+                name="publish",
+                response_time=latency_s * 1000.0,
+                response_length=length,
+                exception=None,
+                context=None,
+            )
+        if self._first_pending:
+            self._first_pending = False
+            first_s = received_at - self.connect_started_at
+            session.latencies.record(FIRST_MESSAGE, first_s)
+            fire(
+                request_type=self.request_type,
+                name="first message",
+                response_time=first_s * 1000.0,
+                response_length=0,
+                exception=None,
+                context=None,
+            )
+
+
+class ChatUser(User):
+    """A chat room member on some transport; subclasses implement the four I/O methods."""
+
+    abstract = True
+    target: ClassVar[TargetSpec]
+    request_type: ClassVar[str] = "CHAT"
+    echo_is_ack: ClassVar[bool] = False  # publish latency from the own echo (no ack exists)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session = SESSION
+        self.seat: Seat | None = None
+        self.sink: DeliverySink | None = None
+        self._receiver: Greenlet | None = None
+
+    # -- the I/O a family provides -------------------------------------------------------------
+
+    def join(self) -> None:
+        """Connect and subscribe; call `self.sink.joined(...)` once messages will flow."""
+        raise NotImplementedError
+
+    def receive_forever(self) -> None:
+        """Receive and hand messages to `self.sink.deliver` until the connection ends."""
+        raise NotImplementedError
+
+    def publish(self, message: Publish) -> bool:
+        """Send one message; True when it was acknowledged or handed to the socket."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close every connection of this user."""
+        raise NotImplementedError
+
+    # -- the behaviour every family shares -----------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The target URL Locust was given (--host)."""
+        if not self.host:
+            raise ValueError(f"{type(self).__name__} needs --host (the target's URL)")
+        return self.host.rstrip("/") if self.target.scheme == "http" else self.host
+
+    def fire(self, name: str, started_at: float, length: int, error: Exception | None) -> None:
+        """Report one request-like event (response time since `started_at`) to Locust."""
+        self.environment.events.request.fire(
+            request_type=self.request_type,
+            name=name,
+            response_time=(time.perf_counter() - started_at) * 1000.0,
+            response_length=length,
+            exception=error,
+            context=None,
+        )
+
+    def on_start(self) -> None:
+        """Take a seat and open the sink the client delivers into."""
+        self.seat = self.session.take_seat()
+        self.sink = DeliverySink(
+            self.session,
+            self.environment.events.request,
+            self.request_type,
+            self.seat,
+            echo_is_ack=self.echo_is_ack,
+        )
+
+    @task
+    def chat(self) -> None:
+        """Join, receive in a separate greenlet, publish on schedule, then idle until stopped."""
+        self._connect_until_joined()
+        self._receiver = gevent.spawn(self._receive_with_reconnects)
+        assert self.seat is not None
+        if self.seat.publisher:
+            self._publish_on_schedule()
+        while True:
+            gevent.sleep(IDLE_SLEEP_S)
+
+    def _connect_until_joined(self) -> None:
+        while True:
+            try:
+                self.join()
+                return
+            except Exception:  # reported by join(); keep the user trying, as a client would
+                self.session.counters.connect_errors += 1
+                self.close()
+                gevent.sleep(RECONNECT_PAUSE_S)
+
+    def _receive_with_reconnects(self) -> None:
+        while True:
+            try:
+                self.receive_forever()
+            except Exception as exc:
+                if self.session.frozen_at is not None:
+                    return
+                self.session.counters.receive_errors += 1
+                self.environment.events.request.fire(
+                    request_type=self.request_type,
+                    name="disconnect",
+                    response_time=0,
+                    response_length=0,
+                    exception=exc,
+                    context=None,
+                )
+            self.close()
+            self.session.counters.reconnects += 1
+            gevent.sleep(RECONNECT_PAUSE_S)
+            self._connect_until_joined()
+
+    def _publish_on_schedule(self) -> None:
+        seat = self.seat
+        assert seat is not None
+        timeline = self.session.wait_timeline()
+        interval_s = self.session.scenario.publish_interval_s
+        if interval_s == float("inf"):
+            return
+        body = padded_body(self.session.scenario.payload_bytes)
+        # a random phase, so publishers do not all fire in the same instant
+        next_at = max(timeline.publish_start, time.time()) + random.uniform(0, interval_s)
+        seq = 0
+        while True:
+            timeline = self.session.timeline or timeline
+            if next_at >= timeline.publish_end:
+                return
+            now = time.time()
+            if next_at > now:
+                gevent.sleep(min(next_at - now, 1.0))
+                continue
+            seq += 1
+            self.session.counters.publishes += 1
+            sent_at = time.time()
+            if self.publish(Publish(seat.room, seat.sender, seq, body, sent_at)):
+                self.session.ledger.record(seat.room, seat.sender, seq, sent_at)
+            else:
+                self.session.counters.publish_errors += 1
+            # open loop: keep the rate, but do not burst to catch up after a stall
+            next_at += interval_s
+            if next_at < now - interval_s:
+                next_at = now
+
+    def on_stop(self) -> None:
+        """Leave the room: the receiver's log stops expecting, connections close."""
+        if self.sink is not None and self.sink.log is not None and self.sink.log.left_at is None:
+            self.sink.log.left_at = time.time()
+        if self._receiver is not None:
+            # wait for it: closing its socket under a live receiver would report a failure
+            self._receiver.kill(block=True, timeout=1.0)
+        self.close()

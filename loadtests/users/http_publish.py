@@ -1,0 +1,60 @@
+"""Publishing over HTTP (`POST /rooms/{room}/messages`), shared by polling and SSE users."""
+
+from __future__ import annotations
+
+import time
+
+from locust.event import EventHook
+
+from loadtests.http_client import HttpConnection
+from loadtests.session import Counters, Session
+from tbench import codec
+from tbench.messages import Publish
+
+
+class PublishRefused(Exception):
+    """The target answered a publish with something other than 201."""
+
+
+class HttpPublisher:
+    """A keep-alive connection for POSTs; fires `publish` with the response time."""
+
+    def __init__(
+        self, base_url: str, request_event: EventHook, request_type: str, session: Session
+    ) -> None:
+        self.connection = HttpConnection(base_url, session.wire)
+        self.request_event = request_event
+        self.request_type = request_type
+        self.session = session
+        self.counters: Counters = session.counters
+
+    def publish(self, message: Publish) -> bool:
+        """POST the message; True on 201 (the publish latency is the response time)."""
+        body = codec.dumps(message.to_json())
+        started = time.perf_counter()
+        self.counters.requests += 1
+        error: Exception | None = None
+        length = 0
+        try:
+            response = self.connection.request("POST", f"/rooms/{message.room}/messages", body)
+            length = len(response.body)
+            if response.status != 201:
+                error = PublishRefused(f"{response.status}: {response.body[:200]!r}")
+        except OSError as exc:
+            error = exc
+        elapsed_s = time.perf_counter() - started
+        if error is None:
+            self.session.record_publish(elapsed_s, message.sent_at)
+        self.request_event.fire(
+            request_type=self.request_type,
+            name="publish",
+            response_time=elapsed_s * 1000.0,
+            response_length=length,
+            exception=error,
+            context=None,
+        )
+        return error is None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()

@@ -1,0 +1,232 @@
+"""A lean RFC 6455 client over a counting socket: the Locust WebSocket user's receive path.
+
+Lean on purpose: one recv() can carry many frames and they are split here without a Python
+object per frame header, so the harness adds little to delivery latency (see
+benchmarks/harness_overhead.py). No extensions are negotiated (no permessage-deflate), so
+what is counted is plain RFC 6455 framing, as API Gateway speaks it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import random
+import threading
+import time
+
+from loadtests.wire import (
+    DEFAULT_TIMEOUT_S,
+    CountingSocket,
+    Endpoint,
+    WireCounter,
+    open_socket,
+    parse_endpoint,
+)
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+RECV_BYTES = 65536
+MAX_HANDSHAKE_BYTES = 16384
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+
+class WebSocketError(Exception):
+    """The handshake failed or the peer broke the protocol."""
+
+
+class WebSocketClosed(Exception):
+    """The connection ended: the peer's close code and reason (1006 if it just vanished)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"closed {code}: {reason}" if reason else f"closed {code}")
+
+
+def mask_payload(mask_key: bytes, payload: bytes) -> bytes:
+    """XOR a payload with the 4-byte mask, as one big-integer operation (fast in CPython)."""
+    size = len(payload)
+    if size == 0:
+        return payload
+    key_stream = (mask_key * (size // 4 + 1))[:size]
+    masked = int.from_bytes(payload, "little") ^ int.from_bytes(key_stream, "little")
+    return masked.to_bytes(size, "little")
+
+
+def encode_frame(opcode: int, payload: bytes) -> bytes:
+    """A single final client frame: masked, as RFC 6455 §5.3 requires of clients."""
+    size = len(payload)
+    head = bytes((0x80 | opcode,))
+    if size < 126:
+        head += bytes((0x80 | size,))
+    elif size < 65536:
+        head += bytes((0x80 | 126,)) + size.to_bytes(2, "big")
+    else:
+        head += bytes((0x80 | 127,)) + size.to_bytes(8, "big")
+    mask_key = random.getrandbits(32).to_bytes(4, "big")
+    return head + mask_key + mask_payload(mask_key, payload)
+
+
+def accept_key(client_key: bytes) -> bytes:
+    """The Sec-WebSocket-Accept value a server must answer to `client_key`."""
+    return base64.b64encode(hashlib.sha1(client_key + WS_GUID).digest())
+
+
+class WebSocketConnection:
+    """An open client WebSocket: send text frames, receive batches of text messages."""
+
+    def __init__(self, sock: CountingSocket, leftover: bytes = b"") -> None:
+        self.sock = sock
+        self._buffer = bytearray(leftover)
+        self._fragments: list[bytes] = []
+        self._send_lock = threading.Lock()  # a gevent lock under Locust: pongs vs publishes
+        self._close_sent = False
+        self.last_received_at = time.time()  # wall clock of the last recv() that brought bytes
+
+    @classmethod
+    def connect(
+        cls, url: str, counter: WireCounter, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> WebSocketConnection:
+        """Open a TCP (or TLS) connection and complete the opening handshake."""
+        endpoint = parse_endpoint(url)
+        sock = open_socket(endpoint, counter, timeout_s)
+        try:
+            leftover = _handshake(sock, endpoint)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, leftover)
+
+    def send_text(self, payload: bytes) -> None:
+        """Send one text message (UTF-8 bytes) in one masked frame."""
+        frame = encode_frame(OP_TEXT, payload)
+        with self._send_lock:
+            self.sock.sendall(frame)
+
+    def receive(self) -> list[bytes]:
+        """Block until at least one text message arrives; return every complete one buffered.
+
+        Answers pings, and raises WebSocketClosed on a close frame or end of stream.
+        """
+        messages: list[bytes] = []
+        while True:
+            if self._buffer:
+                self._parse_into(messages)
+                if messages:
+                    return messages
+            data = self.sock.recv(RECV_BYTES)
+            if not data:
+                raise WebSocketClosed(1006, "connection lost")
+            self.last_received_at = time.time()
+            self._buffer += data
+
+    def _parse_into(self, messages: list[bytes]) -> None:
+        buffer = self._buffer
+        size = len(buffer)
+        pos = 0
+        while size - pos >= 2:
+            first, second = buffer[pos], buffer[pos + 1]
+            length = second & 0x7F
+            header = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
+                header = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
+                header = 10
+            mask_key = b""
+            if second & 0x80:  # servers must not mask, but be liberal in what we accept
+                if size - pos < header + 4:
+                    break
+                mask_key = bytes(buffer[pos + header : pos + header + 4])
+                header += 4
+            end = pos + header + length
+            if end > size:
+                break
+            payload = bytes(buffer[pos + header : end])
+            if mask_key:
+                payload = mask_payload(mask_key, payload)
+            pos = end
+            self._handle_frame(first, payload, messages)
+        if pos:
+            del buffer[:pos]
+
+    def _handle_frame(self, first: int, payload: bytes, messages: list[bytes]) -> None:
+        opcode = first & 0x0F
+        final = first & 0x80
+        if opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+            if final and not self._fragments:
+                messages.append(payload)
+            elif final:
+                messages.append(b"".join([*self._fragments, payload]))
+                self._fragments.clear()
+            else:
+                self._fragments.append(payload)
+        elif opcode == OP_PING:
+            with self._send_lock:
+                self.sock.sendall(encode_frame(OP_PONG, payload))
+        elif opcode == OP_CLOSE:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            reason = payload[2:].decode(errors="replace")
+            self._send_close(code if code != 1005 else 1000)
+            raise WebSocketClosed(code, reason)
+        # pongs and reserved opcodes are ignored
+
+    def _send_close(self, code: int, reason: str = "") -> None:
+        if self._close_sent:
+            return
+        self._close_sent = True
+        try:
+            with self._send_lock:
+                self.sock.sendall(encode_frame(OP_CLOSE, code.to_bytes(2, "big") + reason.encode()))
+        except OSError:
+            pass  # the peer is gone already; nothing left to tell it
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (once) and close the socket without waiting for the echo."""
+        self._send_close(code, reason)
+        self.sock.close()
+
+
+def _handshake(sock: CountingSocket, endpoint: Endpoint) -> bytes:
+    """Send the upgrade request, check the 101 answer; return bytes already past the head."""
+    key = base64.b64encode(os.urandom(16))
+    request = (
+        f"GET {endpoint.target} HTTP/1.1\r\n"
+        f"Host: {endpoint.host_header}\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key.decode()}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    sock.sendall(request.encode("latin-1"))
+    received = b""
+    while b"\r\n\r\n" not in received:
+        if len(received) > MAX_HANDSHAKE_BYTES:
+            raise WebSocketError("handshake response head too large")
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise WebSocketError("connection closed during the handshake")
+        received += chunk
+    head, _, leftover = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or parts[1] != "101":
+        raise WebSocketError(f"handshake refused: {status_line}")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
+        raise WebSocketError("handshake answered with a wrong Sec-WebSocket-Accept")
+    return leftover

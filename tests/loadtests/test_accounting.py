@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from loadtests.accounting import JOIN_MARGIN_S, PublishLedger, Receipt, ReceiveLog, tally
+
+
+def test_in_order_seqs_collapse_into_one_run():
+    log = ReceiveLog("r", joined_at=0.0)
+    assert [log.record("a", seq) for seq in (1, 2, 3)] == [Receipt.NEW] * 3
+    assert log.runs == {"a": [1, 3]}
+
+
+def test_duplicates_and_late_arrivals_are_told_apart():
+    log = ReceiveLog("r", joined_at=0.0)
+    for seq in (1, 2, 4, 5):
+        log.record("a", seq)
+    assert log.record("a", 2) is Receipt.DUPLICATE
+    assert log.record("a", 3) is Receipt.OUT_OF_ORDER  # fills the gap: runs merge
+    assert log.runs == {"a": [1, 5]}
+    assert log.record("a", 3) is Receipt.DUPLICATE
+    assert (log.duplicates, log.out_of_order, log.receipts) == (2, 1, 7)
+
+
+def _ledger(room: str, sender: str, sent_at: list[float]) -> PublishLedger:
+    ledger = PublishLedger()
+    for seq, at in enumerate(sent_at, start=1):
+        ledger.record(room, sender, seq, at)
+    return ledger
+
+
+def test_tally_expects_only_what_was_published_while_the_receiver_was_in():
+    # sender "p" publishes seq 1..10 at t = 1..10; the receiver joined at 3.5, left at 8.5
+    ledger = _ledger("room", "p", [float(t) for t in range(1, 11)])
+    log = ReceiveLog("room", joined_at=3.5)
+    log.left_at = 8.5
+    for seq in (4, 5, 7, 8):  # 6 is missing; 2 arrived early (inside no window)
+        log.record("p", seq)
+    log.record("p", 2)
+    result = tally(ledger, [log.to_json()], left_at_default=100.0, margin_s=JOIN_MARGIN_S)
+    assert (result.expected, result.delivered, result.lost) == (5, 4, 1)  # seqs 4..8
+    assert result.unexpected == 1
+    assert result.out_of_order == 1
+
+
+def test_tally_merges_ledgers_from_several_processes():
+    ledger = _ledger("room", "p1", [1.0, 2.0])
+    ledger.merge_json(_ledger("room", "p2", [1.5, 2.5]).to_json())
+    log = ReceiveLog("room", joined_at=0.0)
+    for sender in ("p1", "p2"):
+        log.record(sender, 1)
+        log.record(sender, 2)
+    result = tally(ledger, [log.to_json()], left_at_default=10.0)
+    assert (result.published, result.expected, result.delivered, result.lost) == (4, 4, 4, 0)
+
+
+def test_messages_of_other_rooms_are_not_expected():
+    ledger = _ledger("other", "p", [1.0, 2.0])
+    result = tally(ledger, [ReceiveLog("room", 0.0).to_json()], left_at_default=10.0)
+    assert (result.expected, result.lost) == (0, 0)

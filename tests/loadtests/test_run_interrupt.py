@@ -1,0 +1,65 @@
+"""Ctrl-C (SIGINT) during `tbench run` stops every child process and keeps partial results."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from tbench.results import TargetStatus, load_run
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_sigint_leaves_no_child_process(tmp_path: Path):
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tbench.cli",
+            "run",
+            "--scenario",
+            "chat",
+            "--targets",
+            "sse",
+            "--no-verify",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "interrupted",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen: dict[int, psutil.Process] = {}
+    try:
+        deadline = time.monotonic() + 60
+        status = tmp_path / "interrupted" / "sse" / "status.json"
+        # wait for the server and Locust to be up and the users spawning
+        while time.monotonic() < deadline and not status.exists():
+            for child in _descendants(runner.pid):
+                seen[child.pid] = child
+            time.sleep(0.2)
+        assert status.exists(), "Locust never reported a status"
+        for child in _descendants(runner.pid):
+            seen[child.pid] = child
+        assert len(seen) >= 2  # at least the target server and Locust
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=30) == 130
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    alive = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]
+    run = load_run(tmp_path / "interrupted")
+    assert run.status == "interrupted"
+    assert run.targets["sse"].status is TargetStatus.INTERRUPTED
