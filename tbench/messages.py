@@ -12,6 +12,7 @@ from tbench import codec
 
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit; held equal everywhere
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit: larger messages go fragmented
 MAX_SENDER_CHARS = 128
 SEND_ACTION = "sendMessage"
 

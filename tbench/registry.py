@@ -27,6 +27,10 @@ class TargetSpec:
     launcher: str = ASGI_LAUNCHER
     supports_resume: bool = True  # a cursor (since / Last-Event-ID) survives a reconnect
     assigns_ids: bool = True  # the server numbers messages per room
+    # How a WebSocket target refuses a bad frame: "close" with the code and reason of
+    # docs/protocol.md, or "error-frame": an `{"error", "kind", "field"}` frame on a connection
+    # that stays open (API Gateway cannot choose close codes; it closes only on its own limits).
+    ws_bad_input: Literal["close", "error-frame"] = "close"
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     def argv(self, host: str, port: int, *extra: str) -> list[str]:

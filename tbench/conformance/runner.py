@@ -13,7 +13,7 @@ from tbench.conformance.checks import CHECKS, Check
 from tbench.conformance.context import CheckContext, ServerFacts
 from tbench.conformance.result import CheckResult, Status, failed
 from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
-from tbench.registry import TargetSpec
+from tbench.registry import ASGI_LAUNCHER, TargetSpec
 
 CHECK_TIMEOUT_S = 90.0
 VERIFY_SSE_PING_S = 1.0  # short, so the keep-alive check takes a second, not fifteen
@@ -24,7 +24,13 @@ ProgressCallback = Callable[[TargetSpec, str, CheckResult | None], None]
 
 
 def verify_server_args(spec: TargetSpec) -> tuple[tuple[str, ...], ServerFacts]:
-    """Extra launch options for a target verify starts itself, and the facts they set."""
+    """Extra launch options for a target verify starts itself, and the facts they set.
+
+    Only the shared launcher is known to take these options; other launchers (the Lambda
+    emulator) are started as registered and checked against the protocol's defaults.
+    """
+    if spec.launcher != ASGI_LAUNCHER:
+        return (), ServerFacts()
     if spec.family == "sse":
         args = ("--sse-ping-s", str(VERIFY_SSE_PING_S), "--queue-size", str(VERIFY_QUEUE_SIZE))
         return args, ServerFacts(sse_ping_s=VERIFY_SSE_PING_S, queue_size=VERIFY_QUEUE_SIZE)

@@ -44,6 +44,11 @@ class Tally:
         """Every expected message exactly once, in per-sender order, nothing else."""
         return not (self.lost or self.duplicated or self.out_of_order or self.unexpected)
 
+    @property
+    def only_reordered(self) -> bool:
+        """Everything arrived exactly once, but not in per-sender order."""
+        return bool(self.out_of_order) and not (self.lost or self.duplicated or self.unexpected)
+
     def problems(self) -> list[str]:
         """Each kind of discrepancy as a phrase naming the messages."""
         phrases = []

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from tbench import codec
 from tbench.conformance import endpoints
 from tbench.conformance.subscriber import Subscriber, SubscriptionError
-from tbench.messages import SEND_ACTION, Publish
+from tbench.messages import MAX_FRAME_BYTES, SEND_ACTION, Publish
 
 OPEN_TIMEOUT_S = 10.0
 
@@ -29,6 +29,23 @@ async def open_websocket(url: str, **options: Any) -> ClientConnection:
         return await connect(url, **settings)
     except (InvalidHandshake, OSError, TimeoutError) as exc:
         raise SubscriptionError(f"WebSocket handshake to {url} failed: {exc}") from None
+
+
+async def send_text(ws: ClientConnection, payload: str | bytes) -> None:
+    """Send one text message, fragmented into frames of at most MAX_FRAME_BYTES.
+
+    API Gateway closes a connection that sends a larger frame (1009), so a 128 KiB message
+    must arrive in pieces; other servers reassemble them the same way. Bytes are sent as text
+    unchecked, which is how a check sends invalid UTF-8.
+    """
+    data = payload.encode() if isinstance(payload, str) else payload
+    if len(data) <= MAX_FRAME_BYTES:
+        await ws.send(data, text=True)
+        return
+    fragments = [
+        data[start : start + MAX_FRAME_BYTES] for start in range(0, len(data), MAX_FRAME_BYTES)
+    ]
+    await ws.send(fragments, text=True)
 
 
 def close_description(exc: ConnectionClosed) -> str:
@@ -53,7 +70,7 @@ class WebSocketSubscriber(Subscriber):
         if self._ws is None:
             raise SubscriptionError("not connected")
         try:
-            await self._ws.send(codec.dumps_str(publish.to_json(action=SEND_ACTION)))
+            await send_text(self._ws, codec.dumps(publish.to_json(action=SEND_ACTION)))
         except ConnectionClosed as exc:
             raise SubscriptionError(f"publish failed: {close_description(exc)}") from None
 

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tbench.conformance import endpoints
+from tbench.conformance.context import ServerFacts
+from tbench.conformance.runner import verify_server_args
+from tbench.registry import get_target
 
 
 def test_websocket_url_carries_room_and_cursor_on_any_stage_path():
@@ -22,3 +27,12 @@ def test_health_url_is_at_the_http_root_of_any_base_url():
 def test_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="scheme"):
         endpoints.health_url("ftp://127.0.0.1:9")
+
+
+def test_verify_passes_tuning_flags_only_to_the_shared_launcher():
+    websocket = get_target("websocket")
+    args, facts = verify_server_args(websocket)
+    assert args == ("--queue-size", "64")
+    assert facts.queue_size == 64
+    emulated = replace(websocket, launcher="servers.lambda_ws.emulator")
+    assert verify_server_args(emulated) == ((), ServerFacts())

@@ -15,6 +15,13 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "uvicorn's legacy websockets protocol closes invalid UTF-8 (1007) and frames over "
         "ws_max_size (1009) itself, with an empty reason; protocol.md asks for one"
     ),
+    ("lambda", "bad-input"): (
+        "the emulator closes invalid UTF-8 with 1007 and no reason, and a 128 KiB publish is "
+        "accepted but never delivered (its delivered form exceeds the 128 KiB post limit)"
+    ),
+    ("lambda", "slow-consumer"): (
+        "the emulator stops delivering to a reader that stalls but never ends its connection"
+    ),
 }
 
 

@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from tbench.conformance.result import Outcome, failed, warned
 from tbench.conformance.subscriber import Subscriber
 from tbench.conformance.tally import MessageKey, Tally, describe, label, tally
 from tbench.messages import Publish, padded_body
+from tbench.registry import TargetSpec
 
 IDLE_TIMEOUT_S = 5.0  # no new message for this long: what has not arrived is not coming
 
@@ -46,9 +48,36 @@ def member_troubles(members: Sequence[Subscriber]) -> str | None:
 
 
 def delivery_failure(members: Sequence[Subscriber], expected: Sequence[MessageKey]) -> str | None:
-    """Why delivery to `members` was wrong (loss, duplicates, order, stray messages), or None."""
+    """Why delivery to `members` was wrong (loss, duplicates, order, stray messages), or None.
+
+    Subscriptions the server ended are named too: they usually explain the loss.
+    """
     tallies: dict[str, Tally] = {m.name: tally(expected, m.received) for m in members}
-    return describe(tallies)
+    problem = describe(tallies)
+    if problem is None:
+        return None
+    ended = [f"{m.name}'s subscription ended: {m.ended}" for m in members if m.ended is not None]
+    return " | ".join([problem, *ended])
+
+
+def delivery_verdict(
+    spec: TargetSpec, members: Sequence[Subscriber], expected: Sequence[MessageKey]
+) -> Outcome | None:
+    """FAIL for loss, duplicates or strays; None if delivery was exact.
+
+    Reordering alone is a WARN on a target that assigns no ids: nothing sequences its rooms
+    (API Gateway invokes Lambda concurrently), so per-sender order is not promised there.
+    """
+    problem = delivery_failure(members, expected)
+    if problem is None:
+        return None
+    reordered_only = all(
+        result.clean or result.only_reordered
+        for result in (tally(expected, member.received) for member in members)
+    )
+    if reordered_only and not spec.assigns_ids and member_troubles(members) is None:
+        return warned(f"{problem} (nothing sequences this target's rooms: order not promised)")
+    return failed(problem)
 
 
 def id_disagreements(members: Sequence[Subscriber]) -> str | None:

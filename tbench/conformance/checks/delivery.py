@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from tbench.conformance.checks.common import (
-    delivery_failure,
+    delivery_verdict,
     id_disagreements,
     member_troubles,
     publish_series,
     wait_all,
 )
 from tbench.conformance.context import CheckContext
-from tbench.conformance.result import Outcome, failed, passed
+from tbench.conformance.result import Outcome, Status, failed, passed
 
 MEMBERS = ("m1", "m2", "m3", "m4")
 PUBLISHERS = 3  # the first three members publish, concurrently
@@ -31,13 +31,14 @@ async def check_delivery(ctx: CheckContext) -> Outcome:
         )
         expected = [key for keys in series for key in keys]
         await wait_all(members, len(expected))
-        problem = (
-            delivery_failure(members, expected)
-            or member_troubles(members)
-            or id_disagreements(members)
-        )
+        verdict = delivery_verdict(ctx.spec, members, expected)
+        problem = member_troubles(members) or id_disagreements(members)
+    if verdict is not None and verdict.status is Status.FAIL:
+        return verdict  # loss first: it is what a reader of the report needs most
     if problem:
         return failed(problem)
+    if verdict is not None:
+        return verdict
     return passed(
         f"{len(MEMBERS)} members × {len(expected)} messages from {PUBLISHERS} concurrent "
         "publishers: each exactly once, in order, own included"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from tbench.conformance.checks.common import (
-    delivery_failure,
+    delivery_verdict,
     member_troubles,
     publish_series,
     wait_all,
 )
 from tbench.conformance.context import CheckContext
-from tbench.conformance.result import Outcome, failed, passed
+from tbench.conformance.result import Outcome, Status, failed, passed
 
 PER_ROOM = 10
 
@@ -29,11 +29,14 @@ async def check_isolation(ctx: CheckContext) -> Outcome:
         )
         await wait_all([*in_a, *in_b], PER_ROOM)
         await asyncio.sleep(0.2)  # a stray cross-room delivery would arrive about now
-        problem = (
-            delivery_failure(in_a, keys_a)
-            or delivery_failure(in_b, keys_b)
-            or member_troubles([*in_a, *in_b])
+        verdict = delivery_verdict(ctx.spec, in_a, keys_a) or delivery_verdict(
+            ctx.spec, in_b, keys_b
         )
+        problem = member_troubles([*in_a, *in_b])
+    if verdict is not None and verdict.status is Status.FAIL:
+        return verdict  # loss first: it is what a reader of the report needs most
     if problem:
         return failed(problem)
+    if verdict is not None:
+        return verdict
     return passed(f"rooms {room_a!r} and {room_b!r}: each member got only its room's {PER_ROOM}")
