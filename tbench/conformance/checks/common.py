@@ -12,7 +12,7 @@ from tbench.conformance.tally import MessageKey, Tally, describe, label, tally
 from tbench.messages import Publish, padded_body
 from tbench.registry import TargetSpec
 
-IDLE_TIMEOUT_S = 5.0  # no new message for this long: what has not arrived is not coming
+IDLE_TIMEOUT_S = 8.0  # no new message for this long: what has not arrived is not coming
 
 
 def numbered(room: str, sender: str, seq: int, body_bytes: int = 64) -> Publish:
