@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import sys
-import warnings
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -29,7 +28,9 @@ DEFAULT_HOST = "127.0.0.1"
 UVICORN_SETTINGS: dict[str, Any] = {
     "loop": "uvloop",
     "http": "httptools",
-    "ws": "websockets",
+    # The websockets library through uvicorn's sans-I/O binding (the legacy "websockets" one is
+    # deprecated and closes 1009 without a reason), plus a reason on the 1007 close.
+    "ws": "servers.ws_protocol:WebSocketProtocol",
     "ws_max_size": MAX_MESSAGE_BYTES,  # a larger frame closes with 1009
     # No permessage-deflate: it would compress per connection (per subscriber) on the WebSocket
     # target only; HTTP targets send uncompressed and API Gateway does not negotiate it.
@@ -108,9 +109,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = settings_from(args)
     except SettingsError as exc:
         sys.exit(f"servers.launch: {exc}")
-    # ws="websockets" is chosen on purpose (docs/protocol.md); uvicorn's notice that it will
-    # one day mean the sans-I/O implementation is noise in every target's log.
-    warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
     os.environ.update(settings.to_env())  # the app reads them when its module is imported
     app = import_from_string(args.app)
     config = uvicorn.Config(app, host=args.host, port=args.port, **UVICORN_SETTINGS)

@@ -72,6 +72,9 @@ async def _receive_loop(websocket: WebSocket, broker: Broker, room: str) -> Inva
         except InvalidInput as exc:
             return exc
         await broker.publish(publish)  # the publisher's own echo is its ack
+        # Yield once per frame, as every HTTP publish does by being its own request: frames
+        # read in one burst would otherwise fill every member's queue before any sender runs.
+        await asyncio.sleep(0)
 
 
 async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:

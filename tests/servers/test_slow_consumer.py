@@ -83,3 +83,19 @@ def test_stalled_sse_reader_stream_ends_and_resumes(small_queue_sse: TargetProce
         rest = [int(resumed.next_event()["id"]) for _ in range(MESSAGES - len(got))]
     assert rest == list(range(len(got) + 1, MESSAGES + 1))
     assert connections(server) == 0
+
+
+def test_pipelined_publisher_keeping_up_is_not_dropped(small_queue_websocket: TargetProcess):
+    # Many small frames sent back to back arrive in a few socket reads; every member still
+    # reads as fast as it can, so none of them is a slow consumer.
+    server = small_queue_websocket
+    room = new_room("burst")
+    burst = QUEUE_SIZE * 8
+    with (
+        connect(ws_url(server, room), max_queue=None, open_timeout=10) as publisher,
+        connect(ws_url(server, room), max_queue=None, open_timeout=10) as member,
+    ):
+        for seq in range(1, burst + 1):
+            publisher.send(frame(room, seq, body="b"))
+        for ws in (publisher, member):
+            assert [receive(ws)["seq"] for _ in range(burst)] == list(range(1, burst + 1))
