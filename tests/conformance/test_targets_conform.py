@@ -11,10 +11,6 @@ from tbench.registry import TARGETS
 # Violations found in the real servers and reported to their author. strict: once a server
 # is fixed this XPASSes and fails, so the entry is removed rather than forgotten.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("websocket", "bad-input"): (
-        "uvicorn's legacy websockets protocol closes invalid UTF-8 (1007) and frames over "
-        "ws_max_size (1009) itself, with an empty reason; protocol.md asks for one"
-    ),
     ("lambda", "bad-input"): (
         "the emulator closes invalid UTF-8 with 1007 and no reason, and a 128 KiB publish is "
         "accepted but never delivered (its delivered form exceeds the 128 KiB post limit)"

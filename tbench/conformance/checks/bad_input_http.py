@@ -27,7 +27,7 @@ class HttpCase:
     url: str
     content: bytes | None
     status: int
-    kind: str | None  # None: any JSON error body will do (404 / 405)
+    kind: str | None  # None: a success, no error body expected
 
 
 def _refused(name: str, method: str, url: str, content: bytes | None, problem: Problem) -> HttpCase:
@@ -99,9 +99,9 @@ def http_cases(ctx: CheckContext) -> list[HttpCase]:
             f"{endpoints.http_root(ctx.base_url)}/no/such/path",
             None,
             404,
-            None,
+            "not_found",
         ),
-        HttpCase("unknown method", "DELETE", url, None, 405, None),
+        HttpCase("unknown method", "DELETE", url, None, 405, "method_not_allowed"),
     ]
     if ctx.spec.family in ("short-polling", "long-polling"):
         cases += [
@@ -115,6 +115,13 @@ def http_cases(ctx: CheckContext) -> list[HttpCase]:
                 None,
                 Problem.INVALID_ROOM,
             ),
+        ]
+    if ctx.spec.family == "long-polling":
+        cases += [
+            HttpCase(
+                f"wait={wait}", "GET", f"{url}?since=0&wait={wait}", None, 400, "invalid_field"
+            )
+            for wait in ("abc", "0", "-1", "inf")
         ]
     if ctx.spec.family == "sse":
         cases.append(

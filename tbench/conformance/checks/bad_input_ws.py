@@ -36,10 +36,11 @@ class FrameCase:
     problem: Problem
     as_text: bool = True  # bytes go out as a text frame (how to send invalid UTF-8)
     room: str | None = None  # the query's room; None: a valid one
+    since: str | None = None  # a raw `since` for the query
 
 
-def frame_cases(room: str) -> list[FrameCase]:
-    """The cases of the protocol's WebSocket close-code table."""
+def frame_cases(room: str, *, with_cursor: bool) -> list[FrameCase]:
+    """The cases of the protocol's WebSocket close-code table (`since` ones if it resumes)."""
     good: dict[str, Any] = {
         "action": SEND_ACTION,
         "room": room,
@@ -48,7 +49,12 @@ def frame_cases(room: str) -> list[FrameCase]:
         "body": "hi",
         "sent_at": time.time(),
     }
+    cursor_cases = [
+        FrameCase(f"since={since} in the query", None, Problem.INVALID_FIELD, since=since)
+        for since in ("abc", "-1")
+    ]
     return [
+        *(cursor_cases if with_cursor else []),
         FrameCase("binary frame", codec.dumps(good), Problem.BINARY, as_text=False),
         FrameCase(
             "not UTF-8",
@@ -154,6 +160,8 @@ async def case_problem(ctx: CheckContext, room: str, case: FrameCase) -> str | N
     """Send one case on a fresh connection; how the answer differs from the specified one."""
     error_frames = ctx.spec.ws_bad_input == "error-frame"
     url = endpoints.websocket_url(ctx.base_url, case.room or room)
+    if case.since is not None:
+        url += f"&since={case.since}"
     try:
         ws = await open_websocket(url)
     except SubscriptionError as exc:
@@ -206,7 +214,7 @@ async def exact_size_problem(ctx: CheckContext, room: str) -> str | None:
 async def websocket_case_failures(ctx: CheckContext) -> tuple[int, list[str]]:
     """Send every case, each on its own connection; returns the case count and failures."""
     room = ctx.new_room("bad-input")
-    cases = frame_cases(room)
+    cases = frame_cases(room, with_cursor=ctx.spec.supports_resume)
     failures: list[str] = []
     for case in cases:
         problem = await case_problem(ctx, room, case)
