@@ -83,6 +83,18 @@ TARGETS: dict[str, TargetSpec] = {
             scheme="ws",
             path="/ws",
         ),
+        TargetSpec(
+            name="lambda",
+            family="websocket",
+            app="servers.lambda_ws.handlers",
+            description="API Gateway WebSocket + Lambda (local emulator; no history, id null)",
+            scheme="ws",
+            path="/local",  # the API Gateway stage
+            launcher="servers.lambda_ws.emulator",
+            supports_resume=False,
+            assigns_ids=False,
+            ws_bad_input="error-frame",
+        ),
     )
 }
 

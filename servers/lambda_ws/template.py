@@ -1,7 +1,8 @@
-"""The connections table as template.yaml defines it: one schema for AWS and the emulator."""
+"""template.yaml read as data: table schema and route map, one source for AWS and the emulator."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,3 +72,58 @@ def create_table(client: DynamoDBClient, name: str, template: dict[str, Any] | N
             TableName=name,
             TimeToLiveSpecification={"AttributeName": ttl_attribute, "Enabled": True},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFunction:
+    """The Lambda function behind one WebSocket route, as the template configures it."""
+
+    route_key: str
+    function_id: str  # the template's logical id, e.g. "SendMessageFunction"
+    handler: str  # the attribute of the handler module, e.g. "send_message"
+    memory_mb: int
+    timeout_s: float
+
+
+def route_functions(template: dict[str, Any] | None = None) -> dict[str, RouteFunction]:
+    """Route key -> function, following Route.Target -> Integration.IntegrationUri -> Function."""
+    template = template or load_template()
+    resources: dict[str, Any] = template["Resources"]
+    defaults = template.get("Globals", {}).get("Function", {})
+    routes: dict[str, RouteFunction] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::ApiGatewayV2::Route":
+            continue
+        properties = resource["Properties"]
+        integration_id = _sub_reference(properties["Target"], prefix="integrations/")
+        integration = resources[integration_id]["Properties"]
+        if integration.get("IntegrationType") != "AWS_PROXY":
+            raise ValueError(f"route {properties['RouteKey']}: only AWS_PROXY is emulated")
+        function_id = _sub_reference(integration["IntegrationUri"], prefix="", suffix=".Arn")
+        function = {**defaults, **resources[function_id]["Properties"]}
+        routes[properties["RouteKey"]] = RouteFunction(
+            route_key=properties["RouteKey"],
+            function_id=function_id,
+            handler=function["Handler"].rsplit(".", 1)[1],
+            memory_mb=int(_resolve(function.get("MemorySize", 128), template)),
+            timeout_s=float(_resolve(function.get("Timeout", 3), template)),
+        )
+    return routes
+
+
+def _sub_reference(value: Any, prefix: str, suffix: str = "") -> str:
+    """The logical id a `!Sub "...${Id}..."` refers to (after `prefix`, before `suffix`)."""
+    text: str = value["Fn::Sub"] if isinstance(value, dict) else value
+    for start in range(len(text)):
+        if text.startswith("${", start) and text[:start].endswith(prefix):
+            reference = text[start + 2 : text.index("}", start)]
+            if reference.endswith(suffix) and not reference.startswith("AWS::"):
+                return reference.removesuffix(suffix)
+    raise ValueError(f"no ${{...{suffix}}} reference in {text!r}")
+
+
+def _resolve(value: Any, template: dict[str, Any]) -> Any:
+    """A literal, or a `!Ref` to a parameter (its default)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value

@@ -1,17 +1,27 @@
-"""Fixtures: the handlers module imported inside moto's in-process AWS mock."""
+"""Fixtures: the handlers inside moto's in-process mock, and the emulator as a real process."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import json
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto import mock_aws
 
-from servers.lambda_ws.table import create_table
+from servers.lambda_ws.template import create_table
+from tbench.process import TargetProcess
+from tbench.registry import get_target
 
 TABLE = "tbench-test-connections"
 HANDLERS = "servers.lambda_ws.handlers"
@@ -44,3 +54,89 @@ def handlers(aws_env: None) -> Iterator[ModuleType]:
         yield module
         module._fanout_pool.shutdown()
         sys.modules.pop(HANDLERS, None)
+
+
+# --- the emulator as a real target process -------------------------------------------------
+
+RECORDING_HANDLERS = "tests.servers.lambda_ws.recording_handlers"
+
+
+@dataclass
+class Emulator:
+    """A running emulator (the registry's `lambda` target) and what it writes."""
+
+    process: TargetProcess
+    event_log: Path
+    report_log: Path
+
+    def url(self, room: str) -> str:
+        """The client URL for `room`."""
+        return f"{self.process.url}?room={room}"
+
+    def management(self) -> Any:
+        """boto3's @connections client, pointed at the emulator."""
+        return boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=f"http://{self.process.host}:{self.process.port}/local",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the handlers received so far."""
+        if not self.event_log.exists():
+            return []
+        return [json.loads(line) for line in self.event_log.read_text().splitlines() if line]
+
+    def connection_id(self, room: str, timeout_s: float = 30.0) -> str:
+        """The connectionId of the (only) connection that joined `room`."""
+        event = wait_for(
+            lambda: next(
+                (
+                    e
+                    for e in self.events()
+                    if e["requestContext"]["eventType"] == "CONNECT"
+                    and (e.get("queryStringParameters") or {}).get("room") == room
+                ),
+                None,
+            ),
+            timeout_s,
+        )
+        return str(event["requestContext"]["connectionId"])
+
+    def stats(self) -> dict[str, Any]:
+        """The emulator's /_stats."""
+        base = f"http://{self.process.host}:{self.process.port}"
+        stats: dict[str, Any] = httpx.get(f"{base}/_stats", timeout=10).json()
+        return stats
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, interval_s: float = 0.05) -> Any:
+    """Poll until `predicate` returns something truthy; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def start_emulator(directory: Path, *options: str) -> Emulator:
+    """Start the `lambda` target (recording handlers) with extra emulator options."""
+    event_log, report_log = directory / "events.jsonl", directory / "lambda-report.log"
+    spec = dataclasses.replace(get_target("lambda"), app=RECORDING_HANDLERS)
+    process = TargetProcess(
+        spec,
+        extra_args=("--report-log", str(report_log), *options),
+        log_path=directory / "emulator.log",
+        env={"TBENCH_EVENT_LOG": str(event_log)},
+    )
+    process.start(timeout_s=60)
+    return Emulator(process, event_log, report_log)
+
+
+def unique_room(prefix: str) -> str:
+    """A room no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

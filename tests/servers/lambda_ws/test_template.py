@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from servers.lambda_ws.table import TEMPLATE_PATH, load_template, table_definition
+from servers.lambda_ws.template import (
+    TEMPLATE_PATH,
+    load_template,
+    route_functions,
+    table_definition,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,23 +62,16 @@ def test_websocket_api_routes_on_the_action_field() -> None:
 
 
 def test_every_route_reaches_a_handler_that_exists() -> None:
-    functions = resources("AWS::Serverless::Function")
-    integrations = resources("AWS::ApiGatewayV2::Integration")
-    routes = {}
-    for route in resources("AWS::ApiGatewayV2::Route").values():
-        integration_id = route["Properties"]["Target"]["Fn::Sub"].removeprefix("integrations/")
-        integration = integrations[integration_id.strip("${}")]["Properties"]
-        assert integration["IntegrationType"] == "AWS_PROXY"
-        uri = integration["IntegrationUri"]["Fn::Sub"]
-        function_id = uri.split("functions/${", 1)[1].split(".Arn}", 1)[0]
-        routes[route["Properties"]["RouteKey"]] = functions[function_id]["Properties"]["Handler"]
+    routes = {key: (route.function_id, route.handler) for key, route in route_functions().items()}
     assert routes == {
-        "$connect": "handlers.connect",
-        "$disconnect": "handlers.disconnect",
-        "sendMessage": "handlers.send_message",
-        "$default": "handlers.default",
+        "$connect": ("ConnectFunction", "connect"),
+        "$disconnect": ("DisconnectFunction", "disconnect"),
+        "sendMessage": ("SendMessageFunction", "send_message"),
+        "$default": ("DefaultFunction", "default"),
     }
-    assert {handler.split(".")[1] for handler in routes.values()} <= handler_functions()
+    assert {handler for _, handler in routes.values()} <= handler_functions()
+    for route in route_functions().values():
+        assert (route.memory_mb, route.timeout_s) == (256, 10.0)
 
 
 def test_table_has_the_room_index_the_handlers_query() -> None:

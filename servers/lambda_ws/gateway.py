@@ -1,0 +1,414 @@
+"""The API Gateway WebSocket data plane, locally: client connections, routes, @connections.
+
+`WS /{stage}?room=R`: `$connect` runs before the handshake completes (a non-2xx answer
+rejects it with that status); each frame is routed by its JSON `action` (falling back to
+`$default`); closing runs `$disconnect`. `/{stage}/@connections/{id}` is the management API
+boto3's `apigatewaymanagementapi` client speaks (POST / GET / DELETE, 410, 413). Quotas:
+idle timeout, maximum connection duration, new-connection rate, message and frame sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from servers.lambda_ws.environments import Invocation, LambdaService
+from servers.lambda_ws.events import (
+    ApiInfo,
+    ClientInfo,
+    connect_event,
+    disconnect_event,
+    message_event,
+    new_id,
+)
+from servers.lambda_ws.frames import ACTIVITY_EXTENSION, Activity
+from tbench import codec
+from tbench.messages import MAX_MESSAGE_BYTES
+
+TARGET_NAME = "lambda"
+GOING_AWAY = 1001
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The API's stage and id, and API Gateway's WebSocket quotas (configurable for tests)."""
+
+    stage: str = "local"
+    api_id: str = "tbenchlocal"
+    idle_timeout_s: float = 10 * 60.0
+    max_connection_s: float = 2 * 60 * 60.0
+    new_connections_per_s: float = 500.0  # per account and region
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+
+@dataclass
+class GatewayStats:
+    """What the data plane did (the runner reads these from /_stats)."""
+
+    connections_opened: int = 0
+    connections_rejected: int = 0  # $connect answered non-2xx
+    connections_rate_limited: int = 0  # over the new-connection rate (429)
+    connect_failures: int = 0  # $connect throttled or failed (500)
+    messages_received: int = 0
+    integration_failures: int = 0  # "Internal server error" frames sent to clients
+    posts: int = 0  # @connections POSTs delivered
+    posts_gone: int = 0  # ... answered 410
+    posts_too_large: int = 0  # ... answered 413
+    closed_idle: int = 0
+    closed_max_duration: int = 0
+    closed_by_delete: int = 0
+
+
+class TokenBucket:
+    """A rate limit with a burst of one second's worth."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self.rate = rate_per_s
+        self.tokens = rate_per_s
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend a token if one is left."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+@dataclass
+class ClientConnection:
+    """An open client connection."""
+
+    websocket: WebSocket
+    info: ClientInfo
+    api: ApiInfo
+    activity: Activity
+    headers: list[tuple[str, str]]  # the handshake's, for the $connect event
+    query: str
+    opened: float = field(default_factory=time.monotonic)
+    close_code: int | None = None  # set when the gateway (not the client) closes it
+    close_reason: str = ""
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Gateway:
+    """The emulated WebSocket API: one stage, its routes, and the functions behind them."""
+
+    def __init__(
+        self, config: GatewayConfig, lambdas: LambdaService, routes: Mapping[str, str]
+    ) -> None:
+        self.config = config
+        self.lambdas = lambdas
+        self.routes = dict(routes)  # route key -> function name
+        self.connections: dict[str, ClientConnection] = {}
+        self.stats = GatewayStats()
+        self.closing = False
+        self._new_connections = TokenBucket(config.new_connections_per_s)
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+
+        @asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            await self.lambdas.start()
+            try:
+                yield
+            finally:
+                self.closing = True
+                await self.lambdas.close()
+
+        return Starlette(
+            routes=[
+                Route("/healthz", self.healthz),
+                Route("/_stats", self.stats_endpoint),
+                Route(
+                    "/{stage}/@connections/{connection_id}",
+                    self.manage_connection,
+                    methods=["GET", "POST", "DELETE"],
+                ),
+                WebSocketRoute("/{stage}", self.client_connection),
+            ],
+            lifespan=lifespan,
+        )
+
+    # --- plain HTTP ------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        """`GET /healthz`, like every target."""
+        return JSONResponse(
+            {"status": "ok", "target": TARGET_NAME, "connections": len(self.connections)}
+        )
+
+    async def stats_endpoint(self, request: Request) -> JSONResponse:
+        """`GET /_stats`: gateway and Lambda counters, and the limits in force."""
+        return JSONResponse(
+            {
+                "target": TARGET_NAME,
+                "connections": len(self.connections),
+                "gateway": asdict(self.stats),
+                "lambda": self.lambdas.snapshot(),
+                "limits": {**asdict(self.config), **asdict(self.lambdas.limits)},
+            }
+        )
+
+    # --- the @connections management API -------------------------------------------------
+
+    async def manage_connection(self, request: Request) -> Response:
+        """POST (send), GET (describe) or DELETE (disconnect) one connection."""
+        if request.path_params["stage"] != self.config.stage:
+            return _aws_error(403, "ForbiddenException", "Forbidden")
+        connection = self.connections.get(request.path_params["connection_id"])
+        if request.method == "POST":
+            return await self._post(request, connection)
+        if connection is None:
+            return _gone()
+        if request.method == "GET":
+            return JSONResponse(
+                {
+                    "connectedAt": _iso8601(connection.info.connected_at_ms / 1000),
+                    "identity": {
+                        "sourceIp": connection.info.source_ip,
+                        "userAgent": connection.info.user_agent or "",
+                    },
+                    "lastActiveAt": _iso8601(connection.activity.wall),
+                }
+            )
+        self.stats.closed_by_delete += 1
+        await self._close(connection, 1000, "")
+        return Response(status_code=204)
+
+    async def _post(self, request: Request, connection: ClientConnection | None) -> Response:
+        declared = int(request.headers.get("content-length") or 0)
+        data = b"" if declared > self.config.max_message_bytes else await request.body()
+        if declared > self.config.max_message_bytes or len(data) > self.config.max_message_bytes:
+            self.stats.posts_too_large += 1
+            return _aws_error(413, "PayloadTooLargeException", "Message too long")
+        if connection is None or not await _send(connection, data):
+            self.stats.posts_gone += 1
+            return _gone()
+        self.stats.posts += 1
+        return Response(status_code=200)
+
+    # --- client connections ---------------------------------------------------------------
+
+    async def client_connection(self, websocket: WebSocket) -> None:
+        """One client, from `$connect` to `$disconnect`."""
+        if websocket.path_params["stage"] != self.config.stage:
+            await _deny(websocket, 403, "Forbidden")
+            return
+        if not self._new_connections.take():
+            self.stats.connections_rate_limited += 1
+            await _deny(websocket, 429, "Too Many Requests")
+            return
+        connection = self._new_connection(websocket)
+        if not await self._run_connect(connection):
+            return
+        await websocket.accept()
+        # The idle and duration clocks start once the connection is established.
+        connection.opened = time.monotonic()
+        connection.activity.touch()
+        self.connections[connection.info.connection_id] = connection
+        self.stats.connections_opened += 1
+        watchdog = asyncio.create_task(self._enforce_timeouts(connection))
+        try:
+            code, reason = await self._receive_until_closed(connection)
+        finally:
+            watchdog.cancel()
+            self.connections.pop(connection.info.connection_id, None)
+        if connection.close_code is not None:
+            code, reason = connection.close_code, connection.close_reason
+        await self._run_disconnect(connection, code, reason)
+
+    def _new_connection(self, websocket: WebSocket) -> ClientConnection:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in websocket.scope["headers"]
+        ]
+        lowered = {name.lower(): value for name, value in headers}
+        client = websocket.client
+        info = ClientInfo(
+            connection_id=new_id(),
+            connected_at_ms=int(time.time() * 1000),
+            source_ip=client.host if client else "127.0.0.1",
+            user_agent=lowered.get("user-agent"),
+        )
+        api = ApiInfo(self.config.api_id, self.config.stage, lowered.get("host", "localhost"))
+        extension = websocket.scope.get("extensions", {}).get(ACTIVITY_EXTENSION) or {}
+        activity = extension.get("activity") or Activity()
+        query = websocket.scope.get("query_string", b"").decode("latin-1")
+        return ClientConnection(websocket, info, api, activity, headers, query)
+
+    async def _run_connect(self, connection: ClientConnection) -> bool:
+        """Invoke `$connect`; deny the handshake unless it answers 2xx."""
+        function = self.routes.get("$connect")
+        if function is None:
+            return True
+        websocket = connection.websocket
+        query = urllib.parse.parse_qsl(connection.query, keep_blank_values=True)
+        server = websocket.scope.get("server") or ("127.0.0.1", 0)
+        event = connect_event(
+            connection.api, connection.info, connection.headers, query, server[1] or 0
+        )
+        outcome = await self.lambdas.invoke(function, event)
+        if not outcome.ok:
+            self.stats.connect_failures += 1
+            await _deny(websocket, 500, "Internal server error")
+            return False
+        status, body = _proxy_response(outcome)
+        if not 200 <= status < 300:
+            self.stats.connections_rejected += 1
+            await _deny(websocket, status, body)
+            return False
+        return True
+
+    async def _receive_until_closed(self, connection: ClientConnection) -> tuple[int, str]:
+        """Route each client message until the connection closes; the close code and reason."""
+        websocket = connection.websocket
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                code = int(message.get("code") or 1005)
+                return code, message.get("reason") or _default_reason(code)
+            connection.activity.touch()
+            data = message.get("text")
+            payload: str | bytes = data if data is not None else message.get("bytes") or b""
+            self.stats.messages_received += 1
+            task = asyncio.create_task(self._route_message(connection, payload))
+            connection.tasks.add(task)
+            task.add_done_callback(connection.tasks.discard)
+
+    async def _route_message(self, connection: ClientConnection, payload: str | bytes) -> None:
+        """Route selection on `$request.body.action`, then the integration."""
+        route = self.select_route(payload)
+        function = self.routes.get(route)
+        if function is None:
+            await _send(connection, _gateway_message("Forbidden", connection, new_id()))
+            return
+        event = message_event(connection.api, connection.info, route, payload)
+        outcome = await self.lambdas.invoke(function, event)
+        if not outcome.ok:
+            # What API Gateway tells a client when the integration fails or is throttled.
+            self.stats.integration_failures += 1
+            message = _gateway_message("Internal server error", connection, outcome.request_id)
+            await _send(connection, message)
+
+    def select_route(self, payload: str | bytes) -> str:
+        """The route whose key equals the frame's JSON `action`, else `$default`."""
+        if isinstance(payload, str):
+            try:
+                data = codec.loads(payload)
+            except codec.JSONDecodeError:
+                data = None
+            action = data.get("action") if isinstance(data, dict) else None
+            if isinstance(action, str) and not action.startswith("$") and action in self.routes:
+                return action
+        return "$default"
+
+    async def _run_disconnect(self, connection: ClientConnection, code: int, reason: str) -> None:
+        function = self.routes.get("$disconnect")
+        if function is None or self.closing:
+            return
+        event = disconnect_event(connection.api, connection.info, code, reason)
+        await self.lambdas.invoke(function, event)  # best effort, as on AWS
+
+    async def _enforce_timeouts(self, connection: ClientConnection) -> None:
+        """Close the connection when it idles too long or reaches the maximum duration."""
+        while True:
+            now = time.monotonic()
+            idle_deadline = connection.activity.monotonic + self.config.idle_timeout_s
+            max_deadline = connection.opened + self.config.max_connection_s
+            if now >= max_deadline:
+                self.stats.closed_max_duration += 1
+                break
+            if now >= idle_deadline:
+                self.stats.closed_idle += 1
+                break
+            await asyncio.sleep(min(idle_deadline, max_deadline) - now)
+        await self._close(connection, GOING_AWAY, "Going away")
+
+    async def _close(self, connection: ClientConnection, code: int, reason: str) -> None:
+        connection.close_code, connection.close_reason = code, reason
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+            await connection.websocket.close(code, reason)
+
+
+async def _send(connection: ClientConnection, data: bytes) -> bool:
+    """Send one message to the client (text if UTF-8); False if it is gone."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    try:
+        if text is not None:
+            await connection.websocket.send_text(text)
+        else:
+            await connection.websocket.send_bytes(data)
+    except (RuntimeError, WebSocketDisconnect, OSError):
+        return False
+    return True
+
+
+async def _deny(websocket: WebSocket, status: int, body: str) -> None:
+    """Refuse the handshake with an HTTP status (the client never gets a WebSocket)."""
+    await websocket.send_denial_response(
+        Response(body, status_code=status, media_type="text/plain")
+    )
+
+
+def _proxy_response(outcome: Invocation) -> tuple[int, str]:
+    """statusCode and body of a Lambda proxy response (200 if the function returned none)."""
+    result = outcome.result if isinstance(outcome.result, dict) else {}
+    status = result.get("statusCode", 200)
+    body = result.get("body")
+    return (status if isinstance(status, int) else 500), (body if isinstance(body, str) else "")
+
+
+def _gateway_message(message: str, connection: ClientConnection, request_id: str) -> bytes:
+    """The JSON frame API Gateway itself sends a client when a route fails."""
+    return codec.dumps(
+        {
+            "message": message,
+            "connectionId": connection.info.connection_id,
+            "requestId": request_id,
+        }
+    )
+
+
+def _default_reason(code: int) -> str:
+    if code == 1005:
+        return "Client-side close frame status not set"
+    if code == 1006:
+        return "Connection closed abnormally"
+    return ""
+
+
+def _aws_error(status: int, error_type: str, message: str | None) -> JSONResponse:
+    """A REST-JSON AWS error: botocore reads the type from `x-amzn-ErrorType`."""
+    return JSONResponse(
+        {"message": message}, status_code=status, headers={"x-amzn-ErrorType": error_type}
+    )
+
+
+def _gone() -> JSONResponse:
+    return _aws_error(410, "GoneException", None)
+
+
+def _iso8601(epoch_s: float) -> str:
+    """`2024-12-12T09:15:40.120Z`."""
+    whole = int(epoch_s)
+    millis = int((epoch_s - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"

@@ -1,0 +1,118 @@
+"""One Lambda execution environment: a worker process running one invocation at a time.
+
+`python -m servers.lambda_ws.runtime MODULE FUNCTION`. The init phase imports the handler
+module (its top-level code runs once, as on AWS); then each request on stdin is one
+invocation, answered on stdout. Messages are a 4-byte big-endian length and a JSON object.
+Standard library only, so the environment pays for nothing the handler does not import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct("!I")
+
+
+def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
+    """Send one length-prefixed JSON message."""
+    data = json.dumps(message, separators=(",", ":")).encode()
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_message(stream: BinaryIO) -> dict[str, Any] | None:
+    """Receive one length-prefixed JSON message; None at end of stream."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack(header)
+    message: dict[str, Any] = json.loads(stream.read(length))
+    return message
+
+
+class LambdaContext:
+    """The context object handlers receive (the attributes AWS's Python runtime provides)."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.invoked_function_arn: str = request["function_arn"]
+        self.aws_request_id: str = request["request_id"]
+        self._deadline_ms: float = request["deadline_ms"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function times out."""
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    """An error in the shape Lambda reports it."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def _max_memory_used_mb() -> int:
+    """Peak resident memory of this environment, in MB (ru_maxrss is KiB on Linux)."""
+    return max(1, round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def serve(module_name: str, function_name: str, requests: BinaryIO, replies: BinaryIO) -> int:
+    """Init, then invoke until the emulator closes the request stream."""
+    started = time.perf_counter()
+    handler: Callable[[dict[str, Any], LambdaContext], Any] | None = None
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+        init_error = None
+    except Exception as exc:
+        init_error = _error(exc)
+    import_ms = (time.perf_counter() - started) * 1000
+    write_message(replies, {"type": "ready", "import_ms": import_ms, "error": init_error})
+    if handler is None:
+        return 1
+    while (request := read_message(requests)) is not None:
+        context = LambdaContext(request)
+        began = time.perf_counter()
+        try:
+            result, error = handler(request["event"], context), None
+            json.dumps(result)  # a result Lambda could not serialize is the function's error
+        except Exception as exc:
+            result, error = None, _error(exc)
+        duration_ms = (time.perf_counter() - began) * 1000
+        write_message(
+            replies,
+            {
+                "type": "result",
+                "result": result,
+                "error": error,
+                "duration_ms": duration_ms,
+                "max_memory_used_mb": _max_memory_used_mb(),
+            },
+        )
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: keep stdout for the protocol, send the handler's prints to stderr."""
+    module_name, function_name = argv[1], argv[2]
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # print() in a handler lands in the log
+    return serve(module_name, function_name, sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
