@@ -74,8 +74,8 @@ def messages_response(history: History) -> Response:
 
 async def read_body_limited(request: Request, max_bytes: int) -> bytes:
     """The request body, refused (413) past `max_bytes` without buffering more than that."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(f"{int(declared)} bytes", max_bytes)
     body = bytearray()
     async for chunk in request.stream():
