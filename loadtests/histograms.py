@@ -10,6 +10,7 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: anything slower is a hang, not a latency
 SIGNIFICANT_FIGURES = 3
+SUB_BUCKET_BITS = 11  # 3 significant figures: 2 * 10**3 rounded up to 2**11 sub-buckets
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 DELIVERY = "delivery"
@@ -28,12 +29,25 @@ def step_name(metric: str, window: str) -> str:
     return f"{metric}@{window}"
 
 
+def hdr_equivalent(micros: int) -> int:
+    """The lowest value HDR (3 significant figures, unit 1 µs) files `micros` under.
+
+    With 3 significant figures HDR keeps 2048 sub-buckets: values below 2048 are exact,
+    above that the resolution is 2^(bit_length - 11). Counting quantized values in a dict and
+    adding them to the histogram in bulk gives the very same histogram, at a fraction of the
+    cost of one record_value() per message.
+    """
+    shift = micros.bit_length() - SUB_BUCKET_BITS
+    return micros if shift <= 0 else (micros >> shift) << shift
+
+
 class LatencySet:
     """Named HDR histograms; values recorded in seconds, stored in microseconds."""
 
     def __init__(self) -> None:
         self.histograms: dict[str, HdrHistogram] = {}
         self.below_zero = 0  # latencies < 0: clocks not in step (kept at 1 µs, counted)
+        self._pending: dict[str, dict[int, int]] = {}  # name -> quantized value -> count
 
     def get(self, name: str) -> HdrHistogram:
         """The histogram called `name`, created on first use."""
@@ -43,8 +57,7 @@ class LatencySet:
         return histogram
 
     def record(self, name: str, seconds: float) -> None:
-        """Record one latency."""
-        histogram = self.histograms.get(name) or self.get(name)
+        """Record one latency (the hot path: a dict increment; see hdr_equivalent)."""
         micros = int(seconds * 1_000_000)
         if micros < LOWEST_US:
             if micros < 0:
@@ -52,10 +65,25 @@ class LatencySet:
             micros = LOWEST_US
         elif micros > HIGHEST_US:
             micros = HIGHEST_US
-        histogram.record_value(micros)
+        shift = micros.bit_length() - SUB_BUCKET_BITS
+        if shift > 0:
+            micros = (micros >> shift) << shift
+        pending = self._pending.get(name)
+        if pending is None:
+            pending = self._pending[name] = {}
+        pending[micros] = pending.get(micros, 0) + 1
+
+    def flush(self) -> None:
+        """Add the pending counts to the histograms (every reader calls this first)."""
+        pending, self._pending = self._pending, {}
+        for name, counts in pending.items():
+            histogram = self.get(name)
+            for micros, count in counts.items():
+                histogram.record_value(micros, count)
 
     def take_encoded(self) -> dict[str, bytes]:
         """Encode every non-empty histogram and reset it (a delta for the master)."""
+        self.flush()
         encoded: dict[str, bytes] = {}
         for name, histogram in self.histograms.items():
             if histogram.get_total_count():
@@ -65,11 +93,13 @@ class LatencySet:
 
     def add_encoded(self, encoded: dict[str, bytes]) -> None:
         """Merge encoded histograms (a worker's delta) into these."""
+        self.flush()
         for name, payload in encoded.items():
             self.get(name).decode_and_add(payload)
 
     def summary_ms(self, name: str) -> dict[str, float | int | None]:
         """Count, mean, min, percentiles and max of one histogram, in milliseconds."""
+        self.flush()
         histogram = self.histograms.get(name)
         count = histogram.get_total_count() if histogram is not None else 0
         if histogram is None or count == 0:
@@ -87,6 +117,7 @@ class LatencySet:
 
     def percentile_ms(self, name: str, percentile: float) -> float | None:
         """One percentile in milliseconds, None when nothing was recorded."""
+        self.flush()
         histogram = self.histograms.get(name)
         if histogram is None or histogram.get_total_count() == 0:
             return None
@@ -94,6 +125,7 @@ class LatencySet:
 
     def write(self, directory: Path) -> dict[str, str]:
         """Write `<name>.hgrm` (percentile distribution, ms) and `<name>.hdr` (encoded) files."""
+        self.flush()
         directory.mkdir(parents=True, exist_ok=True)
         written: dict[str, str] = {}
         for name, histogram in sorted(self.histograms.items()):

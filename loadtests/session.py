@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gevent.event
+from locust.event import EventHook
 
 from loadtests import scenario_files
 from loadtests.accounting import PublishLedger, ReceiveLog
+from loadtests.deferred_events import DeferredRequestEvents
 from loadtests.histograms import DELIVERY, PUBLISH, LatencySet, step_name
 from loadtests.wire import WireCounter
 from tbench.scenario import Scenario
@@ -130,6 +132,13 @@ class Session:
     _timeline_event: gevent.event.Event = field(default_factory=gevent.event.Event)
     _user_numbers: itertools.count[int] = field(default_factory=itertools.count)
     _window: Window | None = None
+    _deferred: DeferredRequestEvents | None = None
+
+    def deferred_events(self, request_event: EventHook) -> DeferredRequestEvents:
+        """The process's queue of request events (created, and its drainer started, once)."""
+        if self._deferred is None:
+            self._deferred = DeferredRequestEvents(request_event)
+        return self._deferred
 
     @property
     def scenario(self) -> Scenario:
@@ -224,6 +233,8 @@ class Session:
         if self.frozen_at is not None:
             return
         self.frozen_at = time.time()
+        if self._deferred is not None:
+            self._deferred.flush()  # Locust's stats complete before the final report
         for receiver in self.receivers:
             if receiver.left_at is None:
                 receiver.left_at = self.frozen_at

@@ -112,18 +112,18 @@ class LocustRun:
         return self.plan.workers + self.plan.remote_workers > 0
 
     def start(self) -> None:
-        """Start the main process (own process group), then the workers in that group."""
+        """Start the main process, then the workers, each in its own process group."""
         plan = self.plan
         plan.out_dir.mkdir(parents=True, exist_ok=True)
         if self.distributed:
             self.master_port = plan.master_port or free_port("127.0.0.1")
-        self.main = self._spawn(plan.main_argv(self.master_port), "locust.out", None)
+        self.main = self._spawn(plan.main_argv(self.master_port), "locust.out")
         if self.master_port is not None:
             for index in range(plan.workers):
                 argv = plan.worker_argv(self.master_port)
-                self.workers.append(self._spawn(argv, f"locust-worker-{index}.out", self.main.pid))
+                self.workers.append(self._spawn(argv, f"locust-worker-{index}.out"))
 
-    def _spawn(self, argv: list[str], log_name: str, group: int | None) -> subprocess.Popen[bytes]:
+    def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
         with (self.plan.out_dir / log_name).open("ab") as log:
             return subprocess.Popen(
                 argv,
@@ -131,9 +131,9 @@ class LocustRun:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                # the main process leads a new group, workers join it: one killpg stops all
-                start_new_session=group is None,
-                process_group=group,
+                # each its own process group (and session: a terminal's Ctrl-C reaches only
+                # the runner, which stops them in order); killpg reaches anything they fork
+                start_new_session=True,
             )
 
     @property
@@ -150,15 +150,16 @@ class LocustRun:
         if self.main is None:
             return
         processes = [self.main, *self.workers]
-        group = self.main.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(0.1, deadline - time.monotonic()))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # children that outlived their parent
         for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5.0)

@@ -149,10 +149,10 @@ class ComparisonRun:
             result.status = TargetStatus.OK
             note = ", ".join(result.flags) if result.flags else "ok"
             live.update(spec.name, phase="done", note=note)
-        except TargetFailed as exc:
+        except Exception as exc:  # one target's failure must not lose the others
             result.status = TargetStatus.FAILED
-            result.error = str(exc)
-            live.update(spec.name, phase="failed", note=str(exc).splitlines()[0][:80])
+            result.error = str(exc) if isinstance(exc, TargetFailed) else repr(exc)
+            live.update(spec.name, phase="failed", note=result.error.splitlines()[0][:80])
         finally:
             result.ended_at = metadata.now_iso()
             result.files = self._files(target_dir)

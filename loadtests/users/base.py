@@ -43,7 +43,7 @@ class DeliverySink:
     """Where a client hands what it received: accounting, HDR histograms, Locust stats."""
 
     __slots__ = (
-        "_fire",
+        "_events",
         "_first_pending",
         "connect_started_at",
         "echo_is_ack",
@@ -68,7 +68,7 @@ class DeliverySink:
         self.echo_is_ack = echo_is_ack  # WebSocket: no ack frame, the own echo is the ack
         self.log: ReceiveLog | None = None
         self.last_id: int | None = None  # the resume cursor (None where ids are not assigned)
-        self._fire = request_event.fire
+        self._events = session.deferred_events(request_event)
         self._first_pending = True
         self.connect_started_at = 0.0
 
@@ -102,14 +102,8 @@ class DeliverySink:
 
     def _bad(self, payload: object, exc: Exception) -> None:
         self.session.counters.receive_errors += 1
-        self._fire(
-            request_type=self.request_type,
-            name="deliver",
-            response_time=0,
-            response_length=0,
-            exception=BadMessage(f"{type(exc).__name__}: {str(payload)[:80]}"),
-            context=None,
-        )
+        error = BadMessage(f"{type(exc).__name__}: {str(payload)[:80]}")
+        self._events.add(self.request_type, "deliver", 0.0, 0, error)
 
     def _account(self, message: dict[str, Any], length: int, received_at: float) -> None:
         log = self.log
@@ -127,51 +121,35 @@ class DeliverySink:
             self.last_id = message_id
         latency_s = received_at - sent_at
         receipt = log.record(sender, seq)
-        fire = self._fire
+        add_event = self._events.add
         if receipt is not Receipt.NEW:
-            duplicate = receipt is Receipt.DUPLICATE
-            fire(
-                request_type=self.request_type,
-                name="duplicate" if duplicate else "out of order",
-                response_time=latency_s * 1000.0,
-                response_length=length,
-                exception=(DuplicateMessage if duplicate else OutOfOrderMessage)(f"{sender}#{seq}"),
-                context=None,
-            )
-            if duplicate:
+            if receipt is Receipt.DUPLICATE:
+                add_event(
+                    self.request_type,
+                    "duplicate",
+                    latency_s * 1000.0,
+                    length,
+                    DuplicateMessage(f"{sender}#{seq}"),
+                )
                 return
+            add_event(
+                self.request_type,
+                "out of order",
+                latency_s * 1000.0,
+                length,
+                OutOfOrderMessage(f"{sender}#{seq}"),
+            )
         session = self.session
         session.record_delivery(latency_s, sent_at)
-        fire(
-            request_type=self.request_type,
-            name="deliver",
-            response_time=latency_s * 1000.0,
-            response_length=length,
-            exception=None,
-            context=None,
-        )
+        add_event(self.request_type, "deliver", latency_s * 1000.0, length)
         if sender == self.own_sender and self.echo_is_ack:
             session.record_publish(latency_s, sent_at)
-            fire(
-                request_type=self.request_type,
-                name="publish",
-                response_time=latency_s * 1000.0,
-                response_length=length,
-                exception=None,
-                context=None,
-            )
+            add_event(self.request_type, "publish", latency_s * 1000.0, length)
         if self._first_pending:
             self._first_pending = False
             first_s = received_at - self.connect_started_at
             session.latencies.record(FIRST_MESSAGE, first_s)
-            fire(
-                request_type=self.request_type,
-                name="first message",
-                response_time=first_s * 1000.0,
-                response_length=0,
-                exception=None,
-                context=None,
-            )
+            add_event(self.request_type, "first message", first_s * 1000.0, 0)
 
 
 class ChatUser(User):

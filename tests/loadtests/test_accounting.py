@@ -56,3 +56,23 @@ def test_messages_of_other_rooms_are_not_expected():
     ledger = _ledger("other", "p", [1.0, 2.0])
     result = tally(ledger, [ReceiveLog("room", 0.0).to_json()], left_at_default=10.0)
     assert (result.expected, result.lost) == (0, 0)
+
+
+def test_bulk_hdr_recording_builds_the_same_histogram():
+    import random
+
+    from loadtests.histograms import LatencySet, new_histogram
+
+    rng = random.Random(7)
+    fast, exact = LatencySet(), new_histogram()
+    for _ in range(50_000):
+        seconds = rng.lognormvariate(0, 3) / 1000
+        fast.record("delivery", seconds)
+        exact.record_value(max(1, min(3_600_000_000, int(seconds * 1e6))))
+    fast.flush()
+    histogram = fast.histograms["delivery"]
+    assert histogram.get_total_count() == exact.get_total_count()
+    for percentile in (0.1, 50, 90, 99, 99.9, 100):
+        assert histogram.get_value_at_percentile(percentile) == exact.get_value_at_percentile(
+            percentile
+        )
