@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -65,6 +65,7 @@ class GatewayStats:
     posts: int = 0  # @connections POSTs delivered
     posts_gone: int = 0  # ... answered 410
     posts_too_large: int = 0  # ... answered 413
+    posts_limited: int = 0  # ... answered 429: the client is not reading, its buffer is full
     closed_idle: int = 0
     closed_max_duration: int = 0
     closed_by_delete: int = 0
@@ -99,6 +100,7 @@ class ClientConnection:
     activity: Activity
     headers: list[tuple[str, str]]  # the handshake's, for the $connect event
     query: str
+    buffer_full: Callable[[], bool]  # the client stopped reading (see frames.py)
     opened: float = field(default_factory=time.monotonic)
     close_code: int | None = None  # set when the gateway (not the client) closes it
     close_reason: str = ""
@@ -188,7 +190,7 @@ class Gateway:
                 }
             )
         self.stats.closed_by_delete += 1
-        await self._close(connection, 1000, "")
+        await self._close(connection, 1000, "Connection Closed Normally")
         return Response(status_code=204)
 
     async def _post(self, request: Request, connection: ClientConnection | None) -> Response:
@@ -197,6 +199,9 @@ class Gateway:
         if declared > self.config.max_message_bytes or len(data) > self.config.max_message_bytes:
             self.stats.posts_too_large += 1
             return _aws_error(413, "PayloadTooLargeException", "Message too long")
+        if connection is not None and connection.buffer_full():
+            self.stats.posts_limited += 1
+            return _aws_error(429, "LimitExceededException", "Client-side buffer is full")
         if connection is None or not await _send(connection, data):
             self.stats.posts_gone += 1
             return _gone()
@@ -249,8 +254,9 @@ class Gateway:
         api = ApiInfo(self.config.api_id, self.config.stage, lowered.get("host", "localhost"))
         extension = websocket.scope.get("extensions", {}).get(ACTIVITY_EXTENSION) or {}
         activity = extension.get("activity") or Activity()
+        buffer_full = extension.get("buffer_full") or (lambda: False)
         query = websocket.scope.get("query_string", b"").decode("latin-1")
-        return ClientConnection(websocket, info, api, activity, headers, query)
+        return ClientConnection(websocket, info, api, activity, headers, query, buffer_full)
 
     async def _run_connect(self, connection: ClientConnection) -> bool:
         """Invoke `$connect`; deny the handshake unless it answers 2xx."""

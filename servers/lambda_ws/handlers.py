@@ -15,7 +15,7 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -94,6 +94,14 @@ def send_message(event: Event, context: object) -> Response:
     management = _management_client(request)
     try:
         publish = parse_frame(event.get("body"), bool(event.get("isBase64Encoded")))
+        data = encode({"id": None, **publish, "server_at": server_at})
+        if len(data) > MAX_MESSAGE_BYTES:
+            # The delivered message carries id and server_at: API Gateway would refuse it.
+            raise FrameError(
+                "too_large",
+                None,
+                f"delivered message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}",
+            )
         recipients = _room_connections(publish["room"])
         if sender_id not in recipients:
             _check_sender_room(sender_id, publish["room"])
@@ -101,10 +109,18 @@ def send_message(event: Event, context: object) -> Response:
     except FrameError as exc:
         _post_quietly(management, sender_id, encode(exc.to_json()))
         return {"statusCode": 400, "body": str(exc)}
-    message = {"id": None, **publish, "server_at": server_at}
-    gone = fan_out(management, recipients, encode(message))
-    for connection_id in gone:
+    result = fan_out(management, recipients, data)
+    for connection_id in result.gone:
         _dynamodb.delete_item(TableName=TABLE_NAME, Key={"connectionId": {"S": connection_id}})
+    for connection_id in result.stalled:
+        # Slow consumer policy (docs/protocol.md): drop and disconnect. $disconnect then
+        # removes its record; a client already gone needs its record removed here.
+        try:
+            management.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if _status(exc) != 410:
+                raise
+            _dynamodb.delete_item(TableName=TABLE_NAME, Key={"connectionId": {"S": connection_id}})
     return {"statusCode": 200}
 
 
@@ -123,25 +139,37 @@ def default(event: Event, context: object) -> Response:
     return {"statusCode": 400, "body": str(error)}
 
 
+class FanOut(NamedTuple):
+    """Who could not be reached: gone (410) and stalled (429 after retries: not reading)."""
+
+    gone: list[str]
+    stalled: list[str]
+
+
 def fan_out(
     management: ApiGatewayManagementApiClient, connection_ids: list[str], data: bytes
-) -> list[str]:
-    """Post `data` to every connection concurrently; return the ids that answered 410 Gone.
+) -> FanOut:
+    """Post `data` to every connection concurrently; report the gone and the stalled.
 
-    Any other failure (a throttled post, say) is logged and skipped: one bad recipient must
-    not cost the rest of the room its message.
+    Any other failure is logged and skipped: one bad recipient must not cost the rest of
+    the room its message.
     """
 
-    def post(connection_id: str) -> str | None:
+    def post(connection_id: str) -> int | None:
         try:
             management.post_to_connection(ConnectionId=connection_id, Data=data)
         except ClientError as exc:
-            if _status(exc) == 410:
-                return connection_id  # this recipient is gone, not the sender
-            print(f"post_to_connection {connection_id} failed: {exc}")
+            status = _status(exc)
+            if status not in (410, 429):
+                print(f"post_to_connection {connection_id} failed: {exc}")
+            return status
         return None
 
-    return [gone for gone in _fanout_pool.map(post, connection_ids) if gone is not None]
+    outcomes = list(zip(connection_ids, _fanout_pool.map(post, connection_ids), strict=True))
+    return FanOut(
+        gone=[connection_id for connection_id, status in outcomes if status == 410],
+        stalled=[connection_id for connection_id, status in outcomes if status == 429],
+    )
 
 
 def parse_frame(body: str | None, is_base64: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def receive_json(client: ClientConnection) -> dict[str, Any]:
     """The next text message, parsed."""
     message: dict[str, Any] = json.loads(client.recv(timeout=RECV_S))
     return message
+
+
+def send_in_frames(client: ClientConnection, text: str, frame_chars: int = 30_000) -> None:
+    """Send one text message as several frames of at most 32 KB (API Gateway's limit)."""
+    client.send([text[i : i + frame_chars] for i in range(0, len(text), frame_chars)])
 
 
 def close_code(client: ClientConnection) -> int | None:
@@ -235,18 +241,56 @@ def test_frames_over_32_kb_close_the_connection_with_1009(emulator: Emulator) ->
 
 def test_a_large_message_in_32_kb_frames_is_accepted_and_delivered(emulator: Emulator) -> None:
     room = unique_room("fragments")
-    text = frame(room=room, body="y" * 100_000)
-    chunks = [text[i : i + 30_000] for i in range(0, len(text), 30_000)]
     with connect(emulator.url(room)) as client:
-        client.send(chunks)  # a fragmented message, every frame under 32 KB
+        send_in_frames(client, frame(room=room, body="y" * 100_000))
         assert len(receive_json(client)["body"]) == 100_000
+
+
+def test_invalid_utf8_text_closes_the_connection_with_1007_and_a_reason(
+    emulator: Emulator,
+) -> None:
+    with connect(emulator.url(unique_room("utf8"))) as client:
+        client.send(b'{"action": "sendMessage", "body": "\xff"}', text=True)
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv(timeout=RECV_S)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1007
+    assert closed.value.rcvd.reason
+
+
+def test_a_client_that_stops_reading_is_dropped_and_disconnected(emulator: Emulator) -> None:
+    room = unique_room("slow")
+    management = emulator.management()
+    # A reader that never reads: a tiny receive window and a one-message client queue.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((emulator.process.host, emulator.process.port))
+    with connect(emulator.url(room), sock=sock, max_queue=1):
+        stalled_id = emulator.connection_id(room)
+
+        def stalled_is_gone() -> bool:
+            try:
+                management.get_connection(ConnectionId=stalled_id)
+            except ClientError as exc:
+                return exc.response["Error"]["Code"] == "GoneException"
+            return False
+
+        with connect(emulator.url(room)) as publisher:
+            for seq in range(1, 101):  # at most 12 MB, in messages of 120 KB
+                send_in_frames(publisher, frame(room=room, sender="p", seq=seq, body="s" * 120_000))
+                assert receive_json(publisher)["seq"] == seq  # paced by its own echo
+                if stalled_is_gone():
+                    break
+            wait_for(stalled_is_gone, RECV_S)
+    stats = emulator.stats()["gateway"]
+    assert stats["posts_limited"] >= 1  # 429: the client-side buffer was full
+    assert stats["closed_by_delete"] >= 1  # the handler dropped it
 
 
 def test_messages_over_128_kb_close_the_connection_with_1009(emulator: Emulator) -> None:
     room = unique_room("huge")
-    text = frame(room=room, body="z" * 140_000)
     with connect(emulator.url(room)) as client:
-        client.send([text[i : i + 30_000] for i in range(0, len(text), 30_000)])
+        send_in_frames(client, frame(room=room, body="z" * 140_000))
         assert close_code(client) == 1009
 
 

@@ -156,3 +156,14 @@ def test_default_route_tells_the_sender_what_was_wrong(handlers: ModuleType) -> 
     deliveries = posted()
     assert json.loads(deliveries["a"])["kind"] == "unknown_action"
     assert json.loads(deliveries["b"])["kind"] == "not_json"
+
+
+def test_a_frame_whose_delivered_message_exceeds_128_kib_is_refused(handlers: ModuleType) -> None:
+    join(handlers, a="lobby", b="lobby")
+    empty = frame(body="")
+    at_the_limit = frame(body="x" * (messages.MAX_MESSAGE_BYTES - len(empty.encode())))
+    assert len(at_the_limit.encode()) == messages.MAX_MESSAGE_BYTES  # a valid publish...
+    handlers.send_message(message_event("a", at_the_limit), None)
+    deliveries = posted()
+    assert set(deliveries) == {"a"}  # ...whose delivery (id, server_at added) cannot fit
+    assert json.loads(deliveries["a"])["kind"] == "too_large"
