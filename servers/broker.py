@@ -18,6 +18,7 @@ from tbench.messages import Message, Publish
 
 SLOW_CONSUMER_REASON = "slow consumer: send queue of {size} messages full"
 SHUTDOWN_REASON = "server shutting down"
+DROP_REASON = "connections dropped by the server (fault injection)"
 
 
 class Delivery:
@@ -101,6 +102,14 @@ class Broker(Protocol):
 
     def connection_count(self) -> int:
         """Open subscriptions plus held `wait_for` calls in this process."""
+        ...
+
+    async def drop_all(self) -> int:
+        """End every subscription and answer every held wait now, staying open for new ones.
+
+        The "drop" fault: as if the server closed every client connection at once. Returns
+        how many subscriptions and held waits it ended.
+        """
         ...
 
     async def close(self) -> None:
@@ -230,6 +239,7 @@ class InProcessBroker:
         self._subscriptions = 0
         self._waiting = 0
         self._closed = False
+        self._drops = 0  # bumped by drop_all: a held wait that sees it change answers at once
 
     def _room(self, name: str) -> _Room:
         room = self._rooms.get(name)
@@ -277,10 +287,11 @@ class InProcessBroker:
             return history
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        drops = self._drops
         state.waiting += 1
         self._waiting += 1
         try:
-            while state.last_id <= cursor and not self._closed:
+            while state.last_id <= cursor and not self._closed and self._drops == drops:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -326,17 +337,28 @@ class InProcessBroker:
         """Rooms currently held in memory."""
         return len(self._rooms)
 
+    async def drop_all(self) -> int:
+        """End every subscription and answer every held wait now, staying open for new ones."""
+        self._drops += 1
+        return self._end_all(DROP_REASON)
+
     async def close(self) -> None:
         """End every subscription and held wait (server shutdown)."""
         self._closed = True
-        for state in self._rooms.values():
+        self._end_all(SHUTDOWN_REASON)
+
+    def _end_all(self, reason: str) -> int:
+        ended = self._subscriptions + self._waiting
+        for name, state in list(self._rooms.items()):
             for subscriber in state.subscribers:
-                subscriber.end(SHUTDOWN_REASON)
+                subscriber.end(reason)
             self._subscriptions -= len(state.subscribers)
             state.subscribers.clear()
-            if state.changed is not None:
+            if state.changed is not None:  # held waits re-check and answer with what there is
                 state.changed.set_result(None)
                 state.changed = None
+            self._forget_if_unused(name, state)
+        return ended
 
 
 def make_broker(settings: Settings) -> Broker:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from servers.broker import Broker, History, make_broker
+from servers.cross_origin import OriginPolicy
 from servers.settings import Settings
 from tbench import codec
 from tbench.messages import (
@@ -23,6 +24,7 @@ from tbench.messages import (
 
 JSON = "application/json"
 MESSAGES_PATH = "/rooms/{room}/messages"
+ADMIN_DROP_PATH = "/_admin/drop"
 
 
 class InvalidQuery(InvalidInput):
@@ -124,7 +126,10 @@ def create_app(
     *,
     http_publish: bool = True,
 ) -> FastAPI:
-    """A target's app: healthz, optionally HTTP publish, JSON errors; no docs, no CORS."""
+    """A target's app: healthz, optionally HTTP publish, JSON errors; no docs.
+
+    CORS (one origin) and the `/_admin/drop` fault only when the settings ask for them.
+    """
     settings = settings if settings is not None else Settings.from_env()
     broker = broker if broker is not None else make_broker(settings)
     app = FastAPI(
@@ -142,6 +147,8 @@ def create_app(
     app.state.target = target
     app.state.settings = settings
     app.state.broker = broker  # servers.launch closes it first on shutdown
+    if settings.cors_origin is not None:
+        app.add_middleware(OriginPolicy, origin=settings.cors_origin)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -149,6 +156,13 @@ def create_app(
         return json_response(
             {"status": "ok", "target": target, "connections": broker.connection_count()}
         )
+
+    if settings.admin:
+
+        @app.post(ADMIN_DROP_PATH)
+        async def drop() -> Response:
+            """The "drop" fault: end every subscriber connection and held poll at once."""
+            return json_response({"dropped": await broker.drop_all()})
 
     if http_publish:
 

@@ -1,7 +1,8 @@
 """Run a target's ASGI app on uvicorn with the settings every target shares.
 
 `python -m servers.launch MODULE:app --host 127.0.0.1 --port P [--history-size N]
-[--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]`
+[--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
+[--cors-origin ORIGIN] [--admin]`
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sse-ping-s", type=float, help="SSE keep-alive interval")
     parser.add_argument("--long-poll-max-wait-s", type=float, help="cap on a long poll's wait")
     parser.add_argument("--broker", help="broker URL, e.g. memory://")
+    parser.add_argument(
+        "--cors-origin",
+        metavar="ORIGIN",
+        help="let exactly this browser origin in (CORS; WebSocket Origin check); none by default",
+    )
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        default=None,
+        help="serve POST /_admin/drop, which ends every subscriber connection (fault injection)",
+    )
     return parser.parse_args(argv)
 
 
@@ -94,6 +106,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ),
         sse_ping_s=args.sse_ping_s if args.sse_ping_s is not None else base.sse_ping_s,
         broker_url=args.broker if args.broker is not None else base.broker_url,
+        cors_origin=args.cors_origin if args.cors_origin is not None else base.cors_origin,
+        admin=args.admin if args.admin is not None else base.admin,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,10 @@ from tbench.messages import MAX_MESSAGE_BYTES
 
 ENV_PREFIX = "TBENCH_"
 DEFAULT_BROKER_URL = "memory://"
+# One browser origin: scheme, host, optional port; no path, no wildcard (servers/cross_origin.py).
+ORIGIN_PATTERN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
@@ -26,6 +31,8 @@ class Settings:
     long_poll_max_wait_s: float = 30.0  # cap on a long poll's `wait`
     sse_ping_s: float = 15.0  # keep-alive comment interval on SSE streams
     broker_url: str = DEFAULT_BROKER_URL
+    cors_origin: str | None = None  # the one browser origin let in; None: no CORS headers at all
+    admin: bool = False  # serve POST /_admin/drop (fault injection); off unless asked
     # Fixed by the contract (tbench.messages), so deliberately not read from the environment.
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
@@ -40,6 +47,11 @@ class Settings:
                 raise SettingsError(f"{name} must be a finite number > 0, got {value}")
         if "://" not in self.broker_url:
             raise SettingsError(f"broker_url must look like scheme://..., got {self.broker_url!r}")
+        if self.cors_origin is not None and ORIGIN_PATTERN.fullmatch(self.cors_origin) is None:
+            raise SettingsError(
+                "cors_origin must be one origin like http://127.0.0.1:8080 "
+                f"(no path, no wildcard), got {self.cors_origin!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +66,8 @@ class Settings:
             ),
             sse_ping_s=_env_number(env, "SSE_PING_S", defaults.sse_ping_s, float),
             broker_url=env.get(ENV_PREFIX + "BROKER_URL") or defaults.broker_url,
+            cors_origin=env.get(ENV_PREFIX + "CORS_ORIGIN") or None,
+            admin=_env_flag(env, "ADMIN"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -64,6 +78,8 @@ class Settings:
             ENV_PREFIX + "LONG_POLL_MAX_WAIT_S": repr(self.long_poll_max_wait_s),
             ENV_PREFIX + "SSE_PING_S": repr(self.sse_ping_s),
             ENV_PREFIX + "BROKER_URL": self.broker_url,
+            ENV_PREFIX + "CORS_ORIGIN": self.cors_origin or "",
+            ENV_PREFIX + "ADMIN": "1" if self.admin else "0",
         }
 
 
@@ -77,3 +93,12 @@ def _env_number(
         return kind(raw)
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not one of 1/0, true/false, yes/no, on/off")

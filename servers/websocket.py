@@ -8,7 +8,7 @@ import contextlib
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from servers.broker import Broker, Subscription
+from servers.broker import DROP_REASON, Broker, Subscription
 from servers.http_common import create_app, parse_cursor
 from servers.settings import Settings
 from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_room
@@ -16,6 +16,7 @@ from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_
 WS_PATH = "/ws"
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY_VIOLATION = 1008
+CLOSE_SERVICE_RESTART = 1012  # the "drop" fault: come back (with your cursor) in a moment
 
 
 def create_websocket_app(settings: Settings | None = None, broker: Broker | None = None) -> FastAPI:
@@ -84,8 +85,16 @@ async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
             await websocket.send_text(delivery.text)  # text shared by all subscribers
     except (WebSocketDisconnect, RuntimeError):
         return  # the client is gone; the receive loop sees it too
-    code = CLOSE_POLICY_VIOLATION if subscription.dropped else CLOSE_GOING_AWAY
-    await _close(websocket, code, subscription.end_reason or "")
+    await _close(websocket, _close_code(subscription), subscription.end_reason or "")
+
+
+def _close_code(subscription: Subscription) -> int:
+    """Why the server ended delivery, as a close code: slow consumer, drop fault, shutdown."""
+    if subscription.dropped:
+        return CLOSE_POLICY_VIOLATION
+    if subscription.end_reason == DROP_REASON:
+        return CLOSE_SERVICE_RESTART
+    return CLOSE_GOING_AWAY
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

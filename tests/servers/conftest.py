@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -42,3 +42,23 @@ def http_target(request: pytest.FixtureRequest) -> TargetProcess:
     """Each target that publishes over HTTP."""
     server: TargetProcess = request.getfixturevalue(request.param.replace("-", "_"))
     return server
+
+
+BROWSER_ORIGIN = "http://127.0.0.1:8080"  # the one origin the opted-in targets let in
+
+
+@pytest.fixture(scope="session")
+def opted_in() -> Iterator[Callable[[str], TargetProcess]]:
+    """Targets started with `--cors-origin BROWSER_ORIGIN --admin`, by name, on first use."""
+    servers: dict[str, TargetProcess] = {}
+
+    def get(name: str) -> TargetProcess:
+        if name not in servers:
+            servers[name] = started(name, "--cors-origin", BROWSER_ORIGIN, "--admin")
+        return servers[name]
+
+    try:
+        yield get
+    finally:
+        for server in servers.values():
+            server.stop()

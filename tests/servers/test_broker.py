@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from servers.broker import (
+    DROP_REASON,
     SHUTDOWN_REASON,
     Broker,
     InProcessBroker,
@@ -264,6 +265,31 @@ def test_close_ends_subscriptions_and_held_waits():
         assert not subscription.dropped
         assert (await asyncio.wait_for(waiter, 2)).deliveries == []
         assert broker.connection_count() == 0
+
+    run(scenario)
+
+
+def test_drop_all_ends_every_subscription_and_wait_but_stays_open():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        await publish_many(broker, 2, "a")
+        subscriptions = [await broker.subscribe("a", 2), await broker.subscribe("b", None)]
+        waiter = asyncio.create_task(broker.wait_for("a", 2, 30))
+        await eventually(lambda: broker.connection_count() == 3)
+        assert await broker.drop_all() == 3
+        for subscription in subscriptions:
+            assert [d async for d in subscription] == []
+            assert subscription.end_reason == DROP_REASON
+            assert not subscription.dropped  # not the slow-consumer policy
+            subscription.close()
+        assert (await asyncio.wait_for(waiter, 2)) == ([], 2)
+        assert broker.connection_count() == 0
+        assert broker.room_count() == 1  # "b" had neither messages nor listeners left
+        # Still open: a client that comes back with its cursor gets what it missed.
+        resumed = await broker.subscribe("a", 2)
+        await publish_many(broker, 3, "a")
+        assert await take(resumed, 3) == [3, 4, 5]
+        assert (await broker.wait_for("a", 5, 0.01)).last_id == 5
 
     run(scenario)
 

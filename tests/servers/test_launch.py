@@ -32,6 +32,16 @@ def test_settings_defaults_follow_the_protocol():
 def test_settings_round_trip_through_the_environment():
     settings = Settings(history_size=5, queue_size=6, long_poll_max_wait_s=2.5, sse_ping_s=0.5)
     assert Settings.from_env(settings.to_env()) == settings
+    browser = Settings(cors_origin="http://127.0.0.1:8080", admin=True)
+    assert Settings.from_env(browser.to_env()) == browser
+
+
+def test_cors_and_admin_are_off_unless_asked(monkeypatch: pytest.MonkeyPatch):
+    assert (Settings().cors_origin, Settings().admin) == (None, False)
+    monkeypatch.setenv("TBENCH_ADMIN", "yes")
+    args = parse_args(["servers.sse:app", "--port", "1", "--cors-origin", "http://[::1]:80"])
+    assert settings_from(args) == Settings(cors_origin="http://[::1]:80", admin=True)
+    assert settings_from(parse_args(["servers.sse:app", "--port", "1", "--admin"])).admin
 
 
 @pytest.mark.parametrize(
@@ -42,6 +52,10 @@ def test_settings_round_trip_through_the_environment():
         {"TBENCH_SSE_PING_S": "-1"},
         {"TBENCH_LONG_POLL_MAX_WAIT_S": "nan"},
         {"TBENCH_BROKER_URL": "localhost"},
+        {"TBENCH_CORS_ORIGIN": "*"},
+        {"TBENCH_CORS_ORIGIN": "http://127.0.0.1:8080/"},
+        {"TBENCH_CORS_ORIGIN": "127.0.0.1:8080"},
+        {"TBENCH_ADMIN": "maybe"},
     ],
 )
 def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str]):

@@ -1,0 +1,102 @@
+"""`--admin`: `POST /_admin/drop` ends every subscriber connection at once; off by default."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from servers.broker import DROP_REASON
+from tbench import codec
+from tbench.process import TargetProcess
+from tbench.registry import ASGI_LAUNCHER, TARGETS
+from tests.servers.helpers import (
+    TIMEOUT,
+    connections,
+    event_stream,
+    http_root,
+    new_room,
+    publish,
+    wait_until,
+)
+
+LAUNCHED = [name for name, spec in TARGETS.items() if spec.launcher == ASGI_LAUNCHER]
+
+
+def drop(server: TargetProcess) -> int:
+    """Trigger the fault; how many subscriptions and held polls it ended."""
+    response = httpx.post(f"{http_root(server)}/_admin/drop", timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    dropped: int = response.json()["dropped"]
+    return dropped
+
+
+@pytest.mark.parametrize("name", LAUNCHED)
+def test_there_is_no_admin_endpoint_unless_asked(name: str, request: pytest.FixtureRequest):
+    server: TargetProcess = request.getfixturevalue(name.replace("-", "_"))
+    response = httpx.post(f"{http_root(server)}/_admin/drop", timeout=TIMEOUT)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", LAUNCHED)
+def test_drop_with_nobody_connected_ends_nothing(
+    name: str, opted_in: Callable[[str], TargetProcess]
+):
+    assert drop(opted_in(name)) == 0
+
+
+def test_drop_ends_sse_streams_and_last_event_id_resumes(
+    opted_in: Callable[[str], TargetProcess],
+):
+    server = opted_in("sse")
+    room = new_room()
+    with event_stream(server, room) as stream:
+        publish(server, room, seq=1)
+        assert stream.next_event()["id"] == "1"
+        assert drop(server) == 1
+        with pytest.raises(EOFError):
+            stream.next_event()
+    publish(server, room, seq=2)  # while nobody listens
+    with event_stream(server, room, headers={"Last-Event-ID": "1"}) as stream:
+        assert codec.loads(stream.next_event()["data"])["seq"] == 2
+    wait_until(lambda: connections(server) == 0)
+
+
+def test_drop_closes_websockets_1012_and_since_resumes(opted_in: Callable[[str], TargetProcess]):
+    server = opted_in("websocket")
+    room = new_room()
+    with connect(f"{server.url}?room={room}", open_timeout=10) as ws:
+        wait_until(lambda: connections(server) == 1)
+        assert drop(server) == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1012, DROP_REASON)
+    wait_until(lambda: connections(server) == 0)
+
+
+def test_drop_answers_held_long_polls_at_once(opted_in: Callable[[str], TargetProcess]):
+    server = opted_in("long-polling")
+    room = new_room()
+    answers: list[tuple[float, httpx.Response]] = []
+
+    def hold() -> None:
+        url = f"{http_root(server)}/rooms/{room}/messages?since=0&wait=25"
+        response = httpx.get(url, timeout=30)
+        answers.append((time.monotonic(), response))
+
+    poller = threading.Thread(target=hold)
+    poller.start()
+    wait_until(lambda: connections(server) == 1)
+    dropped_at = time.monotonic()
+    assert drop(server) == 1
+    poller.join(timeout=20)
+    answered_at, response = answers[0]
+    assert answered_at - dropped_at < 10  # long before the 25 s wait
+    assert response.status_code == 200
+    assert response.json() == {"messages": [], "last_id": 0}
