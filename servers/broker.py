@@ -1,22 +1,24 @@
 """The room broker seam: every target publishes and subscribes through a `Broker`.
 
 Servers depend only on the `Broker` / `Subscription` protocols and `make_broker`; the
-in-process implementation lives here, a Redis one can follow without touching them.
+in-process implementation lives here, the Redis one in `servers.redis_broker`. Both fan out
+to their local subscribers through `servers.fanout`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import NamedTuple, Protocol
 
+from servers.fanout import LocalSubscription, RoomFanout
 from servers.settings import Settings
 from tbench.messages import Message, Publish
 
-SLOW_CONSUMER_REASON = "slow consumer: send queue of {size} messages full"
 SHUTDOWN_REASON = "server shutting down"
 DROP_REASON = "connections dropped by the server (fault injection)"
 
@@ -126,15 +128,15 @@ def resolve_cursor(since: int | None, last_id: int) -> int:
     return since
 
 
-class _Room:
-    __slots__ = ("changed", "last_id", "ring", "subscribers", "waiting")
+class _Room(RoomFanout):
+    """A room in this process: its history ring plus the shared local fan-out."""
+
+    __slots__ = ("last_id", "ring")
 
     def __init__(self, history_size: int) -> None:
+        super().__init__()
         self.last_id = 0
         self.ring: deque[Delivery] = deque(maxlen=history_size)
-        self.subscribers: set[_LocalSubscription] = set()
-        self.changed: asyncio.Future[None] | None = None  # one future shared by all waiters
-        self.waiting = 0
 
     def after(self, cursor: int) -> list[Delivery]:
         """Stored messages with id > cursor, oldest first; O(number returned)."""
@@ -144,87 +146,6 @@ class _Room:
         tail = list(itertools.islice(reversed(self.ring), newer))
         tail.reverse()
         return tail
-
-
-class _LocalSubscription:
-    """An in-process subscription: a backlog list, then a bounded deque fed by `offer`."""
-
-    __slots__ = (
-        "_backlog",
-        "_broker",
-        "_dropped",
-        "_pending",
-        "_queue_size",
-        "_room",
-        "_waiter",
-        "end_reason",
-    )
-
-    def __init__(
-        self, broker: InProcessBroker, room: str, backlog: list[Delivery], queue_size: int
-    ) -> None:
-        self._broker = broker
-        self._room = room
-        # The backlog is already in the ring, so it holds references only, not a copy.
-        self._backlog: deque[Delivery] = deque(backlog)
-        self._pending: deque[Delivery] = deque()
-        self._queue_size = queue_size
-        self._waiter: asyncio.Future[None] | None = None
-        self._dropped = False
-        self.end_reason: str | None = None
-
-    @property
-    def dropped(self) -> bool:
-        """Whether the slow-consumer policy ended this subscription."""
-        return self._dropped
-
-    def offer(self, delivery: Delivery) -> bool:
-        """Queue a live message; False (and the subscription ends) if the queue is full."""
-        if len(self._pending) >= self._queue_size:
-            self._dropped = True
-            self.end(SLOW_CONSUMER_REASON.format(size=self._queue_size))
-            return False
-        self._pending.append(delivery)
-        self._wake()
-        return True
-
-    def end(self, reason: str) -> None:
-        """Stop delivering: drop what is queued and let the consumer's iteration finish."""
-        if self.end_reason is None:
-            self.end_reason = reason
-        self._backlog.clear()
-        self._pending.clear()
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def __aiter__(self) -> AsyncIterator[Delivery]:
-        return self
-
-    async def __anext__(self) -> Delivery:
-        while True:
-            if self._backlog:
-                return self._backlog.popleft()
-            if self._pending:
-                return self._pending.popleft()
-            if self.end_reason is not None:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-
-    def close(self) -> None:
-        """Stop receiving; idempotent."""
-        if self.end_reason is None:
-            self.end_reason = "closed"
-        self._backlog.clear()
-        self._pending.clear()
-        self._broker._unsubscribe(self._room, self)
 
 
 class InProcessBroker:
@@ -249,7 +170,7 @@ class InProcessBroker:
 
     def _forget_if_unused(self, name: str, room: _Room) -> None:
         # A room nobody published to and nobody listens on would only cost memory.
-        if room.last_id == 0 and not room.subscribers and room.waiting == 0:
+        if room.last_id == 0 and room.idle:
             self._rooms.pop(name, None)
 
     async def publish(self, publish: Publish) -> Delivery:
@@ -258,16 +179,7 @@ class InProcessBroker:
         room.last_id += 1
         delivery = Delivery(publish.to_message(room.last_id, time.time()))
         room.ring.append(delivery)
-        dropped: list[_LocalSubscription] = []
-        for subscriber in room.subscribers:
-            if not subscriber.offer(delivery):
-                dropped.append(subscriber)
-        for subscriber in dropped:
-            room.subscribers.discard(subscriber)
-            self._subscriptions -= 1
-        if room.changed is not None:
-            room.changed.set_result(None)
-            room.changed = None
+        self._subscriptions -= room.deliver(delivery)
         return delivery
 
     async def history(self, room: str, since: int | None) -> History:
@@ -295,10 +207,8 @@ class InProcessBroker:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                if state.changed is None:
-                    state.changed = loop.create_future()
                 # asyncio.wait never cancels the shared future, unlike wait_for.
-                await asyncio.wait((state.changed,), timeout=remaining)
+                await asyncio.wait((state.next_change(),), timeout=remaining)
         finally:
             state.waiting -= 1
             self._waiting -= 1
@@ -311,8 +221,10 @@ class InProcessBroker:
         state = self._room(room)
         # No await between taking the backlog and registering: publish() cannot run in
         # between, so the handoff from backlog to live has neither gap nor duplicate.
-        backlog = state.after(resolve_cursor(since, state.last_id))
-        subscription = _LocalSubscription(self, room, backlog, self.queue_size)
+        subscription = LocalSubscription(
+            self.queue_size, functools.partial(self._unsubscribe, room)
+        )
+        subscription.start(state.after(resolve_cursor(since, state.last_id)), state.last_id)
         if self._closed:
             subscription.end(SHUTDOWN_REASON)
             self._forget_if_unused(room, state)
@@ -321,7 +233,7 @@ class InProcessBroker:
         self._subscriptions += 1
         return subscription
 
-    def _unsubscribe(self, room: str, subscription: _LocalSubscription) -> None:
+    def _unsubscribe(self, room: str, subscription: LocalSubscription) -> None:
         state = self._rooms.get(room)
         if state is None or subscription not in state.subscribers:
             return
@@ -350,13 +262,8 @@ class InProcessBroker:
     def _end_all(self, reason: str) -> int:
         ended = self._subscriptions + self._waiting
         for name, state in list(self._rooms.items()):
-            for subscriber in state.subscribers:
-                subscriber.end(reason)
-            self._subscriptions -= len(state.subscribers)
-            state.subscribers.clear()
-            if state.changed is not None:  # held waits re-check and answer with what there is
-                state.changed.set_result(None)
-                state.changed = None
+            # Held waits are woken too: they re-check and answer with what there is.
+            self._subscriptions -= state.end_all(reason)
             self._forget_if_unused(name, state)
         return ended
 
@@ -366,6 +273,10 @@ def make_broker(settings: Settings) -> Broker:
     scheme = settings.broker_url.split("://", 1)[0].lower()
     if scheme == "memory":
         return InProcessBroker(settings.history_size, settings.queue_size)
+    if scheme in ("redis", "rediss"):
+        from servers.redis_broker import RedisBroker  # imports redis only when asked for
+
+        return RedisBroker(settings.broker_url, settings.history_size, settings.queue_size)
     raise ValueError(
-        f"unsupported broker URL {settings.broker_url!r}: only memory:// is implemented"
+        f"unsupported broker URL {settings.broker_url!r}: use memory:// or redis://HOST:PORT"
     )

@@ -56,6 +56,33 @@ def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | Non
     raise TargetStartError(f"{url} not healthy after {timeout_s:.0f} s ({last_error})")
 
 
+def spawn_in_own_group(
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `argv` with output appended to `log_path`, leading its own process group."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # own process group: stop_group() reaches its children too
+        )
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """SIGTERM the process group `proc` leads, then SIGKILL what is left after `grace_s`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace_s)
+
+
 class TargetProcess:
     """A running target server: a child process in its own process group."""
 
@@ -93,16 +120,8 @@ class TargetProcess:
             fd, name = tempfile.mkstemp(prefix=f"tbench-{self.spec.name}-", suffix=".log")
             os.close(fd)
             self.log_path = Path(name)
-        env = {**os.environ, **(self.env or {})}
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.spec.argv(self.host, self.port, *self.extra_args),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # own process group: stop() reaches its children too
-            )
+        argv = self.spec.argv(self.host, self.port, *self.extra_args)
+        self.proc = spawn_in_own_group(argv, self.log_path, self.env)
         try:
             wait_healthy(health_url(self.host, self.port), timeout_s, self.proc)
         except TargetStartError as exc:
@@ -123,16 +142,8 @@ class TargetProcess:
 
     def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM the process group, then SIGKILL what is left after `grace_s`."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(grace_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived their parent
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(grace_s)
+        if self.proc is not None:
+            stop_group(self.proc, grace_s)
 
     def kill(self) -> None:
         """SIGKILL the process group at once (fault injection: a crash)."""

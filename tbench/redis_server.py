@@ -1,0 +1,130 @@
+"""A throwaway `redis-server` on loopback: no persistence, files in a temp dir, stopped with us."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from tbench.process import DEFAULT_HOST, TargetStartError, free_port, spawn_in_own_group, stop_group
+
+REDIS_EXECUTABLE = "redis-server"  # Debian's redis-server package
+
+
+def redis_argv(executable: str, host: str, port: int, work_dir: Path) -> list[str]:
+    """The command line: loopback, nothing written to disk, no background fork."""
+    return [
+        executable,
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--save",
+        "",  # no RDB snapshots
+        "--appendonly",
+        "no",
+        "--dir",
+        str(work_dir),
+        "--daemonize",
+        "no",
+        "--logfile",
+        "",  # stdout, i.e. our log file
+        "--protected-mode",
+        "yes",
+        "--maxclients",
+        "10000",
+    ]
+
+
+def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether a Redis server answers PING at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A `redis-server` child process in its own process group, with its own temp dir."""
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int | None = None,
+        executable: str = REDIS_EXECUTABLE,
+        log_path: Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.executable = executable
+        self.log_path = log_path
+        self.work_dir: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker URL the targets take (`--broker`)."""
+        bracketed = f"[{self.host}]" if ":" in self.host else self.host
+        return f"redis://{bracketed}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.proc is not None, "redis-server not started"
+        return self.proc.pid
+
+    def start(self, timeout_s: float = 10.0) -> RedisServer:
+        """Start redis-server and wait until it answers PING."""
+        executable = shutil.which(self.executable)
+        if executable is None:
+            raise TargetStartError(
+                f"{self.executable} not found: install Debian's redis-server package"
+            )
+        self.work_dir = Path(tempfile.mkdtemp(prefix="tbench-redis-"))
+        if self.log_path is None:
+            self.log_path = self.work_dir / "redis.log"
+        argv = redis_argv(executable, self.host, self.port, self.work_dir)
+        self.proc = spawn_in_own_group(argv, self.log_path)
+        deadline = time.monotonic() + timeout_s
+        while not ping(self.host, self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise TargetStartError(f"redis-server did not answer PING on {self.url}\n{tail}")
+            time.sleep(0.05)
+        return self
+
+    def log_tail(self, max_bytes: int = 2000) -> str:
+        """The end of the server's log, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[-max_bytes:].decode(errors="replace")
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop the server and remove its temp dir (the log too, unless it lives elsewhere)."""
+        if self.proc is not None:
+            stop_group(self.proc)
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.work_dir = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start() if self.proc is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,315 @@
+"""The Redis broker against a real redis-server: two broker instances stand for two replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import redis.asyncio as redis
+
+from servers import redis_broker
+from servers.broker import DROP_REASON, SHUTDOWN_REASON, make_broker
+from servers.fanout import LocalSubscription
+from servers.redis_broker import RedisBroker, channel_name, stream_key
+from servers.settings import Settings
+from tbench.messages import Publish, decode_message
+from tbench.redis_server import RedisServer
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout=20))
+
+
+@pytest.fixture
+def room() -> str:
+    return f"r-{uuid.uuid4().hex[:12]}"
+
+
+@asynccontextmanager
+async def replicas(
+    server: RedisServer, count: int = 2, **options: int
+) -> AsyncIterator[list[RedisBroker]]:
+    brokers = [RedisBroker(server.url, **options) for _ in range(count)]
+    try:
+        yield brokers
+    finally:
+        for broker in brokers:
+            await broker.close()
+
+
+def post(room: str, seq: int = 1, sender: str = "s") -> Publish:
+    return Publish(room, sender, seq, f"body {seq}", 1.0)
+
+
+async def take(subscription: LocalSubscription, count: int) -> list[int]:
+    return [(await asyncio.wait_for(anext(subscription), 5)).id for _ in range(count)]
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def test_ids_are_small_per_room_and_strictly_increasing_across_replicas(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            other = room + "-other"
+            ids = [(await (a if seq % 2 else b).publish(post(room, seq))).id for seq in range(1, 7)]
+            assert ids == [1, 2, 3, 4, 5, 6]
+            assert (await b.publish(post(other))).id == 1
+            # Concurrent publishers on both replicas: every id once, no gap.
+            tasks = [
+                broker.publish(post(room, seq, sender))
+                for seq in range(1, 51)
+                for broker, sender in ((a, "pa"), (b, "pb"))
+            ]
+            concurrent = sorted(d.id for d in await asyncio.gather(*tasks))
+            assert concurrent == list(range(7, 107))
+            stored = (await a.history(room, 0)).deliveries
+            assert [d.id for d in stored] == list(range(1, 107))
+            message = decode_message(stored[0].data)
+            assert (message.id, message.room, message.sender, message.seq) == (1, room, "s", 1)
+            assert message.server_at > 0
+
+    run(scenario)
+
+
+def test_history_cursor_rules_match_the_protocol(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server, 1) as (broker,):
+            assert await broker.history(room, None) == ([], 0)
+            for seq in range(1, 6):
+                await broker.publish(post(room, seq))
+            assert (await broker.history(room, None)) == ([], 5)
+            assert [d.id for d in (await broker.history(room, 2)).deliveries] == [3, 4, 5]
+            assert (await broker.history(room, 5)).deliveries == []
+            # A cursor ahead of the room (history lost) counts as 0.
+            assert [d.id for d in (await broker.history(room, 99)).deliveries] == [1, 2, 3, 4, 5]
+
+    run(scenario)
+
+
+def test_history_is_bounded_like_the_ring(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server, 1, history_size=3) as (broker,):
+            for seq in range(1, 8):
+                await broker.publish(post(room, seq))
+            assert [d.id for d in (await broker.history(room, 0)).deliveries] == [5, 6, 7]
+            assert [d.id for d in (await broker.history(room, 5)).deliveries] == [6, 7]
+            client = redis.Redis.from_url(redis_server.url)
+            assert await client.xlen(stream_key(room)) == 3
+            await client.aclose()
+
+    run(scenario)
+
+
+def test_subscriber_on_one_replica_gets_what_another_publishes(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            here = await a.subscribe(room, None)
+            for seq in range(1, 4):
+                await b.publish(post(room, seq))
+            delivered = [await asyncio.wait_for(anext(here), 5) for _ in range(3)]
+            assert [d.id for d in delivered] == [1, 2, 3]
+            assert [decode_message(d.data).seq for d in delivered] == [1, 2, 3]
+            here.close()
+            assert a.connection_count() == 0
+
+    run(scenario)
+
+
+def test_resume_on_another_replica_continues_without_gap(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            first = await a.subscribe(room, None)
+            for seq in range(1, 4):
+                await a.publish(post(room, seq))
+            assert await take(first, 2) == [1, 2]
+            first.close()  # lost replica A after seeing id 2
+            for seq in range(4, 6):
+                await a.publish(post(room, seq))
+            resumed = await b.subscribe(room, 2)
+            await b.publish(post(room, 6))
+            assert await take(resumed, 4) == [3, 4, 5, 6]
+            resumed.close()
+
+    run(scenario)
+
+
+def test_backlog_then_live_has_no_gap_while_others_publish(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server, queue_size=10_000) as (a, b):
+
+            async def publisher(broker: RedisBroker, sender: str) -> None:
+                for seq in range(1, 101):
+                    await broker.publish(post(room, seq, sender))
+
+            async def joiner(broker: RedisBroker) -> list[int]:
+                await asyncio.sleep(0.01)
+                subscription = await broker.subscribe(room, 0)
+                try:
+                    return await take(subscription, 200)
+                finally:
+                    subscription.close()
+
+            results = await asyncio.gather(
+                publisher(a, "pa"), publisher(b, "pb"), joiner(a), joiner(b)
+            )
+            for ids in results[2:]:
+                assert ids == list(range(1, 201))
+
+    run(scenario)
+
+
+def test_one_channel_subscription_per_room_per_replica(redis_server, room):
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server) as (a, b):
+            subscriptions = [await a.subscribe(room, None) for _ in range(20)]
+            subscriptions += [await b.subscribe(room, None) for _ in range(5)]
+            [(_, listeners)] = await client.pubsub_numsub(channel_name(room))
+            assert listeners == 2
+            await b.publish(post(room))
+            for subscription in subscriptions:
+                assert await take(subscription, 1) == [1]
+                subscription.close()
+        await client.aclose()
+
+    run(scenario)
+
+
+def test_idle_rooms_unsubscribe_after_lingering(redis_server, room, monkeypatch):
+    monkeypatch.setattr(redis_broker, "ROOM_LINGER_S", 0.05)
+
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server, 1) as (broker,):
+            subscription = await broker.subscribe(room, None)
+            assert broker.room_count() == 1
+            subscription.close()
+            await eventually(lambda: broker.room_count() == 0)
+            for _ in range(100):
+                [(_, listeners)] = await client.pubsub_numsub(channel_name(room))
+                if listeners == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert listeners == 0
+        await client.aclose()
+
+    run(scenario)
+
+
+def test_a_message_missed_on_the_channel_is_taken_from_the_stream(redis_server, room):
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server, 1) as (broker,):
+            subscription = await broker.subscribe(room, None)
+            await broker.publish(post(room, 1))
+            assert await take(subscription, 1) == [1]
+            # Id 2 reaches the stream but not the channel (as when pub/sub reconnects).
+            stored = post(room, 2).to_message(None, 2.0).encode()
+            await client.xadd(stream_key(room), {"m": stored}, id="0-2")
+            await broker.publish(post(room, 3))
+            assert await take(subscription, 2) == [2, 3]
+            subscription.close()
+        await client.aclose()
+
+    run(scenario)
+
+
+def test_slow_consumer_is_dropped_on_its_replica_only(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server, queue_size=3) as (a, b):
+            slow = await a.subscribe(room, None)
+            fast = await b.subscribe(room, None)
+            for seq in range(1, 5):
+                await b.publish(post(room, seq))
+                assert await take(fast, 1) == [seq]
+            await eventually(lambda: slow.dropped)
+            assert slow.end_reason == "slow consumer: send queue of 3 messages full"
+            assert [d.id async for d in slow] == []
+            assert a.connection_count() == 0
+            assert b.connection_count() == 1
+            slow.close()
+            fast.close()
+
+    run(scenario)
+
+
+def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            await b.publish(post(room, 1))
+            assert [d.id for d in (await a.wait_for(room, 0, 30)).deliveries] == [1]
+            waiters = [asyncio.create_task(a.wait_for(room, None, 30)) for _ in range(3)]
+            await eventually(lambda: a.connection_count() == 3)
+            await asyncio.sleep(0.05)  # past the initial read of every waiter
+            await b.publish(post(room, 2))
+            for history in await asyncio.gather(*waiters):
+                assert [d.id for d in history.deliveries] == [2]
+                assert history.last_id == 2
+            assert a.connection_count() == 0
+            assert await a.wait_for(room, 2, 0.05) == ([], 2)
+
+    run(scenario)
+
+
+def test_wait_for_falls_back_to_the_stream_when_recent_ones_do_not_reach(
+    redis_server, room, monkeypatch
+):
+    monkeypatch.setattr(redis_broker, "RECENT_SIZE", 2)
+
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            await b.publish(post(room, 1))
+            waiter = asyncio.create_task(a.wait_for(room, 1, 30))
+            await eventually(lambda: a.connection_count() == 1)
+            await asyncio.sleep(0.05)
+            await asyncio.gather(*(b.publish(post(room, seq)) for seq in range(2, 7)))
+            history = await waiter
+            ids = [d.id for d in history.deliveries]
+            assert ids == list(range(2, ids[-1] + 1))
+
+    run(scenario)
+
+
+def test_drop_all_and_close_end_local_connections(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            await a.publish(post(room, 1))
+            subscription = await a.subscribe(room, 1)
+            waiter = asyncio.create_task(a.wait_for(room, 1, 30))
+            other = await b.subscribe(room, 1)
+            await eventually(lambda: a.connection_count() == 2)
+            assert await a.drop_all() == 2
+            assert [d async for d in subscription] == []
+            assert subscription.end_reason == DROP_REASON
+            assert (await asyncio.wait_for(waiter, 5)).deliveries == []
+            assert b.connection_count() == 1  # the other replica's clients stay
+            resumed = await a.subscribe(room, 1)
+            await b.publish(post(room, 2))
+            assert await take(resumed, 1) == [2]
+            assert await take(other, 1) == [2]
+            await b.close()
+            assert [d async for d in other] == []
+            assert other.end_reason == SHUTDOWN_REASON
+            subscription.close()
+            resumed.close()
+
+    run(scenario)
+
+
+def test_make_broker_picks_redis_by_url(redis_server):
+    async def scenario() -> None:
+        broker = make_broker(Settings(broker_url=redis_server.url, history_size=5, queue_size=7))
+        assert isinstance(broker, RedisBroker)
+        assert (broker.history_size, broker.queue_size) == (5, 7)
+        await broker.close()
+
+    run(scenario)
