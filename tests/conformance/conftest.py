@@ -1,4 +1,5 @@
-"""Verify every registered target (plus the test-only ones) once per session, concurrently."""
+"""Verify every registered target on each broker (plus the test-only targets) once per session,
+concurrently."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from tbench.conformance.result import CheckResult
 from tbench.conformance.runner import verify_started_target
+from tbench.redis_server import RedisServer
 from tbench.registry import TARGETS, TargetSpec
+from tests.conformance.brokers import BROKER_TARGETS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,18 +36,33 @@ APIGW_LIKE = TargetSpec(
 TEST_ONLY_TARGETS = (BROKEN_SSE, APIGW_LIKE)
 
 
-async def _verify_all(specs: list[TargetSpec]) -> dict[str, list[CheckResult]]:
-    # The test-only apps live under tests/: make them importable by the launched servers.
-    env = {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    }
-    results = await asyncio.gather(*(verify_started_target(spec, env=env) for spec in specs))
-    return {spec.name: result for spec, result in zip(specs, results, strict=True)}
+Verified = dict[str, dict[str, CheckResult]]  # target -> check -> result
+
+
+async def _verify_all(jobs: list[tuple[str, TargetSpec, dict[str, str]]]) -> dict[str, Verified]:
+    results = await asyncio.gather(*(verify_started_target(spec, env=env) for _, spec, env in jobs))
+    by_broker: dict[str, Verified] = {broker: {} for broker in BROKER_TARGETS}
+    for (broker, spec, _), result in zip(jobs, results, strict=True):
+        by_broker[broker][spec.name] = {r.check: r for r in result}
+    return by_broker
 
 
 @pytest.fixture(scope="session")
-def verified() -> dict[str, dict[str, CheckResult]]:
-    """Results per target and check, for the registry and the test-only targets."""
-    specs = [*TARGETS.values(), *TEST_ONLY_TARGETS]
-    results = asyncio.run(_verify_all(specs))
-    return {name: {r.check: r for r in rs} for name, rs in results.items()}
+def verified_by_broker(redis_server: RedisServer) -> dict[str, Verified]:
+    """Results per broker, target and check; every server verified at once, each on its own."""
+    # The test-only apps live under tests/: make them importable by the launched servers.
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {"memory": {"PYTHONPATH": path}, "redis": {"TBENCH_BROKER_URL": redis_server.url}}
+    jobs = [
+        (broker, TARGETS[name], env[broker])
+        for broker, names in BROKER_TARGETS.items()
+        for name in names
+    ]
+    jobs += [("memory", spec, env["memory"]) for spec in TEST_ONLY_TARGETS]
+    return asyncio.run(_verify_all(jobs))
+
+
+@pytest.fixture(scope="session")
+def verified(verified_by_broker: dict[str, Verified]) -> Verified:
+    """Results per target and check on the in-process broker, test-only targets included."""
+    return verified_by_broker["memory"]

@@ -1,4 +1,5 @@
-"""Every registered target passes every check: a new target is tested just by registering it."""
+"""Every registered target passes every check, on every broker it can run on: a new target is
+tested just by registering it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from tbench.conformance.checks import CHECKS
 from tbench.conformance.result import Status
-from tbench.registry import TARGETS
+from tests.conformance.brokers import BROKER_TARGETS
 
 # Violations found in the real servers and reported to their author. strict: once a server
 # is fixed this XPASSes and fails, so the entry is removed rather than forgotten.
@@ -23,25 +24,32 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
 
 def _cases() -> list[object]:
     cases: list[object] = []
-    for target in TARGETS:
-        for check in CHECKS:
-            known = KNOWN_VIOLATIONS.get((target, check))
-            marks = [pytest.mark.xfail(reason=known, strict=True)] if known else []
-            cases.append(pytest.param(target, check, id=f"{target}-{check}", marks=marks))
+    for broker, targets in BROKER_TARGETS.items():
+        for target in targets:
+            for check in CHECKS:
+                known = KNOWN_VIOLATIONS.get((target, check))
+                marks = [pytest.mark.xfail(reason=known, strict=True)] if known else []
+                case_id = f"{broker}-{target}-{check}"
+                cases.append(pytest.param(broker, target, check, id=case_id, marks=marks))
     return cases
 
 
-@pytest.mark.parametrize(("target", "check"), _cases())
-def test_target_passes_check(verified, target, check):
-    result = verified[target].get(check)
-    assert result is not None, f"{check} did not run: {list(verified[target].values())}"
+@pytest.mark.parametrize(("broker", "target", "check"), _cases())
+def test_target_passes_check(verified_by_broker, broker, target, check):
+    result = verified_by_broker[broker][target].get(check)
+    results = verified_by_broker[broker][target]
+    assert result is not None, f"{check} did not run: {list(results.values())}"
     assert result.status is not Status.FAIL, result.reason
 
 
-@pytest.mark.parametrize("target", list(TARGETS))
-def test_target_survives_verification(verified, target):
-    assert "survived" not in verified[target], verified[target]["survived"].reason
-    assert "start" not in verified[target], verified[target]["start"].reason
+@pytest.mark.parametrize(
+    ("broker", "target"),
+    [(broker, target) for broker, targets in BROKER_TARGETS.items() for target in targets],
+)
+def test_target_survives_verification(verified_by_broker, broker, target):
+    results = verified_by_broker[broker][target]
+    assert "survived" not in results, results["survived"].reason
+    assert "start" not in results, results["start"].reason
 
 
 def test_checks_that_do_not_apply_say_why(verified):
