@@ -11,15 +11,7 @@ from tests.conformance.brokers import BROKER_TARGETS
 
 # Violations found in the real servers and reported to their author. strict: once a server
 # is fixed this XPASSes and fails, so the entry is removed rather than forgotten.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("lambda", "bad-input"): (
-        "the emulator closes invalid UTF-8 with 1007 and no reason, and a 128 KiB publish is "
-        "accepted but never delivered (its delivered form exceeds the 128 KiB post limit)"
-    ),
-    ("lambda", "slow-consumer"): (
-        "the emulator stops delivering to a reader that stalls but never ends its connection"
-    ),
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

@@ -182,8 +182,13 @@ async def case_problem(ctx: CheckContext, room: str, case: FrameCase) -> str | N
     return answer_problem(case, answer, error_frames)
 
 
-async def exact_size_problem(ctx: CheckContext, room: str) -> str | None:
-    """A message of exactly 128 KiB is allowed: it is delivered back to its sender."""
+async def exact_size_problem(ctx: CheckContext, room: str) -> tuple[str | None, str | None]:
+    """A message of exactly 128 KiB is allowed: it is delivered back to its sender.
+
+    Returns (failure, finding). On an API Gateway target the delivered form (the publish plus
+    `id` and `server_at`) exceeds the 128 KB post limit, so refusing it with `too_large` is the
+    architecture's real limit: a finding to report, not a broken server.
+    """
     fields = {
         "action": SEND_ACTION,
         "room": room,
@@ -199,20 +204,23 @@ async def exact_size_problem(ctx: CheckContext, room: str) -> str | None:
             while True:
                 echo = codec.loads(await ws.recv())
                 if isinstance(echo, dict) and echo.get("sender") == "big":
-                    return None
+                    return None, None
                 if isinstance(echo, dict) and "error" in echo:
-                    return f"exactly 128 KiB (allowed): refused with {codec.dumps_str(echo)[:160]}"
+                    refusal = f"exactly 128 KiB: refused with {codec.dumps_str(echo)[:160]}"
+                    if ctx.spec.ws_bad_input == "error-frame" and echo.get("kind") == "too_large":
+                        return None, refusal + " (the architecture's limit on delivered size)"
+                    return refusal + ", expected the echo", None
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else None
-        return f"exactly 128 KiB (allowed): closed {code}, expected the echo"
+        return f"exactly 128 KiB (allowed): closed {code}, expected the echo", None
     except TimeoutError:
-        return f"exactly 128 KiB (allowed): no echo within {IDLE_TIMEOUT_S:g} s"
+        return f"exactly 128 KiB (allowed): no echo within {IDLE_TIMEOUT_S:g} s", None
     finally:
         await ws.close()
 
 
-async def websocket_case_failures(ctx: CheckContext) -> tuple[int, list[str]]:
-    """Send every case, each on its own connection; returns the case count and failures."""
+async def websocket_case_failures(ctx: CheckContext) -> tuple[int, list[str], list[str]]:
+    """Send every case, each on its own connection; returns the count, failures, findings."""
     room = ctx.new_room("bad-input")
     cases = frame_cases(room, with_cursor=ctx.spec.supports_resume)
     failures: list[str] = []
@@ -223,8 +231,8 @@ async def websocket_case_failures(ctx: CheckContext) -> tuple[int, list[str]]:
         unhealthy = await health_problem(ctx)
         if unhealthy:
             failures.append(f"after {case.name}: {unhealthy}")
-            return len(cases), failures
-    problem = await exact_size_problem(ctx, room)
+            return len(cases), failures, []
+    problem, finding = await exact_size_problem(ctx, room)
     if problem:
         failures.append(problem)
-    return len(cases) + 1, failures
+    return len(cases) + 1, failures, [finding] if finding else []
