@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadtests.accounting import DeliveryTally, PublishLedger, tally
-from loadtests.histograms import CONNECT, DELIVERY, FIRST_MESSAGE, PUBLISH, LatencySet
+from loadtests.histograms import (
+    CONNECT,
+    DELIVERY,
+    FIRST_MESSAGE,
+    PUBLISH,
+    PUBLISH_LAG,
+    LatencySet,
+)
 
 RESULT_FILE = "loadgen.json"
 STATUS_FILE = "status.json"
@@ -80,7 +87,7 @@ def build_result(
         "delivery": delivery.to_json(),
         "latency": {
             name: merged.latencies.summary_ms(name)
-            for name in (DELIVERY, PUBLISH, CONNECT, FIRST_MESSAGE)
+            for name in (DELIVERY, PUBLISH, CONNECT, FIRST_MESSAGE, PUBLISH_LAG)
         },
         "counters": merged.counters,
         "wire": merged.wire,

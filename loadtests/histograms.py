@@ -17,6 +17,7 @@ DELIVERY = "delivery"
 PUBLISH = "publish"
 CONNECT = "connect"
 FIRST_MESSAGE = "first_message"
+PUBLISH_LAG = "publish_lag"  # actual send time - scheduled send time
 
 
 def new_histogram() -> HdrHistogram:

@@ -15,7 +15,7 @@ from locust.event import EventHook
 from loadtests import scenario_files
 from loadtests.accounting import PublishLedger, ReceiveLog
 from loadtests.deferred_events import DeferredRequestEvents
-from loadtests.histograms import DELIVERY, PUBLISH, LatencySet, step_name
+from loadtests.histograms import DELIVERY, PUBLISH, PUBLISH_LAG, LatencySet, step_name
 from loadtests.wire import WireCounter
 from tbench.scenario import Scenario
 
@@ -216,6 +216,11 @@ class Session:
         """Record a publish latency, if its message was sent in a measured window."""
         if self._window_of(sent_at) is not None:
             self.latencies.record(PUBLISH, latency_s)
+
+    def record_publish_lag(self, lag_s: float, sent_at: float) -> None:
+        """Record how late a publish left against its schedule, if in a measured window."""
+        if self._window_of(sent_at) is not None:
+            self.latencies.record(PUBLISH_LAG, lag_s)
 
     def _window_of(self, sent_at: float) -> Window | None:
         timeline = self.timeline

@@ -63,7 +63,7 @@ METRICS: dict[str, str] = {
     "loadgen_cpu_percent_max": "busiest load generator process, highest sample",
     "resource_samples": "resource samples taken",
 }
-for _metric in ("delivery", "publish", "connect", "first_message"):
+for _metric in ("delivery", "publish", "connect", "first_message", "publish_lag"):
     for _stat in ("mean", "p50", "p90", "p95", "p99", "p999", "max"):
         METRICS[f"{_metric}_{_stat}_ms"] = f"{_metric} latency, {_stat} (ms, HDR histogram)"
 

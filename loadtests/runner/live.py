@@ -90,11 +90,11 @@ class LiveDisplay:
 
 
 def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
-    """Print one line per target (status, delivery, latency, flags); return how many failed."""
+    """Print one row per target, then errors and flags; return how many targets failed."""
     table = Table(title=f"run {run.run_id}: {run.scenario.get('name')}", title_justify="left")
-    for column in ("target", "status", "delivered/expected", "lost", "dup", "p50 ms", "p99 ms"):
-        table.add_column(column)
-    table.add_column("flags / error")
+    for column in ("target", "status", "delivered", "expected", "lost", "dup", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column in ("target", "status") else "right")
+    notes: list[str] = []
     failed = 0
     for result in run.targets.values():
         metrics = result.metrics
@@ -103,13 +103,19 @@ def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
         table.add_row(
             result.target,
             result.status.value,
-            f"{metrics.get('delivered', '-')}/{metrics.get('expected', '-')}",
+            str(metrics.get("delivered", "-")),
+            str(metrics.get("expected", "-")),
             str(metrics.get("lost", "-")),
             str(metrics.get("duplicated", "-")),
             _ms(metrics.get("delivery_p50_ms")),
             _ms(metrics.get("delivery_p99_ms")),
-            (result.error or "").splitlines()[0][:60] if result.error else ", ".join(result.flags),
         )
+        if result.error:
+            notes.append(f"{result.target}: {result.error.splitlines()[0][:300]}")
+        elif result.flags:
+            notes.append(f"{result.target}: flagged {', '.join(result.flags)}")
     console.print(table)
-    console.print(f"results: {run_dir}/run.json, summary.csv")
+    for note in notes:
+        console.print(note, highlight=False)
+    console.print(f"results: {run_dir}/run.json, summary.csv", highlight=False)
     return failed

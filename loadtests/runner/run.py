@@ -23,7 +23,7 @@ from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
 from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
 from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle
-from loadtests.runner.verification import verify
+from loadtests.runner.verification import Verification, verify_all
 from loadtests.users import user_class_name
 from tbench.process import DEFAULT_HOST, TargetStartError
 from tbench.registry import TargetSpec
@@ -111,9 +111,10 @@ class ComparisonRun:
         names = [spec.name for spec in self.options.targets]
         try:
             with LiveDisplay(self.console, names) as live:
+                verdicts = self._verify_all(live)
                 for spec in self.options.targets:
                     current = self.run.targets[spec.name]
-                    self._measure(spec, current, live)
+                    self._measure(spec, current, live, verdicts.get(spec.name))
                     self.save()
                     current = None
             self.run.status = "complete"
@@ -134,17 +135,30 @@ class ComparisonRun:
             return GivenTarget(spec, self.options.url)
         return StartedTarget(spec, target_dir / "server.log", self.options.host)
 
-    def _measure(self, spec: TargetSpec, result: TargetResult, live: LiveDisplay) -> None:
+    def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
+        """Verify before benchmark; all targets at once, each on its own fresh server."""
+        if not self.options.verify:
+            return {}
+        for spec in self.options.targets:
+            live.update(spec.name, phase="verifying")
+        return verify_all(self.options.targets, self.options.url)
+
+    def _measure(
+        self,
+        spec: TargetSpec,
+        result: TargetResult,
+        live: LiveDisplay,
+        verdict: Verification | None,
+    ) -> None:
         target_dir = self.run_dir / spec.name
         target_dir.mkdir(parents=True, exist_ok=True)
         result.started_at = metadata.now_iso()
         try:
-            if self.options.verify:
-                live.update(spec.name, phase="verifying")
-                verdict = verify(spec, self.options.url)
+            if verdict is not None:
                 result.verification = verdict.to_json()
                 if not verdict.passed:
                     raise TargetFailed("failed verification: " + "; ".join(verdict.failures[:5]))
+            live.update(spec.name, phase="waiting")
             self._load(spec, result, target_dir, live)
             result.status = TargetStatus.OK
             note = ", ".join(result.flags) if result.flags else "ok"

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tbench.conformance import CheckResult, Status, run_checks, verify_started_target
+from tbench.conformance import CheckResult, Status, verify_targets
 from tbench.registry import TargetSpec
 
 
@@ -38,11 +38,10 @@ def _verdict(results: list[CheckResult], duration_s: float) -> Verification:
     return Verification(not failures and bool(results), counts, failures, duration_s)
 
 
-def verify(spec: TargetSpec, url: str | None) -> Verification:
-    """Run `tbench verify`'s checks: on a fresh instance started by verify, or at `url`."""
+def verify_all(specs: list[TargetSpec], url: str | None) -> dict[str, Verification]:
+    """Run `tbench verify`'s checks on every target at once (each on a fresh instance that
+    verify starts and stops), or on the one running at `url`; before anything is measured."""
     started = time.monotonic()
-    if url is None:
-        results = asyncio.run(verify_started_target(spec))
-    else:
-        results = asyncio.run(run_checks(spec, url))
-    return _verdict(results, time.monotonic() - started)
+    results = asyncio.run(verify_targets(specs, url))
+    duration_s = time.monotonic() - started
+    return {name: _verdict(checks, duration_s) for name, checks in results.items()}

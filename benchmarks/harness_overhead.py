@@ -1,0 +1,211 @@
+"""Harness overhead: the Locust WebSocket user vs a minimal asyncio `websockets` client.
+
+Both drive the same websocket target with the same workload — 100 rooms × 10 users (1,000
+connections), one publisher per room at 10 msg/s, so every client receives 10 msg/s and the
+server fans out 10,000 deliveries/s — and measure delivery latency the same way (wall clock
+at receipt − sent_at, into an HDR histogram) over the same measured window. The ratios say
+what the harness costs: goal delivered rate >= 0.95× and p50 delivery <= 1.25× the minimal
+client's.
+
+    .venv/bin/python benchmarks/harness_overhead.py [--rooms 100] [--duration 15] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+from loadtests.collect import RESULT_FILE
+from loadtests.histograms import DELIVERY, LatencySet
+from loadtests.runner.locust_process import LocustPlan, LocustRun
+from tbench import codec
+from tbench.messages import SEND_ACTION, Publish, padded_body
+from tbench.process import TargetProcess
+from tbench.registry import get_target
+
+USERS_PER_ROOM = 10
+PUBLISH_RATE_PER_S = 10.0
+PAYLOAD_BYTES = 64
+SETTLE_S = 2.0
+WARMUP_S = 5.0
+DRAIN_S = 2.0
+SPAWN_RATE = 500.0
+
+
+# -- the minimal client ----------------------------------------------------------------------
+
+
+async def _receive(
+    connection: ClientConnection, latencies: LatencySet, window: list[float]
+) -> None:
+    start, end = window
+    async for frame in connection:
+        received_at = time.time()
+        message = codec.loads(frame)
+        sent_at = message["sent_at"]
+        if start <= sent_at < end:
+            latencies.record(DELIVERY, received_at - sent_at)
+
+
+async def _publish(
+    connection: ClientConnection, room: str, sender: str, publish_from: float, until: float
+) -> None:
+    interval_s = 1.0 / PUBLISH_RATE_PER_S
+    body = padded_body(PAYLOAD_BYTES)
+    next_at = publish_from + random.uniform(0, interval_s)
+    seq = 0
+    while next_at < until:
+        await asyncio.sleep(max(0.0, next_at - time.time()))
+        seq += 1
+        frame = Publish(room, sender, seq, body, time.time()).to_json(action=SEND_ACTION)
+        await connection.send(codec.dumps_str(frame))
+        next_at += interval_s
+
+
+async def minimal_client(url: str, rooms: int, duration_s: float) -> dict[str, float | None]:
+    """Run the workload with asyncio + websockets; return delivered/s and p50/p99 (ms)."""
+    latencies = LatencySet()
+    window = [0.0, 0.0]
+    connections: list[tuple[str, int, ClientConnection]] = []
+    limit = asyncio.Semaphore(50)
+
+    async def join(room: str, position: int) -> None:
+        async with limit:
+            connection = await connect(
+                f"{url}?room={room}", compression=None, max_queue=None, ping_interval=None
+            )
+        connections.append((room, position, connection))
+
+    tag = f"min{random.randrange(10**6)}"
+    await asyncio.gather(
+        *(join(f"{tag}-{r}", p) for r in range(rooms) for p in range(USERS_PER_ROOM))
+    )
+    cpu_before = time.process_time()
+    publish_from = time.time() + SETTLE_S
+    window[0] = publish_from + WARMUP_S
+    window[1] = window[0] + duration_s
+    receivers = [asyncio.create_task(_receive(c, latencies, window)) for _, _, c in connections]
+    publishers = [
+        _publish(c, room, f"{room}-pub", publish_from, window[1])
+        for room, position, c in connections
+        if position == 0
+    ]
+    await asyncio.gather(*publishers)
+    cpu_s = time.process_time() - cpu_before
+    publish_s = time.time() - publish_from
+    await asyncio.sleep(DRAIN_S)
+    for task in receivers:
+        task.cancel()
+    await asyncio.gather(*(c.close() for _, _, c in connections), return_exceptions=True)
+    count = int(latencies.summary_ms(DELIVERY)["count"] or 0)
+    return {
+        "delivered_per_s": count / duration_s,
+        "p50_ms": latencies.percentile_ms(DELIVERY, 50),
+        "p99_ms": latencies.percentile_ms(DELIVERY, 99),
+        "client_cpu_percent": round(cpu_s / publish_s * 100, 1),
+    }
+
+
+# -- the Locust user ---------------------------------------------------------------------------
+
+
+def locust_user(url: str, rooms: int, duration_s: float, workdir: Path) -> dict[str, float | None]:
+    """Run the same workload with the Locust WebSocket user; read its loadgen.json."""
+    scenario = workdir / "harness.toml"
+    scenario.write_text(
+        f'description = "harness overhead"\nrooms = {rooms}\nusers_per_room = {USERS_PER_ROOM}\n'
+        f"publisher_fraction = {1 / USERS_PER_ROOM}\npublish_rate_per_s = {PUBLISH_RATE_PER_S}\n"
+        f"payload_bytes = {PAYLOAD_BYTES}\nspawn_rate = {SPAWN_RATE}\nsettle_s = {SETTLE_S}\n"
+        f"warmup_s = {WARMUP_S}\nduration_s = {duration_s}\ndrain_s = {DRAIN_S}\n"
+    )
+    out = workdir / f"locust-{time.monotonic_ns()}"
+    plan = LocustPlan(
+        user_class="WebsocketUser",
+        url=url,
+        scenario_ref=str(scenario),
+        users=rooms * USERS_PER_ROOM,
+        spawn_rate=SPAWN_RATE,
+        out_dir=out,
+        run_tag=f"loc{random.randrange(10**6)}",
+        run_time_s=rooms * USERS_PER_ROOM / SPAWN_RATE + SETTLE_S + WARMUP_S + duration_s + 60,
+    )
+    run = LocustRun(plan)
+    cpu_samples: list[tuple[float, float]] = []  # (time, cpu seconds) of the Locust process
+    try:
+        run.start()
+        process = psutil.Process(run.pids[0])
+        while run.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                cpu_samples.append((time.time(), times.user + times.system))
+            time.sleep(0.25)
+    finally:
+        run.stop()
+    result = json.loads((out / RESULT_FILE).read_text())
+    latency = result["latency"][DELIVERY]
+    publish_start = result["timeline"]["publish_start"]
+    publish_end = result["timeline"]["publish_end"]
+    inside = [(t, c) for t, c in cpu_samples if publish_start <= t <= publish_end]
+    cpu_percent = (
+        (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]) * 100
+        if len(inside) >= 2
+        else None
+    )
+    return {
+        "delivered_per_s": (latency["count"] or 0) / duration_s,
+        "p50_ms": latency.get("p50_ms"),
+        "p99_ms": latency.get("p99_ms"),
+        "client_cpu_percent": round(cpu_percent, 1) if cpu_percent is not None else None,
+        "lost": result["delivery"]["lost"],
+    }
+
+
+def main() -> int:
+    """Run both clients (alternating when repeated) and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per run")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    runs: dict[str, list[dict[str, float | None]]] = {"minimal": [], "locust": []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        TargetProcess(get_target("websocket")).start() as server,
+    ):
+        print(
+            f"target {server.url}: {args.rooms} rooms × {USERS_PER_ROOM} users, 1 publisher/room "
+            f"at {PUBLISH_RATE_PER_S:g} msg/s, {args.duration:g} s measured"
+        )
+        for attempt in range(args.repeat):
+            minimal = asyncio.run(minimal_client(server.url, args.rooms, args.duration))
+            runs["minimal"].append(minimal)
+            print(f"  [{attempt + 1}] minimal asyncio websockets: {minimal}")
+            located = locust_user(server.url, args.rooms, args.duration, Path(tmp))
+            runs["locust"].append(located)
+            print(f"  [{attempt + 1}] Locust WebSocket user:     {located}")
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(float(r[key] or 0.0) for r in runs[kind])
+
+    rate_ratio = median("locust", "delivered_per_s") / median("minimal", "delivered_per_s")
+    p50_ratio = median("locust", "p50_ms") / median("minimal", "p50_ms")
+    p99_ratio = median("locust", "p99_ms") / median("minimal", "p99_ms")
+    print(f"delivered rate  locust/minimal = {rate_ratio:.3f}  (goal >= 0.95)")
+    print(f"p50 delivery    locust/minimal = {p50_ratio:.3f}  (goal <= 1.25)")
+    print(f"p99 delivery    locust/minimal = {p99_ratio:.3f}")
+    return 0 if rate_ratio >= 0.95 and p50_ratio <= 1.25 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
