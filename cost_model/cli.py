@@ -16,6 +16,15 @@ from cost_model.lambda_cost import (
     throughput_from_concurrency,
     throughput_from_monthly_requests,
 )
+from cost_model.measured import (
+    Load,
+    MeasuredRunError,
+    TaskSize,
+    load_of_run,
+    measure_run,
+    price_run,
+)
+from cost_model.measured_render import render_run_pricing
 from cost_model.pricing import Architecture, Pricing, PricingError, load_pricing
 from cost_model.render import (
     bill_json,
@@ -293,3 +302,79 @@ def prices(
         typer.echo(codec.dumps_str(pricing.model_dump(mode="json", by_alias=True)))
     else:
         typer.echo(render_prices(pricing))
+
+
+@cost_app.command("run")
+def run_cost(
+    results_dir: Annotated[
+        Path,
+        typer.Argument(help="A run directory (results/<run-id>/).", exists=True, file_okay=False),
+    ],
+    users: Annotated[
+        Decimal | None,
+        typer.Option(parser=_decimal, help="Users (default: the run's own)."),
+    ] = None,
+    messages_per_user_per_day: Annotated[
+        Decimal | None,
+        typer.Option(
+            "--msgs-per-user-per-day",
+            parser=_decimal,
+            help="Messages each user sends per day (default: the run's rate, all day).",
+        ),
+    ] = None,
+    hours_per_day: Annotated[
+        Decimal,
+        typer.Option(parser=_decimal, help="Hours each user stays connected per day."),
+    ] = Decimal(24),
+    task_vcpu: Annotated[
+        Decimal, typer.Option(parser=_decimal, help="vCPU of one Fargate task.")
+    ] = TaskSize.vcpu,
+    task_memory_gb: Annotated[
+        Decimal, typer.Option(parser=_decimal, help="Memory of one Fargate task, GB.")
+    ] = TaskSize.memory_gb,
+    free_tier: Annotated[
+        bool,
+        typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
+    ] = False,
+    month_days: MonthDays = Decimal(30),
+    pricing_file: PricingFile = None,
+    rate: Rates = None,
+    as_json: AsJson = False,
+) -> None:
+    """Price a measured run: each target's month and cost per million delivered messages,
+    and the rate where API Gateway + Lambda becomes dearer than containers."""
+    for value, option in (
+        (users, "--users"),
+        (task_vcpu, "--task-vcpu"),
+        (task_memory_gb, "--task-memory-gb"),
+        (month_days, "--month-days"),
+        (hours_per_day, "--hours-per-day"),
+    ):
+        _positive(value, option)
+    if hours_per_day > 24:
+        raise typer.BadParameter("a day has 24 hours", param_hint="--hours-per-day")
+    pricing = _pricing(pricing_file, rate)
+    try:
+        measured = measure_run(results_dir)
+    except MeasuredRunError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    own = load_of_run(measured)
+    load = Load(
+        users=users if users is not None else own.users,
+        messages_per_user_per_day=(
+            messages_per_user_per_day
+            if messages_per_user_per_day is not None
+            else own.messages_per_user_per_day
+        ),
+        room_size=own.room_size,
+        hours_per_day=hours_per_day,
+        month_days=month_days,
+    )
+    task = TaskSize(vcpu=task_vcpu, memory_gb=task_memory_gb)
+    try:
+        priced = price_run(measured, pricing, load, task=task, free_tier=free_tier)
+    except ValueError as exc:  # e.g. a task too small for the server's own memory
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(as_json, "run", priced, pricing, render_run_pricing(priced, pricing))

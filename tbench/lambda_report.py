@@ -13,6 +13,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+# A target's REPORT (and EMULATOR) lines, in its results directory: `<run>/<target>/<this>`.
+REPORT_LOG_FILE = "lambda-reports.log"
+UNNAMED_FUNCTION = "(unnamed)"  # the function of a REPORT line without an emulator note
+
 _REPORT = re.compile(
     r"REPORT RequestId: (?P<request_id>\S+)\s+"
     r"Duration: (?P<duration>[\d.]+) ms\s+"
@@ -120,3 +124,16 @@ def read_reports(lines: Iterable[str]) -> Iterator[LambdaReport]:
         report = LambdaReport.parse(line)
         if report is not None:
             yield report
+
+
+def read_invocations(lines: Iterable[str]) -> list[tuple[LambdaReport, EmulatorRecord | None]]:
+    """Every REPORT line with the emulator's note on the same request (None on real AWS logs)."""
+    reports: list[LambdaReport] = []
+    notes: dict[str, EmulatorRecord] = {}
+    for line in lines:
+        report = LambdaReport.parse(line)
+        if report is not None:
+            reports.append(report)
+        elif (note := EmulatorRecord.parse(line)) is not None:
+            notes[note.request_id] = note
+    return [(report, notes.get(report.request_id)) for report in reports]

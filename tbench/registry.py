@@ -32,6 +32,9 @@ class TargetSpec:
     # that stays open (API Gateway cannot choose close codes; it closes only on its own limits).
     ws_bad_input: Literal["close", "error-frame"] = "close"
     extra_args: tuple[str, ...] = field(default_factory=tuple)
+    # The launcher option that makes it append Lambda REPORT lines to a file (tbench run keeps
+    # them as <target>/lambda-reports.log); None for targets that write none.
+    report_log_option: str | None = None
 
     def argv(self, host: str, port: int, *extra: str) -> list[str]:
         """The command that starts this target's server on host:port."""
@@ -94,6 +97,7 @@ TARGETS: dict[str, TargetSpec] = {
             supports_resume=False,
             assigns_ids=False,
             ws_bad_input="error-frame",
+            report_log_option="--report-log",
         ),
     )
 }

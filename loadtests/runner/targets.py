@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from tbench.lambda_report import REPORT_LOG_FILE
 from tbench.process import DEFAULT_HOST, TargetProcess
 from tbench.registry import TargetSpec
 
@@ -42,7 +43,10 @@ class StartedTarget:
 
     def __init__(self, spec: TargetSpec, log_path: Path, host: str = DEFAULT_HOST) -> None:
         self.spec = spec
-        self.process = TargetProcess(spec, host=host, log_path=log_path)
+        reports: tuple[str, ...] = ()
+        if spec.report_log_option:  # Lambda REPORT lines beside the server log, for pricing
+            reports = (spec.report_log_option, str(log_path.parent / REPORT_LOG_FILE))
+        self.process = TargetProcess(spec, host=host, extra_args=reports, log_path=log_path)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,437 @@
+"""Price a measured run: what each target would cost a month at a given load, per message.
+
+The Lambda target is priced from its `REPORT` lines (billed milliseconds per function, memory)
+through the serverless chat model (`cost_model.chat`: API Gateway messages and
+connection-minutes, Lambda, DynamoDB); the container targets from their measured CPU-seconds
+per 1,000 delivered messages and RSS per connection, sized into Fargate tasks
+(`cost_model.containers.tasks_for_load`). The crossover is the delivered-message rate above
+which the serverless bill passes a container target's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from cost_model.chat import ChatBill, ChatWorkload, chat_bill
+from cost_model.containers import (
+    FargateBill,
+    TaskSizing,
+    fargate_bill,
+    hours_in_month,
+    tasks_for_load,
+)
+from cost_model.lambda_cost import seconds_in_month
+from cost_model.pricing import Pricing
+from tbench.lambda_report import (
+    REPORT_LOG_FILE,
+    UNNAMED_FUNCTION,
+    LambdaReport,
+    read_invocations,
+)
+from tbench.results import RunResult, TargetStatus, load_run
+
+BYTES_PER_MB = Decimal(1024 * 1024)
+HOURS_PER_DAY = Decimal(24)
+MILLION = Decimal(1_000_000)
+# template.yaml's functions behind $connect and $disconnect; the others run per message sent.
+CONNECT_FUNCTION = "ConnectFunction"
+DISCONNECT_FUNCTION = "DisconnectFunction"
+# Where the crossover is looked for: delivered messages per second.
+CROSSOVER_LOW_PER_S = 0.01
+CROSSOVER_HIGH_PER_S = 10_000_000.0
+CROSSOVER_POINTS_PER_DECADE = 8
+
+
+class MeasuredRunError(ValueError):
+    """A run directory that cannot be priced (no run.json, nothing measured)."""
+
+
+@dataclass(frozen=True)
+class FunctionUse:
+    """One Lambda function in the run: invocations, billed milliseconds, memory, cold starts."""
+
+    name: str  # from the emulator's notes; UNNAMED_FUNCTION when the log does not say
+    invocations: int
+    billed_ms: int
+    memory_mb: int
+    cold_starts: int
+
+
+@dataclass(frozen=True)
+class MeasuredLambda:
+    """A serverless target's measurements: its functions, and what they served."""
+
+    target: str
+    functions: tuple[FunctionUse, ...]
+    published: int  # messages sent in the run (sendMessage invocations serve these)
+    sessions: int  # connections opened in the run ($connect / $disconnect serve these)
+    message_bytes: int  # size each message is metered at (bytes per delivered message)
+
+    def _billed_ms(self, names: Iterable[str]) -> int:
+        wanted = set(names)
+        return sum(f.billed_ms for f in self.functions if f.name in wanted)
+
+    @property
+    def send_ms_per_message(self) -> Decimal:
+        """Billed ms of every per-message function, per message sent."""
+        session_names = {CONNECT_FUNCTION, DISCONNECT_FUNCTION}
+        other = sum(f.billed_ms for f in self.functions if f.name not in session_names)
+        return Decimal(other) / max(self.published, 1)
+
+    @property
+    def connect_ms_per_session(self) -> Decimal:
+        """Billed ms of $connect per connection opened."""
+        return Decimal(self._billed_ms([CONNECT_FUNCTION])) / max(self.sessions, 1)
+
+    @property
+    def disconnect_ms_per_session(self) -> Decimal:
+        """Billed ms of $disconnect per connection opened."""
+        return Decimal(self._billed_ms([DISCONNECT_FUNCTION])) / max(self.sessions, 1)
+
+    @property
+    def memory_mb(self) -> int:
+        """The memory size most invocations ran with."""
+        sizes = Counter({f.memory_mb: f.invocations for f in self.functions})
+        return sizes.most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class MeasuredContainer:
+    """A long-running server's measurements: CPU per 1,000 delivered messages, RSS."""
+
+    target: str
+    cpu_s_per_1k_delivered: Decimal
+    rss_bytes_per_connection: Decimal
+    base_rss_bytes: Decimal  # the server's memory before connections
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """What a run measured that prices depend on, and why any target was left out."""
+
+    run_id: str
+    scenario_users: int
+    room_size: int
+    messages_per_user_per_day: Decimal  # the scenario's publishing, sustained for a day
+    serverless: tuple[MeasuredLambda, ...]
+    containers: tuple[MeasuredContainer, ...]
+    skipped: dict[str, str]  # target -> why it is not priced
+
+
+def read_function_uses(path: Path) -> tuple[FunctionUse, ...]:
+    """Aggregate a REPORT log by function (named by the EMULATOR lines, when present)."""
+    by_name: dict[str, list[LambdaReport]] = {}
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for report, note in read_invocations(lines):
+            by_name.setdefault(note.function if note else UNNAMED_FUNCTION, []).append(report)
+    return tuple(
+        FunctionUse(
+            name=name,
+            invocations=len(group),
+            billed_ms=sum(r.billed_duration_ms for r in group),
+            memory_mb=Counter(r.memory_size_mb for r in group).most_common(1)[0][0],
+            cold_starts=sum(r.init_duration_ms is not None for r in group),
+        )
+        for name, group in sorted(by_name.items())
+    )
+
+
+def _metric(metrics: dict[str, float | int | None], name: str) -> Decimal | None:
+    value = metrics.get(name)
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return Decimal(str(value))
+
+
+def _container(target: str, metrics: dict[str, float | int | None]) -> MeasuredContainer | str:
+    cpu = _metric(metrics, "server_cpu_s_per_1k_delivered")
+    per_connection = _metric(metrics, "server_rss_per_connection_bytes")
+    rss_max = _metric(metrics, "server_rss_max_bytes")
+    connections = _metric(metrics, "server_connections_max") or Decimal(0)
+    if cpu is None or per_connection is None or rss_max is None:
+        return "no CPU or memory measurement of the server"
+    base = max(rss_max - per_connection * connections, Decimal(0))
+    return MeasuredContainer(target, cpu, max(per_connection, Decimal(0)), base)
+
+
+def measure_run(run_dir: Path) -> MeasuredRun:
+    """Read what pricing needs from a run directory (run.json and the REPORT logs)."""
+    try:
+        run = load_run(run_dir)
+    except OSError as exc:
+        raise MeasuredRunError(f"{run_dir}: no readable run.json ({exc.strerror})") from None
+    return measured_from(run, run_dir)
+
+
+def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
+    """What pricing needs from a loaded run (REPORT logs read from `run_dir`)."""
+    scenario = run.scenario
+    serverless: list[MeasuredLambda] = []
+    containers: list[MeasuredContainer] = []
+    skipped: dict[str, str] = {}
+    for name, result in run.targets.items():
+        if result.status is not TargetStatus.OK:
+            skipped[name] = f"not measured ({result.status.value})"
+            continue
+        metrics = result.metrics
+        report_log = run_dir / name / REPORT_LOG_FILE
+        if report_log.exists():
+            functions = read_function_uses(report_log)
+            if not functions:
+                skipped[name] = f"{REPORT_LOG_FILE} holds no REPORT line"
+                continue
+            serverless.append(
+                MeasuredLambda(
+                    target=name,
+                    functions=functions,
+                    published=int(metrics.get("published") or 0),
+                    sessions=int((metrics.get("users") or 0) + (metrics.get("reconnects") or 0)),
+                    message_bytes=round(float(metrics.get("bytes_per_delivered") or 0)),
+                )
+            )
+            continue
+        measured = _container(name, metrics)
+        if isinstance(measured, str):
+            skipped[name] = measured
+        else:
+            containers.append(measured)
+    publishers = math.ceil(scenario["users_per_room"] * scenario["publisher_fraction"] - 1e-9)
+    per_user_per_s = publishers * scenario["publish_rate_per_s"] / scenario["users_per_room"]
+    return MeasuredRun(
+        run_id=run.run_id,
+        scenario_users=scenario["rooms"] * scenario["users_per_room"],
+        room_size=scenario["users_per_room"],
+        messages_per_user_per_day=Decimal(str(round(per_user_per_s * 86_400, 6))),
+        serverless=tuple(serverless),
+        containers=tuple(containers),
+        skipped=skipped,
+    )
+
+
+@dataclass(frozen=True)
+class Load:
+    """A month of chat: users, how much each sends, who receives it, how long they stay."""
+
+    users: Decimal
+    messages_per_user_per_day: Decimal
+    room_size: int  # members receiving each message, the sender included
+    hours_per_day: Decimal = HOURS_PER_DAY
+    month_days: Decimal = Decimal(30)
+
+    @property
+    def delivered_per_month(self) -> Decimal:
+        """Deliveries in the month: every message to every member of its room."""
+        return self.users * self.messages_per_user_per_day * self.month_days * self.room_size
+
+    @property
+    def delivered_per_second(self) -> Decimal:
+        """Average deliveries per second over the month."""
+        return self.delivered_per_month / seconds_in_month(self.month_days)
+
+    def at_delivered_rate(self, per_second: Decimal) -> Load:
+        """The same users and rooms, sending enough to deliver `per_second` messages/s."""
+        sent_per_day = per_second * 86_400 / self.room_size
+        return replace(self, messages_per_user_per_day=sent_per_day / self.users)
+
+
+def load_of_run(measured: MeasuredRun) -> Load:
+    """The run's own load (its users, its publishing rate), sustained for a month."""
+    return Load(
+        users=Decimal(measured.scenario_users),
+        messages_per_user_per_day=measured.messages_per_user_per_day,
+        room_size=measured.room_size,
+    )
+
+
+@dataclass(frozen=True)
+class TaskSize:
+    """The Fargate task the container targets run in, and how full it may get."""
+
+    vcpu: Decimal = Decimal(1)  # one uvicorn process uses one core
+    memory_gb: Decimal = Decimal(2)
+    target_utilization: Decimal = Decimal("0.7")
+
+
+DEFAULT_TASK = TaskSize()
+
+
+@dataclass(frozen=True)
+class TargetCost:
+    """One target's month at a load: the bill behind it and its price per delivered message."""
+
+    target: str
+    kind: Literal["serverless", "containers"]
+    monthly_usd: Decimal
+    delivered_per_month: Decimal
+    chat: ChatBill | None = None  # serverless: API Gateway + Lambda + DynamoDB
+    sizing: TaskSizing | None = None  # containers: tasks needed
+    fargate: FargateBill | None = None
+
+    @property
+    def usd_per_million_delivered(self) -> Decimal | None:
+        """The month's bill per million delivered messages (None without deliveries)."""
+        if self.delivered_per_month <= 0:
+            return None
+        return self.monthly_usd / self.delivered_per_month * MILLION
+
+
+def serverless_cost(
+    measured: MeasuredLambda, load: Load, pricing: Pricing, *, free_tier: bool = False
+) -> TargetCost:
+    """The serverless chat's month at `load`, with the run's billed durations and memory."""
+    workload = ChatWorkload(
+        users=load.users,
+        hours_per_day=load.hours_per_day,
+        messages_per_user_per_day=load.messages_per_user_per_day,
+        room_size=load.room_size,
+        message_bytes=measured.message_bytes,
+        month_days=load.month_days,
+        memory_mb=Decimal(measured.memory_mb),
+        send_duration_ms=measured.send_ms_per_message,
+        connect_duration_ms=measured.connect_ms_per_session,
+        disconnect_duration_ms=measured.disconnect_ms_per_session,
+        free_tier=free_tier,
+    )
+    bill = chat_bill(workload, pricing)
+    return TargetCost(
+        measured.target, "serverless", bill.total_usd, load.delivered_per_month, chat=bill
+    )
+
+
+def container_cost(
+    measured: MeasuredContainer, load: Load, pricing: Pricing, task: TaskSize = DEFAULT_TASK
+) -> TargetCost:
+    """Always-on Fargate tasks sized for `load`: CPU for its messages, memory for its users."""
+    sizing = tasks_for_load(
+        messages_per_second=load.delivered_per_second,
+        cpu_seconds_per_1000_messages=measured.cpu_s_per_1k_delivered,
+        connections=load.users,  # sized for every user connected at once
+        rss_mb_per_connection=measured.rss_bytes_per_connection / BYTES_PER_MB,
+        base_rss_mb=measured.base_rss_bytes / BYTES_PER_MB,
+        task_vcpu=task.vcpu,
+        task_memory_gb=task.memory_gb,
+        target_utilization=task.target_utilization,
+    )
+    bill = fargate_bill(
+        task.vcpu,
+        task.memory_gb,
+        pricing,
+        tasks=sizing.tasks,
+        hours=hours_in_month(load.month_days),
+    )
+    return TargetCost(
+        measured.target,
+        "containers",
+        bill.total_usd,
+        load.delivered_per_month,
+        sizing=sizing,
+        fargate=bill,
+    )
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where the serverless bill passes a container target's, as users send more."""
+
+    serverless: str
+    containers: str
+    delivered_per_second: Decimal | None  # None: serverless stays cheaper over the whole range
+    dearer_from_start: bool  # serverless is dearer even at the lowest rate looked at
+
+
+def _rates(low: float, high: float, per_decade: int) -> list[Decimal]:
+    steps = round(math.log10(high / low) * per_decade)
+    return [Decimal(str(round(low * 10 ** (i / per_decade), 6))) for i in range(steps + 1)]
+
+
+def crossover(
+    serverless: MeasuredLambda,
+    containers: MeasuredContainer,
+    load: Load,
+    pricing: Pricing,
+    *,
+    task: TaskSize = DEFAULT_TASK,
+    free_tier: bool = False,
+) -> Crossover:
+    """The lowest delivered rate (same users and rooms) at which serverless is the dearer."""
+
+    def dearer(rate: Decimal) -> bool:
+        at = load.at_delivered_rate(rate)
+        lambda_usd = serverless_cost(serverless, at, pricing, free_tier=free_tier).monthly_usd
+        return lambda_usd > container_cost(containers, at, pricing, task).monthly_usd
+
+    rates = _rates(CROSSOVER_LOW_PER_S, CROSSOVER_HIGH_PER_S, CROSSOVER_POINTS_PER_DECADE)
+    if dearer(rates[0]):
+        return Crossover(serverless.target, containers.target, rates[0], True)
+    previous = rates[0]
+    for rate in rates[1:]:
+        if dearer(rate):
+            low, high = previous, rate
+            for _ in range(30):  # bisect to well under a percent
+                middle = (low + high) / 2
+                low, high = (low, middle) if dearer(middle) else (middle, high)
+            return Crossover(serverless.target, containers.target, high, False)
+        previous = rate
+    return Crossover(serverless.target, containers.target, None, False)
+
+
+@dataclass(frozen=True)
+class RunPricing:
+    """Every priced target at one load, and every serverless/container crossover."""
+
+    run_id: str
+    load: Load
+    task: TaskSize
+    free_tier: bool
+    costs: tuple[TargetCost, ...]
+    crossovers: tuple[Crossover, ...]
+    skipped: dict[str, str]
+
+
+def price_run(
+    measured: MeasuredRun,
+    pricing: Pricing,
+    load: Load | None = None,
+    *,
+    task: TaskSize = DEFAULT_TASK,
+    free_tier: bool = False,
+) -> RunPricing:
+    """Price every measured target at `load` (the run's own by default), with crossovers."""
+    load = load or load_of_run(measured)
+    costs = [serverless_cost(s, load, pricing, free_tier=free_tier) for s in measured.serverless]
+    costs += [container_cost(c, load, pricing, task) for c in measured.containers]
+    crossovers = tuple(
+        crossover(s, c, load, pricing, task=task, free_tier=free_tier)
+        for s in measured.serverless
+        for c in measured.containers
+    )
+    return RunPricing(
+        measured.run_id, load, task, free_tier, tuple(costs), crossovers, measured.skipped
+    )
+
+
+def cost_curve(
+    measured: MeasuredRun,
+    pricing: Pricing,
+    load: Load,
+    rates: Sequence[Decimal],
+    *,
+    task: TaskSize = DEFAULT_TASK,
+    free_tier: bool = False,
+) -> dict[str, list[Decimal]]:
+    """Monthly cost of every priced target at each delivered rate (same users and rooms)."""
+    curves: dict[str, list[Decimal]] = {}
+    for rate in rates:
+        at = load.at_delivered_rate(rate)
+        for s in measured.serverless:
+            cost = serverless_cost(s, at, pricing, free_tier=free_tier)
+            curves.setdefault(s.target, []).append(cost.monthly_usd)
+        for c in measured.containers:
+            curves.setdefault(c.target, []).append(container_cost(c, at, pricing, task).monthly_usd)
+    return curves

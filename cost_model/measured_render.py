@@ -1,0 +1,83 @@
+"""A priced run as text (`tbench cost run`), and the sentences the HTML report reuses."""
+
+from __future__ import annotations
+
+from cost_model.measured import Crossover, RunPricing, TargetCost
+from cost_model.pricing import Pricing
+from cost_model.render import INDENT, count, fixed, usd
+
+
+def describe_load(priced: RunPricing) -> list[str]:
+    """What was priced: the load, the container tasks, the serverless architecture."""
+    load, task = priced.load, priced.task
+    return [
+        f"Load: {count(load.users)} users in rooms of {load.room_size}, each sending"
+        f" {fixed(load.messages_per_user_per_day)} messages a day, connected"
+        f" {fixed(load.hours_per_day)} h a day, {fixed(load.month_days, 0)} days:"
+        f" {count(load.delivered_per_month.to_integral_value())} delivered messages"
+        f" ({fixed(load.delivered_per_second)}/s)",
+        f"Containers: always-on Fargate tasks of {task.vcpu} vCPU / {task.memory_gb} GB filled"
+        f" to {task.target_utilization:.0%}, sized for every user connected at once"
+        " (load balancer and data transfer not included)",
+        "Serverless: the servers/lambda_ws architecture (API Gateway WebSocket, Lambda at the"
+        " run's billed durations and memory, DynamoDB connections table), "
+        + ("with" if priced.free_tier else "without")
+        + " Lambda's free tier",
+    ]
+
+
+def describe_cost(cost: TargetCost) -> str:
+    """What one target's bill is made of."""
+    if cost.chat is not None:
+        bill = cost.chat
+        return (
+            f"API Gateway {usd(bill.apigw.total_usd)} + Lambda {usd(bill.lambda_.total_usd)}"
+            f" ({count(bill.lambda_.requests.requests)} invocations)"
+            f" + DynamoDB {usd(bill.dynamodb.total_usd)}"
+        )
+    if cost.sizing is not None and cost.fargate is not None:
+        return (
+            f"{count(cost.sizing.tasks)} task(s): needs {fixed(cost.sizing.required_vcpu, 3)}"
+            f" vCPU and {fixed(cost.sizing.required_memory_gb, 3)} GB"
+        )
+    return ""
+
+
+def describe_crossover(crossing: Crossover) -> str:
+    """Where the serverless bill passes a container target's, in a sentence."""
+    prefix = f"{crossing.serverless} vs {crossing.containers}: serverless"
+    if crossing.dearer_from_start:
+        return f"{prefix} is dearer at every rate (connection-minutes alone outweigh the tasks)"
+    if crossing.delivered_per_second is None:
+        return f"{prefix} stays cheaper at every rate looked at"
+    rate = fixed(crossing.delivered_per_second)
+    return f"{prefix} becomes dearer above {rate} delivered messages/s"
+
+
+def per_million(cost: TargetCost) -> str:
+    """The cost per million delivered messages, or a dash."""
+    value = cost.usd_per_million_delivered
+    return "-" if value is None else f"{fixed(value, 4)} USD"
+
+
+def render_run_pricing(priced: RunPricing, pricing: Pricing) -> str:
+    """The `tbench cost run` answer: what was priced, per target, then the crossovers."""
+    lines = [
+        f"Run {priced.run_id} priced for a month ({pricing.region}, prices in {pricing.currency})",
+        "",
+        *describe_load(priced),
+        "",
+        f"{'target':<16}{'monthly':>16}{'per million msgs':>20}  made of",
+    ]
+    for cost in priced.costs:
+        lines.append(
+            f"{cost.target:<16}{usd(cost.monthly_usd):>16}{per_million(cost):>20}"
+            f"  {describe_cost(cost)}"
+        )
+    if priced.crossovers:
+        lines += ["", "Crossover (same users, more or fewer messages)"]
+        lines += [f"{INDENT}{describe_crossover(crossing)}" for crossing in priced.crossovers]
+    if priced.skipped:
+        lines += ["", "Not priced"]
+        lines += [f"{INDENT}{target}: {why}" for target, why in priced.skipped.items()]
+    return "\n".join(lines)
