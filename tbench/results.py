@@ -121,6 +121,8 @@ class RunResult(BaseModel):
     packages: dict[str, str] = Field(default_factory=dict)
     scenario: dict[str, Any]
     load_generator: dict[str, Any] = Field(default_factory=dict)
+    # What every target shared: broker, serializer, uvicorn settings, limits (for the report).
+    held_equal: dict[str, Any] = Field(default_factory=dict)
     targets: dict[str, TargetResult] = Field(default_factory=dict)
 
 

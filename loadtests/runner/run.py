@@ -93,6 +93,7 @@ class ComparisonRun:
                 "remote_workers": options.remote_workers,
                 "mode": "distributed" if options.workers + options.remote_workers else "local",
             },
+            held_equal=metadata.held_equal(),
             targets={
                 spec.name: TargetResult(target=spec.name, family=spec.family)
                 for spec in options.targets
