@@ -32,10 +32,15 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return port
 
 
+def http_root(host: str, port: int) -> str:
+    """`http://host:port` (IPv6 bracketed): a server's HTTP root, and a page's origin."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return f"http://{bracketed}:{port}"
+
+
 def health_url(host: str, port: int) -> str:
     """The `/healthz` URL every target serves."""
-    bracketed = f"[{host}]" if ":" in host else host
-    return f"http://{bracketed}:{port}/healthz"
+    return f"{http_root(host, port)}/healthz"
 
 
 def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
