@@ -32,6 +32,7 @@ MSG_FINALIZE = "tbench:finalize"
 MSG_FINAL = "tbench:final"
 COLLECT_TIMEOUT_S = 60.0
 SPAWN_TIMEOUT_S = 600.0
+JOIN_TIMEOUT_S = 60.0  # beyond users / spawn_rate
 STATUS_INTERVAL_S = 1.0
 
 
@@ -50,6 +51,7 @@ class Conductor:
         self.sweep_steps: list[dict[str, Any]] = []
         self.finals: dict[str, dict[str, Any]] = {}
         self.report_times: dict[str, float] = {}
+        self.joined_by_worker: dict[str, int] = {}
         self.result: dict[str, Any] | None = None
         self._finalized = False
         options = environment.parsed_options
@@ -81,6 +83,7 @@ class Conductor:
         if part is None:
             return
         self.session.latencies.add_encoded(part["histograms"])
+        self.joined_by_worker[client_id] = part.get("joined", 0)
         self.report_times[client_id] = time.time()
 
     # -- phases -----------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class Conductor:
         scenario = self.session.scenario
         self.phase = "spawning"
         self.spawned.wait(SPAWN_TIMEOUT_S)
+        self._wait_for_joins(scenario.users)
         publish_start = time.time() + scenario.settle_s
         measure_start = publish_start + scenario.warmup_s
         if scenario.sweep is not None and self.autostop:
@@ -153,8 +157,25 @@ class Conductor:
             self.spawned.clear()
             self.environment.runner.start(rooms * scenario.users_per_room, scenario.spawn_rate)
             self.spawned.wait(SPAWN_TIMEOUT_S)
+            self._wait_for_joins(rooms * scenario.users_per_room)
             window_start = time.time() + scenario.settle_s
         self.broadcast_timeline(Timeline(publish_start, time.time(), tuple(windows)))
+
+    def joined(self) -> int:
+        """Users whose subscription is live, in every process (workers: as last reported)."""
+        if self.runner_is_master:
+            return sum(self.joined_by_worker.values())
+        return len(self.session.receivers)
+
+    def _wait_for_joins(self, users: int) -> None:
+        """Spawned is not joined (a Lambda $connect takes a cold start): wait for the joins,
+        so publishing starts with every receiver in its room; give up after a while."""
+        self.phase = "joining"
+        deadline = time.time() + JOIN_TIMEOUT_S + users / self.session.scenario.spawn_rate
+        while self.joined() < users and time.time() < deadline:
+            gevent.sleep(0.1)
+        if self.joined() < users:
+            logger.warning("only %d of %d users joined; publishing anyway", self.joined(), users)
 
     def _sleep_until(self, at: float) -> None:
         while (remaining := at - time.time()) > 0:
@@ -184,7 +205,7 @@ class Conductor:
         if self._finalized:
             return "done"
         if timeline is None:
-            return "spawning"
+            return "joining" if self.spawned.is_set() else "spawning"
         if now < timeline.publish_start:
             return "settling"
         if now >= timeline.publish_end:

@@ -98,6 +98,7 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
         # after the final export the histograms belong to it; later samples are not sent
         "histograms": {} if frozen else SESSION.latencies.take_encoded(),
         "counters": asdict(SESSION.counters),
+        "joined": len(SESSION.receivers),
     }
 
 
