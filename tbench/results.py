@@ -100,6 +100,9 @@ class TargetResult(BaseModel):
     started_at: str | None = None
     ended_at: str | None = None
     verification: dict[str, Any] | None = None
+    # With `tbench run --replicas/--broker`: replicas, broker, balancer, versions, and each
+    # component's resources (the `server_*` metrics then sum every component).
+    deployment: dict[str, Any] | None = None
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
     sweep: list[dict[str, Any]] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict)  # relative to the run directory

@@ -18,6 +18,13 @@ from rich.console import Console
 from loadtests import scenario_files
 from loadtests.collect import RESULT_FILE, STATUS_FILE
 from loadtests.runner import metadata
+from loadtests.runner.cluster_target import (
+    ClusterTarget,
+    replicable,
+    resolve_deployment,
+    server_pids_of,
+    wants_cluster,
+)
 from loadtests.runner.live import LiveDisplay
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
@@ -54,6 +61,8 @@ class RunOptions:
     host: str = DEFAULT_HOST
     run_id: str | None = None
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    replicas: int = 1  # > 1: server processes per target behind nginx (tbench.cluster)
+    broker: str | None = None  # memory | redis; None: redis as soon as replicas > 1
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -70,6 +79,9 @@ class ComparisonRun:
     def __init__(self, options: RunOptions, console: Console) -> None:
         if options.url is not None and len(options.targets) != 1:
             raise ValueError("--url names one running target, so it takes exactly one target")
+        self.replicas, self.broker = resolve_deployment(options.replicas, options.broker)
+        if options.url is not None and wants_cluster(self.replicas, self.broker):
+            raise ValueError("--url measures a running target: --replicas/--broker start one")
         self.options = options
         self.console = console
         self.scenario: Scenario = scenario_files.load(options.scenario_ref)
@@ -134,6 +146,8 @@ class ComparisonRun:
     def _handle(self, spec: TargetSpec, target_dir: Path) -> TargetHandle:
         if self.options.url is not None:
             return GivenTarget(spec, self.options.url)
+        if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
+            return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         return StartedTarget(spec, target_dir / "server.log", self.options.host)
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
@@ -196,10 +210,8 @@ class ComparisonRun:
         )
         result.url = handle.url
         locust = LocustRun(plan)
-        server_pid = handle.server_pid
         sampler = ResourceSampler(
-            server_pids=lambda: [server_pid] if server_pid is not None else [],
-            loadgen_pids=lambda: locust.pids,
+            server_pids=server_pids_of(handle), loadgen_pids=lambda: locust.pids
         )
         try:
             sampler.start()
@@ -227,6 +239,10 @@ class ComparisonRun:
         result.metrics = metrics
         result.sweep = loadgen.get("sweep") or []
         result.flags = flags_for(metrics)
+        if isinstance(handle, ClusterTarget):
+            result.deployment = handle.deployment(*measured_window(loadgen), metrics)
+        elif wants_cluster(self.replicas, self.broker):
+            result.deployment = {"replicas": 1, "note": replicable(spec)}
 
     def _follow(
         self,
@@ -242,7 +258,9 @@ class ComparisonRun:
         while locust.poll() is None:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
-            if isinstance(handle, StartedTarget) and not handle.process.alive():
+            if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
+                isinstance(handle, ClusterTarget) and not handle.alive()
+            ):
                 raise TargetFailed(f"the server exited during the run:\n{handle.failure_detail()}")
             live.follow_status(spec.name, status_path)
             time.sleep(POLL_INTERVAL_S)
