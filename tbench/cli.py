@@ -171,6 +171,37 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def demo(
+    port: int = typer.Option(8080, help="TCP port of the demo page."),
+    host: str = typer.Option(DEFAULT_HOST, help="Address of the page and every target."),
+    room: str = typer.Option("demo", help="The chat room every panel joins."),
+    drop_button: bool = typer.Option(
+        True,
+        "--drop-button/--no-drop-button",
+        help="Start targets with --admin and offer a 'drop connections' button.",
+    ),
+) -> None:
+    """Start every target and serve the live demo page: one panel per transport."""
+    from servers.demo.config import DemoConfig
+    from servers.demo.session import run_demo
+    from tbench.messages import InvalidInput
+
+    def ready(url: str, config: DemoConfig) -> None:
+        names = ", ".join(panel.name for panel in config.panels)
+        console.print(f"live demo of {names} in room {config.room!r}")
+        console.print(f"open [bold]{url}[/]  (Ctrl-C stops every target)", soft_wrap=True)
+
+    try:
+        run_demo(list(TARGETS.values()), host, port, room, drop_button, ready)
+    except InvalidInput as exc:
+        err_console.print(f"[red]--room {room!r}: {exc.reason}[/]")
+        raise typer.Exit(2) from None
+    except (OSError, TargetStartError) as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
