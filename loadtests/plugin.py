@@ -66,9 +66,14 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     _conductor = Conductor(environment)
     if isinstance(runner, MasterRunner):
-        runner.register_message(MSG_FINAL, _conductor.on_final)
+        runner.register_message(MSG_FINAL, _on_final)
     if _conductor.out_dir is not None:
         gevent.spawn(_conductor.write_status_forever)
+
+
+def _on_final(environment: Environment, msg: Any, **_: Any) -> None:
+    if _conductor is not None:  # the current one: a web UI may have started a new test
+        _conductor.on_final(environment, msg)
 
 
 def _on_timeline(environment: Environment, msg: Any, **_: Any) -> None:
@@ -81,6 +86,11 @@ def _on_finalize(environment: Environment, msg: Any, **_: Any) -> None:
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
+    global _conductor
+    if SESSION.frozen_at is not None:  # a second test in the same process (web UI)
+        SESSION.reset()
+        if _conductor is not None:
+            _conductor = Conductor(environment)
     _configure_session(environment)
     if _conductor is not None:
         SESSION.scenario  # noqa: B018  (load now: a bad scenario fails the start, loudly)

@@ -134,6 +134,13 @@ class Session:
     _window: Window | None = None
     _deferred: DeferredRequestEvents | None = None
 
+    def reset(self) -> None:
+        """Forget a finished test (the web UI can start another in the same process)."""
+        fresh = Session(self.scenario_ref, self.run_tag, self.process_rank, self.process_count)
+        for name in self.__dataclass_fields__:
+            if name != "_deferred":  # its drainer greenlet stays, now empty
+                setattr(self, name, getattr(fresh, name))
+
     def deferred_events(self, request_event: EventHook) -> DeferredRequestEvents:
         """The process's queue of request events (created, and its drainer started, once)."""
         if self._deferred is None:
