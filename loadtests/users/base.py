@@ -271,9 +271,10 @@ class ChatUser(User):
         seq = 0
         while True:
             timeline = self.session.timeline or timeline
-            if next_at >= timeline.publish_end:
-                return
             now = time.time()
+            # a late publisher does not catch up past the end: the drain must be publish-free
+            if next_at >= timeline.publish_end or now >= timeline.publish_end:
+                return
             if next_at > now:
                 gevent.sleep(min(next_at - now, 1.0))
                 continue
