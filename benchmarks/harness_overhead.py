@@ -81,6 +81,7 @@ async def minimal_client(url: str, rooms: int, duration_s: float) -> dict[str, f
     limit = asyncio.Semaphore(50)
 
     async def join(room: str, position: int) -> None:
+        """Open one member's connection."""
         async with limit:
             connection = await connect(
                 f"{url}?room={room}", compression=None, max_queue=None, ping_interval=None
@@ -196,6 +197,7 @@ def main() -> int:
             print(f"  [{attempt + 1}] Locust WebSocket user:     {located}")
 
     def median(kind: str, key: str) -> float:
+        """The median of one figure over the repeats."""
         return statistics.median(float(r[key] or 0.0) for r in runs[kind])
 
     rate_ratio = median("locust", "delivered_per_s") / median("minimal", "delivered_per_s")

@@ -56,6 +56,7 @@ class Timeline:
         """Inverse of to_json."""
 
         def end(value: float | None) -> float:
+            """None (JSON's stand-in for infinity) back to inf."""
             return math.inf if value is None else float(value)
 
         windows = tuple(

@@ -110,10 +110,8 @@ class WebSocketConnection:
             self.sock.sendall(frame)
 
     def receive(self) -> list[bytes]:
-        """Block until at least one text message arrives; return every complete one buffered.
-
-        Answers pings, and raises WebSocketClosed on a close frame or end of stream.
-        """
+        """Block until a text message arrives; return every complete one (pings answered)."""
+        # raises WebSocketClosed on a close frame or at end of stream
         messages: list[bytes] = []
         while True:
             if self._buffer:

@@ -24,11 +24,10 @@ class WireCounter:
 
 
 class CountingSocket:
-    """A connected socket whose sendall/recv add what they move to a WireCounter.
+    """A connected socket whose sendall/recv add what they move to a WireCounter."""
 
-    Under TLS the count is of the plaintext records' payload (the TLS layer is C code the
-    client cannot see into); over plain TCP it is exactly the bytes on the wire.
-    """
+    # Over plain TCP the count is exactly the bytes on the wire; under TLS it is the
+    # plaintext (the TLS layer is C code the client cannot see into).
 
     __slots__ = ("counter", "sock")
 

@@ -20,10 +20,9 @@ class ScenarioError(ValueError):
 
 
 class Sweep(BaseModel):
-    """Step load (websocket-shootout's method): add rooms until p95 delivery passes the SLO.
+    """Step load (websocket-shootout's method): add rooms until p95 delivery passes the SLO."""
 
-    Every step is measured for the scenario's `duration_s`, after `settle_s` for its joins.
-    """
+    # every step is measured for the scenario's `duration_s`, after `settle_s` for its joins
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -46,6 +46,7 @@ class _Tree:
     cpu_seen: dict[int, float] = field(default_factory=dict)  # pid -> last cpu seconds
 
     def processes(self) -> list[psutil.Process]:
+        """The roots and all their descendants now (known Process objects kept for CPU)."""
         found: dict[int, psutil.Process] = {}
         for pid in self.roots():
             try:
@@ -100,8 +101,7 @@ def _mean_cpu_percent(series: list[tuple[float, float]], start: float, end: floa
 
 
 class ResourceSampler:
-    """A thread sampling CPU, RSS, fds, connections and threads of the server tree and the
-    load generator's processes; written as `resources.csv` when stopped."""
+    """A thread sampling the server tree's and the load generator's CPU, RSS, fds, ..."""
 
     def __init__(
         self,

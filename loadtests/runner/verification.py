@@ -39,8 +39,8 @@ def _verdict(results: list[CheckResult], duration_s: float) -> Verification:
 
 
 def verify_all(specs: list[TargetSpec], url: str | None) -> dict[str, Verification]:
-    """Run `tbench verify`'s checks on every target at once (each on a fresh instance that
-    verify starts and stops), or on the one running at `url`; before anything is measured."""
+    """Run `tbench verify`'s checks on every target at once, or on the one at `url`."""
+    # each started target is verified on a fresh instance verify starts and stops itself
     started = time.monotonic()
     results = asyncio.run(verify_targets(specs, url))
     duration_s = time.monotonic() - started
