@@ -39,6 +39,10 @@ class BadMessage(Exception):
     """Something that is not a delivered message arrived."""
 
 
+class TargetError(Exception):
+    """The target sent an error frame instead of a message."""
+
+
 class DeliverySink:
     """Where a client hands what it received: accounting, HDR histograms, Locust stats."""
 
@@ -102,7 +106,13 @@ class DeliverySink:
 
     def _bad(self, payload: object, exc: Exception) -> None:
         self.session.counters.receive_errors += 1
-        error = BadMessage(f"{type(exc).__name__}: {str(payload)[:80]}")
+        if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+            # an error frame (API Gateway: {"message": "Internal server error", ids...});
+            # only its text, so Locust groups them instead of listing one row per connection
+            refusal = TargetError(payload["message"][:200])
+            self._events.add(self.request_type, "error frame", 0.0, 0, refusal)
+            return
+        error = BadMessage(f"not a delivered message ({type(exc).__name__}: {exc})"[:200])
         self._events.add(self.request_type, "deliver", 0.0, 0, error)
 
     def _account(self, message: dict[str, Any], length: int, received_at: float) -> None:
