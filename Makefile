@@ -28,7 +28,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(BIN)/tbench verify --target all
+	$(BIN)/tbench run --scenario chat --targets all
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
