@@ -37,6 +37,7 @@ CONNECTION_LOST_REASON = "broker connection lost"
 MAX_REDIS_CONNECTIONS = 64  # commands share these; a burst waits rather than opening more
 REDIS_WAIT_S = 10.0  # longest wait for a free connection from the pool
 RECENT_SIZE = 256  # recent deliveries kept per room and replica, to answer woken long polls
+SUBSCRIBE_TIMEOUT_S = 10.0  # a channel not confirmed by then fails the request, not hangs it
 ROOM_LINGER_S = 10.0  # an idle room keeps its channel this long: polls come back at once
 
 # Atomic: the next id of the room, the bounded history, the live channel, in one step.
@@ -115,7 +116,10 @@ class RedisBroker:
         self.history_size = history_size
         self.queue_size = queue_size
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+            url,
+            max_connections=MAX_REDIS_CONNECTIONS,
+            timeout=REDIS_WAIT_S,
+            socket_connect_timeout=REDIS_WAIT_S,
         )
         self._redis = redis.Redis(connection_pool=pool)
         self._publish_script = self._redis.register_script(PUBLISH_SCRIPT)
@@ -123,6 +127,7 @@ class RedisBroker:
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._subscribing = asyncio.Lock()
         self._rooms: dict[str, _ReplicaRoom] = {}
         self._subscriptions = 0
         self._waiting = 0
@@ -259,19 +264,24 @@ class RedisBroker:
     async def _listen_to(self, room: str, state: _ReplicaRoom) -> None:
         """Subscribe this replica to the room's channel once; wait for the confirmation."""
         if state.listening is None:
-            state.listening = asyncio.get_running_loop().create_future()
-            pubsub = self._pubsub
-            if pubsub is None:
-                pubsub = self._pubsub = self._redis.pubsub()
+            listening = state.listening = asyncio.get_running_loop().create_future()
             try:
-                await pubsub.subscribe(channel_name(room))
-            except BaseException:
+                # One at a time: concurrent first subscribes would each open a connection.
+                async with self._subscribing:
+                    pubsub = self._pubsub
+                    if pubsub is None:
+                        pubsub = self._pubsub = self._redis.pubsub()
+                    await pubsub.subscribe(channel_name(room))
+                    if self._listener is None or self._listener.done():
+                        self._listener = asyncio.create_task(self._listen(pubsub))
+            except BaseException as exc:
                 state.listening = None
+                if not listening.done():  # others wait on it too: tell them
+                    listening.set_exception(ConnectionError(f"redis subscribe failed: {exc!r}"))
+                    listening.exception()
                 raise
-            if self._listener is None or self._listener.done():
-                self._listener = asyncio.create_task(self._listen(pubsub))
         # Shielded: one caller giving up must not cancel the future the others wait on.
-        await asyncio.shield(state.listening)
+        await asyncio.wait_for(asyncio.shield(state.listening), SUBSCRIBE_TIMEOUT_S)
 
     async def _listen(self, pubsub: PubSub) -> None:
         """Read the channels of this replica's rooms; fan each message out locally."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from tbench.nginx_config import BalancerConfig
+from tbench.nginx_config import DEFAULT_WORKER_CONNECTIONS, BalancerConfig
 from tbench.process import DEFAULT_HOST, TargetStartError, free_port, spawn_in_own_group, stop_group
 
 NGINX_EXECUTABLE = "nginx"  # Debian's nginx-light package
@@ -28,6 +29,15 @@ def find_nginx(executable: str = NGINX_EXECUTABLE) -> str:
     if found is None:
         raise TargetStartError(f"{executable} not found: install Debian's nginx-light package")
     return found
+
+
+def worker_connections_within_limit() -> int:
+    """The default connections per worker, fewer if this process may not open enough files."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return DEFAULT_WORKER_CONNECTIONS
+    # Two descriptors per proxied connection (nginx cannot raise its limit past the hard one).
+    return max(64, min(DEFAULT_WORKER_CONNECTIONS, (hard - 64) // 2))
 
 
 def _listening(host: str, port: int) -> bool:
@@ -85,6 +95,7 @@ class NginxBalancer:
             self.address,
             str(runtime_dir),
             self.worker_processes,
+            worker_connections_within_limit(),
             user=user,
         )
 

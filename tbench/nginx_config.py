@@ -18,6 +18,7 @@ UPSTREAM_NAME = "targets"
 # uvicorn closes idle keep-alive connections after 5 s (servers.launch): nginx lets its own
 # idle upstream connections go first, so it never sends a request on one being closed.
 UPSTREAM_KEEPALIVE_TIMEOUT_S = 4
+DEFAULT_WORKER_CONNECTIONS = 16_384  # each proxied client holds two: client and upstream side
 PROXY_TIMEOUT_S = 3600  # SSE and WebSocket connections stay open; long polls wait <= 30 s
 
 
@@ -29,7 +30,7 @@ class BalancerConfig:
     listen: str  # "127.0.0.1:8080", or "8080" for every address (containers)
     runtime_dir: str  # pid file, error log and temp paths
     worker_processes: int = 1
-    worker_connections: int = 16_384  # each proxied client holds two: client and upstream side
+    worker_connections: int = DEFAULT_WORKER_CONNECTIONS
     user: str | None = None  # workers' user when the master runs as root
 
     def __post_init__(self) -> None:
@@ -127,7 +128,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--listen", default="8080", help="address:port or port to listen on")
     parser.add_argument("--runtime-dir", default="/tmp/nginx", help="pid, error log, temp files")
     parser.add_argument("--worker-processes", type=int, default=1)
-    parser.add_argument("--worker-connections", type=int, default=16_384)
+    parser.add_argument("--worker-connections", type=int, default=DEFAULT_WORKER_CONNECTIONS)
     parser.add_argument("--user", help="workers' user when nginx starts as root")
     return parser.parse_args(argv)
 

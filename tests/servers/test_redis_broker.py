@@ -247,9 +247,10 @@ def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room):
         async with replicas(redis_server) as (a, b):
             await b.publish(post(room, 1))
             assert [d.id for d in (await a.wait_for(room, 0, 30)).deliveries] == [1]
-            waiters = [asyncio.create_task(a.wait_for(room, None, 30)) for _ in range(3)]
+            # A cursor, not "now": the answer is the same however late a waiter reads first.
+            waiters = [asyncio.create_task(a.wait_for(room, 1, 30)) for _ in range(3)]
             await eventually(lambda: a.connection_count() == 3)
-            await asyncio.sleep(0.05)  # past the initial read of every waiter
+            await asyncio.sleep(0.05)  # most likely past every waiter's first read
             await b.publish(post(room, 2))
             for history in await asyncio.gather(*waiters):
                 assert [d.id for d in history.deliveries] == [2]
@@ -311,5 +312,23 @@ def test_make_broker_picks_redis_by_url(redis_server):
         assert isinstance(broker, RedisBroker)
         assert (broker.history_size, broker.queue_size) == (5, 7)
         await broker.close()
+
+    run(scenario)
+
+
+def test_many_rooms_subscribed_at_once_on_a_fresh_replica(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server) as (a, b):
+            rooms = [f"{room}-{index}" for index in range(50)]
+            subscriptions = await asyncio.gather(*(a.subscribe(name, None) for name in rooms))
+            waits = [asyncio.create_task(b.wait_for(name, 0, 10)) for name in rooms]
+            await eventually(lambda: b.connection_count() == len(rooms))
+            await asyncio.sleep(0.05)
+            await asyncio.gather(*(b.publish(post(name)) for name in rooms))
+            for subscription in subscriptions:
+                assert await take(subscription, 1) == [1]
+                subscription.close()
+            for history in await asyncio.gather(*waits):
+                assert [d.id for d in history.deliveries] == [1]
 
     run(scenario)
