@@ -6,6 +6,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -101,6 +102,46 @@ def verify(
 
 
 @app.command()
+def report(
+    run_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RUN_DIR [RUN_B]",
+            help="A run directory; with two (RUN_A RUN_B), the deltas from A to B.",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    formats: str = typer.Option("html,pdf", "--format", "-f", help="html, pdf, or html,pdf."),
+    pricing_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pricing",
+            help="A price file (tbench cost's schema) to price the run with, beside the defaults.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Write report.html / report.pdf into a run directory, or compare two runs (HTML)."""
+    from cost_model.pricing import PricingError
+    from reports.build import ReportError
+    from reports.command import write_comparison, write_report
+
+    if len(run_dirs) > 2:
+        err_console.print("[red]give one run directory, or two to compare[/]")
+        raise typer.Exit(2)
+    try:
+        if len(run_dirs) == 2:
+            write_comparison(console, run_dirs[0], run_dirs[1])
+        else:
+            write_report(console, run_dirs[0], formats, pricing_file)
+    except (ReportError, PricingError, OSError, ValueError) as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
 def run(
     targets: str = typer.Option(
         "all", "--targets", "-t", help="Target names, comma-separated, or 'all'."
@@ -123,6 +164,9 @@ def run(
     ),
     verify_first: bool = typer.Option(
         True, "--verify/--no-verify", help="Run the conformance checks before measuring."
+    ),
+    with_report: bool = typer.Option(
+        True, "--report/--no-report", help="Write report.html and report.pdf at the end."
     ),
     run_id: str | None = typer.Option(None, "--run-id", help="Name of the run directory."),
     replicas: int = typer.Option(
@@ -167,6 +211,15 @@ def run(
         err_console.print(f"[yellow]interrupted[/]; partial results in {comparison.run_dir}")
         raise typer.Exit(130) from None
     failed = print_outcome(console, result, comparison.run_dir)
+    if with_report:
+        from reports.command import write_report
+
+        try:
+            write_report(console, comparison.run_dir)
+        except Exception as exc:  # the measurements are saved; a report can be built later
+            err_console.print(
+                f"[red]no report: {exc!r}[/]; try `tbench report {comparison.run_dir}`"
+            )
     if failed:
         raise typer.Exit(1)
 

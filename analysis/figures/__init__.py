@@ -1,0 +1,162 @@
+"""The figures of a run, each a function of RunData returning a matplotlib Figure.
+
+`build_figures` makes them all; a figure whose data the run lacks comes back as a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from matplotlib.figure import Figure
+
+from analysis.figures.cost import cost_vs_traffic
+from analysis.figures.efficiency import (
+    bytes_per_message,
+    cpu_per_1k_messages,
+    requests_per_message,
+    rss_per_connection,
+)
+from analysis.figures.latency import (
+    delivery_cdf,
+    latency_and_cpu_over_time,
+    latency_percentiles,
+    latency_vs_users,
+)
+from analysis.figures.serverless import lambda_invocations
+from analysis.figures.style import MissingData
+from analysis.figures.theory import short_polling_vs_theory
+from analysis.load import RunData
+from cost_model.pricing import Pricing
+
+__all__ = [
+    "FIGURES",
+    "FigureSpec",
+    "MissingData",
+    "RenderedFigure",
+    "build_figures",
+    "bytes_per_message",
+    "cost_vs_traffic",
+    "cpu_per_1k_messages",
+    "delivery_cdf",
+    "lambda_invocations",
+    "latency_and_cpu_over_time",
+    "latency_percentiles",
+    "latency_vs_users",
+    "requests_per_message",
+    "rss_per_connection",
+    "short_polling_vs_theory",
+]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure of the catalogue: its key (for anchors and files), title and caption."""
+
+    key: str
+    title: str
+    caption: str
+    build: Callable[[RunData], Figure]
+
+
+@dataclass(frozen=True)
+class RenderedFigure:
+    """A built figure, or the note saying why the run cannot have it."""
+
+    spec: FigureSpec
+    figure: Figure | None
+    note: str | None = None
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "delivery-cdf",
+        "Delivery latency distribution",
+        "Share of deliveries at or under each latency (HDR histograms, every delivery of the "
+        "measured window), log scale.",
+        delivery_cdf,
+    ),
+    FigureSpec(
+        "latency-percentiles",
+        "Delivery latency percentiles",
+        "p50, p95 and p99 delivery latency (receipt − sent_at) per target, log scale.",
+        latency_percentiles,
+    ),
+    FigureSpec(
+        "latency-vs-users",
+        "Latency as users grow",
+        "p95 (solid) and p50 (dashed) delivery latency at each step of a sweep.",
+        latency_vs_users,
+    ),
+    FigureSpec(
+        "cpu-per-1k",
+        "CPU per 1,000 delivered messages",
+        "Server CPU-seconds in the measured window per 1,000 delivered messages. The lambda "
+        "target is left out: its local server is the emulator, not what AWS bills.",
+        cpu_per_1k_messages,
+    ),
+    FigureSpec(
+        "rss-per-connection",
+        "Memory per connection",
+        "Server resident memory growth from the first sample to the peak, per open connection "
+        "(emulated Lambda left out).",
+        rss_per_connection,
+    ),
+    FigureSpec(
+        "bytes-per-message",
+        "Bytes per delivered message",
+        "Bytes both ways at the client sockets per delivered message: the scenario's payload, "
+        "and the overhead (message envelope, HTTP headers, WebSocket framing, the publish's "
+        "share, empty polls).",
+        bytes_per_message,
+    ),
+    FigureSpec(
+        "requests-per-message",
+        "Requests per delivered message",
+        "HTTP requests, WebSocket upgrades and frames sent by clients per delivered message.",
+        requests_per_message,
+    ),
+    FigureSpec(
+        "over-time",
+        "Latency and CPU over time",
+        "Delivery p50 over Locust's recent window, and server CPU, from each target's start.",
+        latency_and_cpu_over_time,
+    ),
+    FigureSpec(
+        "lambda",
+        "Lambda invocations, cold starts and billed duration",
+        "From the REPORT lines: invocations per function (hatched: cold starts), billed "
+        "duration, and the init duration of each cold start.",
+        lambda_invocations,
+    ),
+    FigureSpec(
+        "cost-vs-traffic",
+        "Monthly cost vs traffic",
+        "The run's users sending more or less: the serverless bill (API Gateway messages and "
+        "connection-minutes, Lambda at the measured billed durations, DynamoDB) against "
+        "Fargate tasks sized from measured CPU per message and memory per connection.",
+        cost_vs_traffic,
+    ),
+    FigureSpec(
+        "short-polling-theory",
+        "Short polling: measured vs theory",
+        "Mean delivery against T/2 + RTT (RTT: mean empty-poll round trip) and p99 against "
+        "0.99·T (DESIGN §5).",
+        short_polling_vs_theory,
+    ),
+)
+
+
+def build_figures(data: RunData, pricing: Pricing | None = None) -> list[RenderedFigure]:
+    """Every figure of the catalogue for this run; missing data gives a note, not an error."""
+    rendered = []
+    for spec in FIGURES:
+        build = spec.build
+        if spec.build is cost_vs_traffic:
+            build = partial(cost_vs_traffic, pricing=pricing)
+        try:
+            rendered.append(RenderedFigure(spec, build(data)))
+        except MissingData as missing:
+            rendered.append(RenderedFigure(spec, None, str(missing)))
+    return rendered

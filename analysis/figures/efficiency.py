@@ -1,0 +1,90 @@
+"""What a delivered message costs the server and the wire: CPU, memory, bytes, requests."""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.figure import Figure
+
+from analysis.figures.style import FONT_SIZE, bar_per_target, new_figure, require
+from analysis.load import RunData
+from analysis.palette import colour_of
+
+BYTES_PER_KIB = 1024
+
+
+def _values(data: RunData, metric: str, *, servers_only: bool) -> tuple[list[str], list[float]]:
+    """Measured targets with a finite value of `metric` (servers only: no emulated Lambda)."""
+    skip = set(data.serverless) if servers_only else set()
+    pairs = [
+        (t, value)
+        for t in data.measured
+        if t not in skip and math.isfinite(value := data.metric(t, metric))
+    ]
+    return [t for t, _ in pairs], [v for _, v in pairs]
+
+
+def cpu_per_1k_messages(data: RunData) -> Figure:
+    """Server CPU-seconds per 1,000 delivered messages, per target."""
+    targets, values = _values(data, "server_cpu_s_per_1k_delivered", servers_only=True)
+    require(bool(targets), "no server CPU measurement per delivered message in this run")
+    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
+    bar_per_target(ax, targets, values)
+    ax.set_xlabel("server CPU-seconds per 1,000 delivered messages")
+    ax.set_title("CPU per 1,000 delivered messages")
+    return figure
+
+
+def rss_per_connection(data: RunData) -> Figure:
+    """Server resident memory growth per open connection (KiB), per target."""
+    targets, values = _values(data, "server_rss_per_connection_bytes", servers_only=True)
+    require(bool(targets), "no memory-per-connection measurement in this run")
+    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
+    bar_per_target(ax, targets, [v / BYTES_PER_KIB for v in values], fmt="{:,.1f}")
+    ax.set_xlabel("server RSS per open connection (KiB)")
+    ax.set_title("Memory per connection")
+    return figure
+
+
+def bytes_per_message(data: RunData) -> Figure:
+    """Bytes on the wire per delivered message, both ways: the payload and everything else."""
+    targets, totals = _values(data, "bytes_per_delivered", servers_only=False)
+    require(bool(targets), "no byte counts in this run")
+    payload = float(data.run.scenario.get("payload_bytes", 0))
+    figure, (ax,) = new_figure(0.9 + 0.38 * len(targets))
+    positions = list(range(len(targets)))[::-1]
+    overhead = [max(total - payload, 0.0) for total in totals]
+    ax.barh(
+        positions,
+        [payload] * len(targets),
+        color="#bbbbbb",
+        height=0.6,
+        label=f"payload ({payload:,.0f} B body)",
+    )
+    bars = ax.barh(
+        positions,
+        overhead,
+        left=[payload] * len(targets),
+        height=0.6,
+        color=[colour_of(t) for t in targets],
+        label="overhead: envelope, headers, framing, publishes and polls",
+    )
+    ax.bar_label(bars, labels=[f"{t:,.0f} B" for t in totals], padding=3, fontsize=FONT_SIZE)
+    ax.set_yticks(positions, targets)
+    ax.margins(x=0.18)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("bytes per delivered message, both directions, at the client socket")
+    ax.set_title("Bytes per delivered message")
+    figure.legend(fontsize=FONT_SIZE - 1, frameon=False, loc="outside lower center", ncols=2)
+    return figure
+
+
+def requests_per_message(data: RunData) -> Figure:
+    """HTTP requests, upgrades and frames sent per delivered message, per target."""
+    targets, values = _values(data, "requests_per_delivered", servers_only=False)
+    require(bool(targets), "no request counts in this run")
+    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
+    bar_per_target(ax, targets, values)
+    ax.set_xlabel("requests (HTTP requests, upgrades, frames sent) per delivered message")
+    ax.set_title("Requests per delivered message")
+    return figure

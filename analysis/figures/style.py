@@ -1,0 +1,58 @@
+"""What every figure shares: a Figure on the Agg canvas, fonts, grids, the missing-data signal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from analysis.palette import colour_of
+
+WIDTH_IN = 7.2  # fits an A4 page's text width and a report column
+FONT_SIZE = 8.5
+
+
+class MissingData(LookupError):
+    """The run lacks what a figure needs (no lambda target, no sweep): the message says what."""
+
+
+def new_figure(height_in: float = 3.0, ncols: int = 1, nrows: int = 1) -> tuple[Figure, list[Axes]]:
+    """A figure on the Agg canvas (no pyplot, no global state) with its axes, flattened."""
+    figure = Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat:
+        style_axes(ax)
+    return figure, list(axes.flat)
+
+
+def style_axes(ax: Axes) -> None:
+    """Light grid behind the data, no top/right spines, the report's font size."""
+    ax.set_axisbelow(True)
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.xaxis.label.set_fontsize(FONT_SIZE)
+    ax.yaxis.label.set_fontsize(FONT_SIZE)
+    ax.title.set_fontsize(FONT_SIZE + 1)
+
+
+def bar_per_target(
+    ax: Axes, targets: Sequence[str], values: Sequence[float], *, fmt: str = "{:,.3g}"
+) -> None:
+    """Horizontal bars, one per target in its colour, first target on top, values written."""
+    positions = list(range(len(targets)))[::-1]
+    bars = ax.barh(positions, values, color=[colour_of(t) for t in targets], height=0.6)
+    ax.set_yticks(positions, list(targets))
+    ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=3, fontsize=FONT_SIZE)
+    ax.margins(x=0.18)
+    ax.grid(False, axis="y")
+
+
+def require(condition: bool, note: str) -> None:
+    """Raise MissingData(note) unless `condition` holds."""
+    if not condition:
+        raise MissingData(note)

@@ -1,0 +1,16 @@
+"""Published figures to validate measurements against (DESIGN §5)."""
+
+from __future__ import annotations
+
+MS_PER_S = 1000.0
+SHORT_POLL_P99_FRACTION = 0.99  # of the interval: a message waits at most one interval
+
+
+def short_polling_mean_ms(interval_s: float, rtt_ms: float) -> float:
+    """Short polling (sleep after response, interval T): mean delivery ≈ T/2 + RTT."""
+    return interval_s * MS_PER_S / 2 + rtt_ms
+
+
+def short_polling_p99_ms(interval_s: float) -> float:
+    """Short polling: p99 delivery ≈ 0.99·T (arrivals spread evenly over the interval)."""
+    return SHORT_POLL_P99_FRACTION * interval_s * MS_PER_S

@@ -1,0 +1,137 @@
+"""The report's methodology: scenario, what was held equal, machine, versions, warnings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from analysis.load import RunData
+from reports.formatting import integer, number
+from reports.verdict import VERDICT_METRICS
+from tbench.results import (
+    FLAG_ERRORS,
+    FLAG_LOADGEN_SATURATED,
+    FLAG_UNDER_DELIVERED,
+    LOADGEN_SATURATION_PERCENT,
+    METRICS,
+    TargetStatus,
+)
+
+Pairs = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Methodology:
+    """Everything a reader needs to judge and repeat the run, as label/value pairs."""
+
+    scenario: Pairs
+    held_equal: Pairs  # empty when the run did not record it
+    load_generator: Pairs
+    machine: Pairs
+    versions: Pairs
+    provenance: Pairs
+    definitions: Pairs  # the verdict's metrics, as tbench.results.METRICS defines them
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} = {_text(item)}" for key, item in value.items()) or "–"
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    return str(value)
+
+
+def methodology(data: RunData) -> Methodology:
+    """Read the run's metadata (run.json), not prose: what ran, where, with what."""
+    run = data.run
+    host = run.host
+    held = run.held_equal
+    held_pairs: Pairs = []
+    if held:
+        held_pairs = [
+            ("broker", _text(held.get("broker"))),
+            ("serializer", _text(held.get("serializer"))),
+            ("limits", _text(held.get("limits", {}))),
+            ("uvicorn settings", _text(held.get("uvicorn", {}))),
+            (
+                "where the lambda emulator differs (as API Gateway does)",
+                _text(held.get("lambda_emulator_uvicorn_differs", {})),
+            ),
+        ]
+    generator = run.load_generator
+    return Methodology(
+        scenario=[(key, _text(value)) for key, value in run.scenario.items()],
+        held_equal=held_pairs,
+        load_generator=[
+            ("mode", _text(generator.get("mode", "local"))),
+            ("local workers", _text(generator.get("workers", 0))),
+            ("remote workers", _text(generator.get("remote_workers", 0))),
+            (
+                "clocks",
+                "one host: publisher and receivers share a clock"
+                if not generator.get("remote_workers")
+                else "several hosts: latency needs their clocks in step",
+            ),
+        ],
+        machine=[
+            ("host", host.hostname),
+            ("OS", host.os),
+            ("CPU", f"{host.cpu_model}, {host.cpu_count_logical} logical cores"),
+            ("RAM", f"{host.ram_bytes / 2**30:,.1f} GiB"),
+        ],
+        versions=[(name, version) for name, version in run.packages.items()],
+        provenance=[
+            ("run id", run.run_id),
+            ("status", run.status),
+            ("started", run.started_at),
+            ("ended", run.ended_at or "–"),
+            (
+                "commit",
+                f"{run.git_commit or 'unknown'}{' (uncommitted changes)' if run.git_dirty else ''}",
+            ),
+            ("command", " ".join(run.command)),
+        ],
+        definitions=[(metric, METRICS.get(metric, "")) for metric, _ in VERDICT_METRICS],
+    )
+
+
+def warnings(data: RunData) -> list[str]:
+    """What a reader must know before trusting the numbers, one sentence each."""
+    run = data.run
+    notes = []
+    if run.status != "complete":
+        notes.append(f"The run is {run.status}: some targets were not measured.")
+    if run.git_dirty:
+        notes.append("The code had uncommitted changes: the commit alone does not reproduce it.")
+    for target in data.targets:
+        result = run.targets[target]
+        if result.status is not TargetStatus.OK:
+            error = (result.error or "no error recorded").splitlines()[0]
+            notes.append(f"{target} {result.status.value}: {error}")
+            continue
+        if FLAG_LOADGEN_SATURATED in result.flags:
+            busy = data.metric(target, "loadgen_cpu_percent_mean")
+            notes.append(
+                f"{target}: the load generator was saturated ({number(busy)} % of a core, over "
+                f"{LOADGEN_SATURATION_PERCENT:g} %): its latencies include the client's queueing."
+            )
+        if FLAG_UNDER_DELIVERED in result.flags:
+            notes.append(
+                f"{target}: delivered {integer(data.metric(target, 'delivered'))} of "
+                f"{integer(data.metric(target, 'expected'))} expected messages."
+            )
+        if FLAG_ERRORS in result.flags:
+            notes.append(f"{target}: {integer(data.metric(target, 'errors'))} errors.")
+        skew = data.metric(target, "clock_skew_samples")
+        if math.isfinite(skew) and skew > 0:
+            notes.append(f"{target}: {integer(skew)} negative latencies (clocks not in step).")
+    reports = data.lambda_reports
+    for target in data.serverless:
+        waits = reports[reports["target"] == target]["queue_wait_ms"]
+        notes.append(
+            f"{target} ran on the local API Gateway + Lambda emulator: durations and cold starts "
+            f"are this machine's, and invocations waited up to {number(waits.max())} ms for one "
+            "of its worker processes (AWS would run them at once)."
+        )
+    return notes
