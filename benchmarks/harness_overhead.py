@@ -8,6 +8,11 @@ what the harness costs: goal delivered rate >= 0.95× and p50 delivery <= 1.25×
 client's.
 
     .venv/bin/python benchmarks/harness_overhead.py [--rooms 100] [--duration 15] [--repeat 1]
+        [--concurrent]
+
+Sequentially (the default) each client gets the whole workload, alternating when repeated.
+On a host shared with other work, `--concurrent` runs both at once on half the rooms each,
+against the same server at the same moment, so both see the very same conditions.
 """
 
 from __future__ import annotations
@@ -16,17 +21,19 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from loadtests.collect import RESULT_FILE
+from loadtests.collect import RESULT_FILE, STATUS_FILE
 from loadtests.histograms import DELIVERY, LatencySet
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from tbench import codec
@@ -73,7 +80,19 @@ async def _publish(
         next_at += interval_s
 
 
-async def minimal_client(url: str, rooms: int, duration_s: float) -> dict[str, float | None]:
+async def locust_settling(status_path: Path) -> None:
+    """Wait until the Locust run beside us has joined its users (concurrent mode)."""
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            status = json.loads(await asyncio.to_thread(status_path.read_text))
+            if status["phase"] not in ("spawning", "joining"):
+                return
+        await asyncio.sleep(0.1)
+
+
+async def minimal_client(
+    url: str, rooms: int, duration_s: float, align_with: Path | None = None
+) -> dict[str, float | None]:
     """Run the workload with asyncio + websockets; return delivered/s and p50/p99 (ms)."""
     latencies = LatencySet()
     window = [0.0, 0.0]
@@ -92,6 +111,8 @@ async def minimal_client(url: str, rooms: int, duration_s: float) -> dict[str, f
     await asyncio.gather(
         *(join(f"{tag}-{r}", p) for r in range(rooms) for p in range(USERS_PER_ROOM))
     )
+    if align_with is not None:
+        await locust_settling(align_with)
     cpu_before = time.process_time()
     publish_from = time.time() + SETTLE_S
     window[0] = publish_from + WARMUP_S
@@ -121,8 +142,8 @@ async def minimal_client(url: str, rooms: int, duration_s: float) -> dict[str, f
 # -- the Locust user ---------------------------------------------------------------------------
 
 
-def locust_user(url: str, rooms: int, duration_s: float, workdir: Path) -> dict[str, float | None]:
-    """Run the same workload with the Locust WebSocket user; read its loadgen.json."""
+def start_locust(url: str, rooms: int, duration_s: float, workdir: Path) -> LocustRun:
+    """Start the same workload with the Locust WebSocket user."""
     scenario = workdir / "harness.toml"
     scenario.write_text(
         f'description = "harness overhead"\nrooms = {rooms}\nusers_per_room = {USERS_PER_ROOM}\n'
@@ -142,9 +163,14 @@ def locust_user(url: str, rooms: int, duration_s: float, workdir: Path) -> dict[
         run_time_s=rooms * USERS_PER_ROOM / SPAWN_RATE + SETTLE_S + WARMUP_S + duration_s + 60,
     )
     run = LocustRun(plan)
+    run.start()
+    return run
+
+
+def finish_locust(run: LocustRun, duration_s: float) -> dict[str, float | None]:
+    """Wait for the Locust run, sampling its CPU; read its loadgen.json."""
     cpu_samples: list[tuple[float, float]] = []  # (time, cpu seconds) of the Locust process
     try:
-        run.start()
         process = psutil.Process(run.pids[0])
         while run.poll() is None:
             with contextlib.suppress(psutil.Error):
@@ -153,7 +179,7 @@ def locust_user(url: str, rooms: int, duration_s: float, workdir: Path) -> dict[
             time.sleep(0.25)
     finally:
         run.stop()
-    result = json.loads((out / RESULT_FILE).read_text())
+    result = json.loads((run.plan.out_dir / RESULT_FILE).read_text())
     latency = result["latency"][DELIVERY]
     publish_start = result["timeline"]["publish_start"]
     publish_end = result["timeline"]["publish_end"]
@@ -172,12 +198,46 @@ def locust_user(url: str, rooms: int, duration_s: float, workdir: Path) -> dict[
     }
 
 
+def _finish_into(result: dict[str, float | None], run: LocustRun, duration_s: float) -> None:
+    result.update(finish_locust(run, duration_s))
+
+
+class ServerCpu:
+    """The server's mean CPU (% of a core) and the host's load average over one phase."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.figures: dict[str, float | None] = {}
+
+    def _cpu_s(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
+    def __enter__(self) -> ServerCpu:
+        self.started = time.monotonic()
+        self.cpu_started = self._cpu_s()
+        self.load_started = os.getloadavg()[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.monotonic() - self.started
+        self.figures = {
+            "server_cpu_percent": round((self._cpu_s() - self.cpu_started) / elapsed * 100, 1),
+            "host_load_1m": round(max(self.load_started, os.getloadavg()[0]), 2),
+        }
+
+
 def main() -> int:
     """Run both clients (alternating when repeated) and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per run")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="run both clients at once with half the rooms each (fair on a busy host)",
+    )
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float | None]]] = {"minimal": [], "locust": []}
     with (
@@ -187,13 +247,37 @@ def main() -> int:
         print(
             f"target {server.url}: {args.rooms} rooms × {USERS_PER_ROOM} users, 1 publisher/room "
             f"at {PUBLISH_RATE_PER_S:g} msg/s, {args.duration:g} s measured"
+            + (", both clients at once on half the rooms each" if args.concurrent else "")
         )
+        server_process = psutil.Process(server.pid)
         for attempt in range(args.repeat):
-            minimal = asyncio.run(minimal_client(server.url, args.rooms, args.duration))
+            if args.concurrent:  # both at once, half the rooms each: the very same conditions
+                rooms = args.rooms // 2
+                with ServerCpu(server_process) as cpu:
+                    run = start_locust(server.url, rooms, args.duration, Path(tmp))
+                    located: dict[str, float | None] = {}
+                    waiter = threading.Thread(
+                        target=_finish_into, args=(located, run, args.duration)
+                    )
+                    waiter.start()
+                    status = run.plan.out_dir / STATUS_FILE
+                    minimal = asyncio.run(
+                        minimal_client(server.url, rooms, args.duration, align_with=status)
+                    )
+                    waiter.join()
+                minimal |= cpu.figures
+                located |= cpu.figures
+            else:
+                with ServerCpu(server_process) as cpu:
+                    minimal = asyncio.run(minimal_client(server.url, args.rooms, args.duration))
+                minimal |= cpu.figures
+                with ServerCpu(server_process) as cpu:
+                    run = start_locust(server.url, args.rooms, args.duration, Path(tmp))
+                    located = finish_locust(run, args.duration)
+                located |= cpu.figures
             runs["minimal"].append(minimal)
-            print(f"  [{attempt + 1}] minimal asyncio websockets: {minimal}")
-            located = locust_user(server.url, args.rooms, args.duration, Path(tmp))
             runs["locust"].append(located)
+            print(f"  [{attempt + 1}] minimal asyncio websockets: {minimal}")
             print(f"  [{attempt + 1}] Locust WebSocket user:     {located}")
 
     def median(kind: str, key: str) -> float:
