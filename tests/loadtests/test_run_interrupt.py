@@ -32,6 +32,7 @@ def test_sigint_leaves_no_child_process(tmp_path: Path):
             "--targets",
             "sse",
             "--no-verify",
+            "--no-report",
             "--out",
             str(tmp_path),
             "--run-id",

@@ -16,7 +16,8 @@ TARGETS = ["short-polling", "long-polling", "sse", "websocket"]
 
 def tbench_run(out: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tbench.cli", "run", "--out", str(out), *args],
+        # no report: rendering it is the reports' tests' business, and seconds of PDF here
+        [sys.executable, "-m", "tbench.cli", "run", "--no-report", "--out", str(out), *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,

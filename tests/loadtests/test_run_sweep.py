@@ -9,7 +9,7 @@ from tbench.results import TargetStatus, load_run
 from .test_run_smoke import tbench_run
 
 TINY_SWEEP = """
-description = "three quick steps"
+description = "two quick steps"
 rooms = 1
 users_per_room = 3
 publisher_fraction = 1.0
@@ -23,7 +23,7 @@ drain_s = 1.5
 
 [sweep]
 step_rooms = 1
-max_rooms = 3
+max_rooms = 2
 slo_p95_ms = 5000.0
 """
 
@@ -45,10 +45,10 @@ def test_sweep_adds_rooms_until_max_and_reports_each_step(tmp_path: Path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = load_run(tmp_path / "sweep").targets["websocket"]
     assert result.status is TargetStatus.OK, result.error
-    assert [step["users"] for step in result.sweep] == [3, 6, 9]
+    assert [step["users"] for step in result.sweep] == [3, 6]
     assert all(step["passed"] and step["p95_ms"] is not None for step in result.sweep)
-    assert result.metrics["knee_users"] == 9
-    assert result.metrics["users"] == 9
+    assert result.metrics["knee_users"] == 6
+    assert result.metrics["users"] == 6
     # rooms joined mid-run are held to what was published after they joined: nothing lost
     assert result.metrics["delivered"] == result.metrics["expected"] > 0
     assert result.metrics["lost"] == 0
