@@ -96,6 +96,16 @@ class _ReplicaRoom(RoomFanout):
         """The newest id fanned out here (0 before the first)."""
         return self.recent[-1].id if self.recent else 0
 
+    def known_after(self, since: int | None) -> list[Delivery] | None:
+        """Deliveries after `since` this replica can vouch for alone; None: ask Redis.
+
+        Only a cursor among the ids fanned out here qualifies ([] if it is the newest): no
+        cursor means "now" and one ahead of them may be stale, which only Redis can tell.
+        """
+        if since is None or not self.recent or since > self.last_seen:
+            return None
+        return self.recent_after(since)
+
     def recent_after(self, cursor: int) -> list[Delivery] | None:
         """Deliveries after `cursor` from the recent ones; None if they do not reach back."""
         if not self.recent or self.recent[-1].id <= cursor:
@@ -176,10 +186,16 @@ class RedisBroker:
         try:
             await self._listen_to(room, state)
             change = state.next_change()  # taken before reading: nothing slips in between
-            history, cursor = await self._read(room, since)
-            if history.deliveries:
-                return history
-            last_id = history.last_id
+            known = state.known_after(since)
+            if known:  # a poll resuming from an id fanned out here: no round trip to Redis
+                return History(known, state.last_seen)
+            if known is None:
+                history, cursor = await self._read(room, since)
+                if history.deliveries:
+                    return history
+                last_id = history.last_id
+            else:  # the cursor is the newest id here; anything newer reaches the channel
+                cursor = last_id = state.last_seen
             while not self._closed and self._drops == drops:
                 news = state.recent_after(cursor)
                 if news is None:  # more arrived than this replica keeps: ask Redis

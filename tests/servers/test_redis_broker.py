@@ -332,3 +332,31 @@ def test_many_rooms_subscribed_at_once_on_a_fresh_replica(redis_server, room):
                 assert [d.id for d in history.deliveries] == [1]
 
     run(scenario)
+
+
+def test_a_poll_resuming_from_the_newest_id_here_costs_no_redis_round_trip(redis_server, room):
+    async def scripts_run(client: redis.Redis) -> int:
+        stats = await client.info("commandstats")
+        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("eval", "evalsha"))
+
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server) as (a, b):
+            first = asyncio.create_task(a.wait_for(room, 0, 10))
+            await eventually(lambda: a.connection_count() == 1)
+            await b.publish(post(room, 1))
+            assert [d.id for d in (await first).deliveries] == [1]
+            before = await scripts_run(client)
+            held = asyncio.create_task(a.wait_for(room, 1, 10))  # the steady state
+            await eventually(lambda: a.connection_count() == 1)
+            await b.publish(post(room, 2))  # the one script call expected
+            assert [d.id for d in (await held).deliveries] == [2]
+            again = await a.wait_for(room, 1, 10)  # answered from what this replica has
+            assert ([d.id for d in again.deliveries], again.last_id) == ([2], 2)
+            assert await scripts_run(client) - before == 1
+            # Cursors it cannot vouch for still go to Redis: none, and one ahead (stale).
+            assert (await a.wait_for(room, None, 0.05)).last_id == 2
+            assert [d.id for d in (await a.wait_for(room, 9, 0.05)).deliveries] == [1, 2]
+        await client.aclose()
+
+    run(scenario)
