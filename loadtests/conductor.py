@@ -219,7 +219,7 @@ class Conductor:
 
     # -- the end ----------------------------------------------------------------------------
 
-    def finalize(self) -> None:
+    def finalize(self, ended_early: bool = False) -> None:
         """Collect every process's export, account, write results; once."""
         if self._finalized:
             return
@@ -251,6 +251,7 @@ class Conductor:
             ",".join(user_classes),
             histogram_files,
         )
+        self.result["ended_early"] = ended_early
         self._report_lost(self.result["delivery"]["lost"])
         delivery = self.result["delivery"]
         logger.info(

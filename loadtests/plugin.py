@@ -118,9 +118,10 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
-    # the web UI's stop button (or --run-time): account for what happened so far
+    # the web UI's stop button, or (under `tbench run`) --run-time or a signal cutting the
+    # run short: account for what happened so far
     if _conductor is not None and SESSION.timeline is not None:
-        _conductor.finalize()
+        _conductor.finalize(ended_early=_conductor.autostop)
 
 
 def install(events: Events) -> None:

@@ -26,6 +26,7 @@ SUMMARY_COLUMNS = ("run_id", "target", "family", "status", "metric", "step", "va
 FLAG_LOADGEN_SATURATED = "loadgen_saturated"  # a load generator process used > 90 % of a core
 FLAG_UNDER_DELIVERED = "delivered_below_expected"
 FLAG_ERRORS = "errors"  # connect, publish or receive errors happened
+FLAG_ENDED_EARLY = "ended_early"  # Locust stopped before the scenario's end (--run-time cap)
 LOADGEN_SATURATION_PERCENT = 90.0
 
 # Metric names carry their unit; the catalogue says what each one is.
@@ -50,6 +51,7 @@ METRICS: dict[str, str] = {
     "reconnects": "receiver reconnections (whole run)",
     "clock_skew_samples": "latencies below zero (clocks not in step), recorded as 1 µs",
     "knee_users": "sweep: users at the last step whose p95 delivery met the SLO",
+    "ended_early": "1 if Locust stopped before the scenario's end (its --run-time cap)",
     "server_cpu_s": "target server CPU seconds in the measured window",
     "server_cpu_s_per_1k_delivered": "server CPU seconds per 1,000 delivered messages",
     "server_cpu_percent_mean": "server CPU, mean over the measured window (% of one core)",

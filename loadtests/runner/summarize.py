@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tbench.results import (
+    FLAG_ENDED_EARLY,
     FLAG_ERRORS,
     FLAG_LOADGEN_SATURATED,
     FLAG_UNDER_DELIVERED,
@@ -66,6 +67,7 @@ def loadgen_metrics(loadgen: dict[str, Any]) -> dict[str, float | int | None]:
         "reconnects": counters.get("reconnects", 0),
         "clock_skew_samples": loadgen.get("clock_skew_samples", 0),
         "knee_users": loadgen.get("knee_users"),
+        "ended_early": int(bool(loadgen.get("ended_early"))),
     }
     for name, summary in loadgen["latency"].items():
         for stat in LATENCY_STATS:
@@ -94,4 +96,6 @@ def flags_for(metrics: dict[str, float | int | None]) -> list[str]:
         flags.append(FLAG_UNDER_DELIVERED)
     if metrics.get("errors"):
         flags.append(FLAG_ERRORS)
+    if metrics.get("ended_early"):
+        flags.append(FLAG_ENDED_EARLY)
     return flags
