@@ -360,3 +360,32 @@ def test_a_poll_resuming_from_the_newest_id_here_costs_no_redis_round_trip(redis
         await client.aclose()
 
     run(scenario)
+
+
+def test_a_lost_pub_sub_connection_loses_nothing(redis_server, room):
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server) as (a, b):
+            subscription = await a.subscribe(room, None)
+            await b.publish(post(room, 1))
+            assert await take(subscription, 1) == [1]
+            await client.client_kill_filter(_type="pubsub")
+            for seq in range(2, 5):
+                await b.publish(post(room, seq))
+            # Either the replica reconnected and filled the gap from the stream, or it ended
+            # the subscription and the client resumes with its cursor: never a silent loss.
+            got: list[int] = []
+            while len(got) < 3:
+                try:
+                    got.append((await asyncio.wait_for(anext(subscription), 5)).id)
+                except StopAsyncIteration:
+                    assert subscription.end_reason == redis_broker.CONNECTION_LOST_REASON
+                    subscription.close()
+                    subscription = await a.subscribe(room, 1 + len(got))
+                except TimeoutError:
+                    await b.publish(post(room, 10 + len(got)))  # a gap shows on the next one
+            assert got[:3] == [2, 3, 4]
+            subscription.close()
+        await client.aclose()
+
+    run(scenario)

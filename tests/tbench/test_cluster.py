@@ -14,7 +14,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tbench import codec
+from tbench import codec, nginx_config
 from tbench.balancer import find_nginx
 from tbench.cluster import Cluster, check_cluster_options
 from tbench.conformance.context import ServerFacts
@@ -112,6 +112,15 @@ def test_generated_config_is_valid_nginx_for_long_lived_connections(tmp_path: Pa
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_generator_command_line_for_containers(capsys: pytest.CaptureFixture[str]):
+    nginx_config.main(["--upstream", "sse-1:8000", "--upstream", "sse-2:8000", "--listen", "8080"])
+    text = capsys.readouterr().out
+    assert "server sse-1:8000;" in text
+    assert "server sse-2:8000;" in text
+    assert "listen 8080 backlog=4096;" in text
+    assert "pid /tmp/nginx/nginx.pid;" in text
 
 
 def test_options_that_cannot_work_are_refused():
