@@ -175,6 +175,22 @@ def run(
     broker: str | None = typer.Option(
         None, "--broker", help="memory or redis (a local redis-server); redis if --replicas > 1."
     ),
+    target_urls: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target-url",
+            metavar="NAME=URL",
+            envvar="TBENCH_TARGET_URLS",
+            help="A target already running at URL (repeat; docker compose): verified and "
+            "measured, not started. TBENCH_TARGET_URLS: the same pairs, space-separated.",
+        ),
+    ] = None,
+    docker_stats: bool = typer.Option(
+        False,
+        "--docker-stats",
+        help="Sample each --target-url target's containers (label tbench.target=NAME) and the "
+        "Locust workers' (tbench.loadgen=true) through the Docker socket.",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
@@ -195,6 +211,8 @@ def run(
             run_id=run_id,
             replicas=replicas,
             broker=broker,
+            target_urls=target_urls or [],
+            docker_stats=docker_stats,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

@@ -6,6 +6,7 @@ import bisect
 import contextlib
 import csv
 import io
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -64,7 +65,8 @@ class ResourceSeries:
     """The samples, as columns, plus per-process CPU series of the load generator."""
 
     rows: list[dict[str, float]] = field(default_factory=list)
-    loadgen_cpu: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    # per load-generator process (pid) or container (id): (time, cumulative cpu seconds)
+    loadgen_cpu: dict[int | str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def column(self, name: str) -> list[float]:
         """One column's values."""
@@ -98,6 +100,25 @@ def _mean_cpu_percent(series: list[tuple[float, float]], start: float, end: floa
     if end <= start:
         return None
     return (_at(series, end) - _at(series, start)) / (end - start) * 100.0
+
+
+@dataclass(slots=True)
+class Usage:
+    """One reading of a group of processes (or containers): what a resources.csv row holds."""
+
+    processes: int = 0
+    cpu_s: float = 0.0  # cumulative
+    rss_bytes: float = 0.0
+    fds: float = 0.0  # NaN where the source cannot see them (containers)
+    threads: float = 0.0
+    connections: float = 0.0
+    cpu_percent: float | None = None  # measured by the source itself; else from cpu_s deltas
+    busiest_percent: float = 0.0  # the busiest single process: load-generator saturation
+
+
+def _whole(value: float) -> float:
+    """A count as an int, NaN (not measured) kept."""
+    return value if math.isnan(value) else int(value)
 
 
 class ResourceSampler:
@@ -160,56 +181,74 @@ class ResourceSampler:
         self._connections = total
         return total
 
-    def sample(self, last: tuple[float, float, float] | None) -> tuple[float, float, float]:
-        """Take one sample; returns (time, server cpu s, loadgen cpu s) for the next rates."""
-        now = time.time()
+    def server_usage(self, now: float) -> Usage:
+        """The server's process tree now."""
         server = self.server.processes()
-        server_cpu = rss = fds = threads = 0.0
+        usage = Usage(processes=len(server))
         for process in server:
             with contextlib.suppress(psutil.Error), process.oneshot():
                 times = process.cpu_times()
-                server_cpu += times.user + times.system
-                rss += process.memory_info().rss
-                fds += process.num_fds()
-                threads += process.num_threads()
-        connections = self._count_connections(server, now) if server else 0
+                usage.cpu_s += times.user + times.system
+                usage.rss_bytes += process.memory_info().rss
+                usage.fds += process.num_fds()
+                usage.threads += process.num_threads()
+        usage.connections = self._count_connections(server, now) if server else 0
+        return usage
+
+    def loadgen_usage(self, now: float) -> Usage:
+        """The load generator's processes now (each one's CPU series kept for saturation)."""
         loadgen = self.loadgen.processes()
-        loadgen_cpu = loadgen_rss = 0.0
-        busiest = 0.0
+        usage = Usage(processes=len(loadgen))
         for process in loadgen:
             with contextlib.suppress(psutil.Error):
                 with process.oneshot():
                     times = process.cpu_times()
                     cpu_s = times.user + times.system
-                    loadgen_rss += process.memory_info().rss
-                loadgen_cpu += cpu_s
+                    usage.rss_bytes += process.memory_info().rss
+                usage.cpu_s += cpu_s
                 series = self.series.loadgen_cpu.setdefault(process.pid, [])
                 if series and now > series[-1][0]:
-                    busiest = max(busiest, (cpu_s - series[-1][1]) / (now - series[-1][0]) * 100)
+                    busiest = (cpu_s - series[-1][1]) / (now - series[-1][0]) * 100
+                    usage.busiest_percent = max(usage.busiest_percent, busiest)
                 series.append((now, cpu_s))
+        return usage
+
+    def sample(self, last: tuple[float, float, float] | None) -> tuple[float, float, float]:
+        """Take one sample; returns (time, server cpu s, loadgen cpu s) for the next rates."""
+        now = time.time()
+        server = self.server_usage(now)
+        loadgen = self.loadgen_usage(now)
         server_percent = loadgen_percent = 0.0
         if last is not None and now > last[0]:
-            server_percent = max(0.0, (server_cpu - last[1]) / (now - last[0]) * 100)
-            loadgen_percent = max(0.0, (loadgen_cpu - last[2]) / (now - last[0]) * 100)
+            server_percent = max(0.0, (server.cpu_s - last[1]) / (now - last[0]) * 100)
+            loadgen_percent = max(0.0, (loadgen.cpu_s - last[2]) / (now - last[0]) * 100)
+        if server.cpu_percent is not None:
+            server_percent = server.cpu_percent
         self.series.rows.append(
             {
                 "time": round(now, 3),
                 "elapsed_s": round(now - self._started_at, 3),
-                "server_processes": len(server),
-                "server_cpu_s": round(server_cpu, 3),
+                "server_processes": server.processes,
+                "server_cpu_s": round(server.cpu_s, 3),
                 "server_cpu_percent": round(server_percent, 1),
-                "server_rss_bytes": int(rss),
-                "server_fds": int(fds),
-                "server_threads": int(threads),
-                "server_connections": connections,
-                "loadgen_processes": len(loadgen),
-                "loadgen_cpu_s": round(loadgen_cpu, 3),
+                "server_rss_bytes": int(server.rss_bytes),
+                "server_fds": _whole(server.fds),
+                "server_threads": int(server.threads),
+                "server_connections": _whole(server.connections),
+                "loadgen_processes": loadgen.processes,
+                "loadgen_cpu_s": round(loadgen.cpu_s, 3),
                 "loadgen_cpu_percent": round(loadgen_percent, 1),
-                "loadgen_cpu_percent_max": round(busiest, 1),
-                "loadgen_rss_bytes": int(loadgen_rss),
+                "loadgen_cpu_percent_max": round(loadgen.busiest_percent, 1),
+                "loadgen_rss_bytes": int(loadgen.rss_bytes),
             }
         )
-        return now, server_cpu, loadgen_cpu
+        return now, server.cpu_s, loadgen.cpu_s
+
+
+def _peak(rows: list[dict[str, float]], column: str) -> int | None:
+    """A count column's maximum; None if it was not measured (NaN)."""
+    values = [row[column] for row in rows]
+    return None if any(math.isnan(value) for value in values) else int(max(values))
 
 
 def summarize(series: ResourceSeries, start: float, end: float) -> dict[str, float | int | None]:
@@ -224,7 +263,7 @@ def summarize(series: ResourceSeries, start: float, end: float) -> dict[str, flo
         cpu_series = [(row["time"], row["server_cpu_s"]) for row in with_server]
         cpu_s = _at(cpu_series, end) - _at(cpu_series, start) if end > start else 0.0
         seconds = max(1e-9, min(end, cpu_series[-1][0]) - max(start, cpu_series[0][0]))
-        connections = max(row["server_connections"] for row in with_server)
+        connections = _peak(with_server, "server_connections")
         rss_max = max(row["server_rss_bytes"] for row in with_server)
         rss_base = with_server[0]["server_rss_bytes"]
         summary |= {
@@ -235,8 +274,8 @@ def summarize(series: ResourceSeries, start: float, end: float) -> dict[str, flo
             "server_rss_per_connection_bytes": (
                 round((rss_max - rss_base) / connections) if connections else None
             ),
-            "server_fds_max": int(max(row["server_fds"] for row in with_server)),
-            "server_connections_max": int(connections),
+            "server_fds_max": _peak(with_server, "server_fds"),
+            "server_connections_max": connections,
             "server_threads_max": int(max(row["server_threads"] for row in with_server)),
         }
     means = [

@@ -10,6 +10,7 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +26,20 @@ from loadtests.runner.cluster_target import (
     server_pids_of,
     wants_cluster,
 )
+from loadtests.runner.docker_stats import (
+    LOADGEN_LABEL,
+    TARGET_LABEL,
+    DockerClientLike,
+    DockerStatsError,
+    DockerStatsSampler,
+    connect,
+    find_containers,
+)
 from loadtests.runner.live import LiveDisplay
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
 from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
-from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle
+from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle, parse_target_urls
 from loadtests.runner.verification import Verification, verify_all
 from loadtests.users import user_class_name
 from tbench.process import DEFAULT_HOST, TargetStartError
@@ -63,6 +73,8 @@ class RunOptions:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     replicas: int = 1  # > 1: server processes per target behind nginx (tbench.cluster)
     broker: str | None = None  # memory | redis; None: redis as soon as replicas > 1
+    target_urls: list[str] = field(default_factory=list)  # NAME=URL: running targets (compose)
+    docker_stats: bool = False  # sample the given targets' containers through the Docker API
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -80,8 +92,21 @@ class ComparisonRun:
         if options.url is not None and len(options.targets) != 1:
             raise ValueError("--url names one running target, so it takes exactly one target")
         self.replicas, self.broker = resolve_deployment(options.replicas, options.broker)
-        if options.url is not None and wants_cluster(self.replicas, self.broker):
-            raise ValueError("--url measures a running target: --replicas/--broker start one")
+        self.given_urls = parse_target_urls(options.target_urls)
+        if options.url is not None:
+            self.given_urls[options.targets[0].name] = options.url
+        if self.given_urls and wants_cluster(self.replicas, self.broker):
+            raise ValueError(
+                "--url/--target-url measure running targets: --replicas/--broker start them"
+            )
+        self.docker: tuple[DockerClientLike, str | None] | None = None
+        if options.docker_stats:
+            if not self.given_urls:
+                raise ValueError("--docker-stats samples the containers of --target-url targets")
+            try:
+                self.docker = connect()
+            except DockerStatsError as exc:
+                raise ValueError(str(exc)) from None
         self.options = options
         self.console = console
         self.scenario: Scenario = scenario_files.load(options.scenario_ref)
@@ -144,8 +169,8 @@ class ComparisonRun:
         return self.run
 
     def _handle(self, spec: TargetSpec, target_dir: Path) -> TargetHandle:
-        if self.options.url is not None:
-            return GivenTarget(spec, self.options.url)
+        if spec.name in self.given_urls:
+            return GivenTarget(spec, self.given_urls[spec.name])
         if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         return StartedTarget(spec, target_dir / "server.log", self.options.host)
@@ -156,7 +181,23 @@ class ComparisonRun:
             return {}
         for spec in self.options.targets:
             live.update(spec.name, phase="verifying")
-        return verify_all(self.options.targets, self.options.url)
+        return verify_all(self.options.targets, self.given_urls)
+
+    def _sampler(
+        self, spec: TargetSpec, handle: TargetHandle, loadgen_pids: Callable[[], list[int]]
+    ) -> ResourceSampler:
+        """psutil on the processes started here; the Docker API on a given target's containers."""
+        if self.docker is None or not isinstance(handle, GivenTarget):
+            return ResourceSampler(server_pids=server_pids_of(handle), loadgen_pids=loadgen_pids)
+        client, project = self.docker
+        server = find_containers(client, TARGET_LABEL, spec.name, project)
+        if not server:
+            self.console.print(
+                f"[yellow]{spec.name}: no running container labelled {TARGET_LABEL}={spec.name}"
+                f"{f' in project {project}' if project else ''}: server resources not sampled[/]"
+            )
+        loadgen = find_containers(client, LOADGEN_LABEL, "true", project)
+        return DockerStatsSampler(server, loadgen, loadgen_pids)
 
     def _measure(
         self,
@@ -210,9 +251,7 @@ class ComparisonRun:
         )
         result.url = handle.url
         locust = LocustRun(plan)
-        sampler = ResourceSampler(
-            server_pids=server_pids_of(handle), loadgen_pids=lambda: locust.pids
-        )
+        sampler = self._sampler(spec, handle, lambda: locust.pids)
         try:
             sampler.start()
             locust.start()
@@ -243,6 +282,8 @@ class ComparisonRun:
             result.deployment = handle.deployment(*measured_window(loadgen), metrics)
         elif wants_cluster(self.replicas, self.broker):
             result.deployment = {"replicas": 1, "note": replicable(spec)}
+        elif isinstance(sampler, DockerStatsSampler):
+            result.deployment = {"runtime": "docker", "containers": sampler.server_containers}
 
     def _follow(
         self,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
 from tbench.lambda_report import REPORT_LOG_FILE
 from tbench.process import DEFAULT_HOST, TargetProcess
-from tbench.registry import TargetSpec
+from tbench.registry import TARGETS, TargetSpec
 
 
 class TargetHandle(Protocol):
@@ -97,3 +98,19 @@ class GivenTarget:
     def failure_detail(self) -> str:
         """Nothing known."""
         return ""
+
+
+def parse_target_urls(pairs: Iterable[str]) -> dict[str, str]:
+    """`NAME=URL` pairs (`--target-url`, compose mode) as {target name: URL}; bad ones refused."""
+    urls: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, url = pair.partition("=")
+        name, url = name.strip(), url.strip()
+        if not separator or not url:
+            raise ValueError(f"--target-url {pair!r}: expected NAME=URL, e.g. sse=http://sse:8000")
+        if name not in TARGETS:
+            raise ValueError(f"--target-url {pair!r}: unknown target; known: {', '.join(TARGETS)}")
+        if name in urls and urls[name] != url:
+            raise ValueError(f"--target-url names {name} twice: {urls[name]} and {url}")
+        urls[name] = url
+    return urls

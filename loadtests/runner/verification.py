@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +39,20 @@ def _verdict(results: list[CheckResult], duration_s: float) -> Verification:
     return Verification(not failures and bool(results), counts, failures, duration_s)
 
 
-def verify_all(specs: list[TargetSpec], url: str | None) -> dict[str, Verification]:
-    """Run `tbench verify`'s checks on every target at once, or on the one at `url`."""
-    # each started target is verified on a fresh instance verify starts and stops itself
+async def _verify(specs: list[TargetSpec], urls: Mapping[str, str]) -> dict[str, list[CheckResult]]:
+    # each started target is verified on a fresh instance verify starts and stops itself;
+    # a given one (compose, AWS) at its URL
+    started = [spec for spec in specs if spec.name not in urls]
+    given = [spec for spec in specs if spec.name in urls]
+    outcomes = await asyncio.gather(
+        verify_targets(started), *(verify_targets([spec], urls[spec.name]) for spec in given)
+    )
+    return {name: checks for outcome in outcomes for name, checks in outcome.items()}
+
+
+def verify_all(specs: list[TargetSpec], urls: Mapping[str, str]) -> dict[str, Verification]:
+    """Run `tbench verify`'s checks on every target at once: started here, or at its URL."""
     started = time.monotonic()
-    results = asyncio.run(verify_targets(specs, url))
+    results = asyncio.run(_verify(specs, urls))
     duration_s = time.monotonic() - started
     return {name: _verdict(checks, duration_s) for name, checks in results.items()}
