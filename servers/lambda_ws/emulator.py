@@ -52,7 +52,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--region", default="us-east-1", help="AWS region the handlers see")
     parser.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template")
     parser.add_argument("--table-name", default=DEFAULT_TABLE, help="connections table name")
-    parser.add_argument("--dynamodb-endpoint", help="use this DynamoDB instead of starting moto")
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        # the AWS SDKs' own variable, so a compose service or a shell can point it elsewhere
+        default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+        help="use this DynamoDB instead of starting moto (default: $AWS_ENDPOINT_URL_DYNAMODB)",
+    )
     parser.add_argument("--report-log", type=Path, help="append Lambda REPORT lines here")
     parser.add_argument("--memory-mb", type=int, help="function memory (template's otherwise)")
     parser.add_argument("--concurrency-limit", type=int, default=1_000, help="Lambda concurrency")
