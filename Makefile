@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest bench clean
+.PHONY: install test lint typecheck pytest bench clean lock compose-nginx
 
 install: $(STAMP)
 
@@ -29,6 +29,18 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all
+
+# The Docker image's pinned runtime dependencies, from this venv (after changing pyproject.toml).
+lock: install
+	$(BIN)/python -m tbench.lockfile --output requirements.lock
+
+# The balancers' nginx.conf that docker-compose.scale.yml mounts, one per replicated target.
+COMPOSE_SCALED := short-polling long-polling sse websocket
+compose-nginx: install
+	@for target in $(COMPOSE_SCALED); do \
+		$(BIN)/python -m tbench.nginx_config --upstream $$target:8000 --listen 8080 \
+			--runtime-dir /tmp > compose/nginx/$$target.conf || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+# One image for every part of transport-bench: the four targets, the Lambda emulator and its
+# DynamoDB (moto's server), Locust (master and workers) and the runner (`tbench run`).
+# docker-compose.yml builds it; nothing here depends on which part a container runs.
+FROM python:3.11.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
+
+# WeasyPrint (the PDF report) renders with Pango; the same packages as .ci/run.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# The pinned dependencies first (`make lock`), so a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+
+# Then the project itself, against the same pins; the in-tree build leftovers go too.
+COPY . .
+RUN pip install --no-cache-dir -c requirements.lock . \
+    && rm -rf build ./*.egg-info
+
+RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin tbench
+USER tbench
+
+# Every service names its own command (docker-compose.yml); this one lists the targets.
+CMD ["tbench", "targets"]
