@@ -176,8 +176,9 @@ def connect() -> tuple[DockerClientLike, str | None]:
         client.ping()
     except docker.errors.DockerException as exc:
         raise DockerStatsError(
-            f"--docker-stats cannot reach the Docker engine: {exc} (is the socket mounted, "
-            "and readable by this user's groups?)"
+            f"--docker-stats cannot reach the Docker engine: {exc}. Is the socket mounted and "
+            "readable by one of this user's groups (compose: DOCKER_GID=$(stat -c %g "
+            "/var/run/docker.sock))?"
         ) from None
     return client, compose_project(client)
 
