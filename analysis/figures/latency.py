@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
@@ -12,10 +13,19 @@ from analysis.load import RunData
 from analysis.palette import NEUTRAL, colour_of
 
 PERCENTILES = (("p50", 1.0), ("p95", 0.65), ("p99", 0.35))  # (stat, bar opacity)
+CDF_POINTS = 300  # per target
 
 
 def _ms_label(value: float, _position: object = None) -> str:
     return f"{value:g}" if value >= 1 else f"{value:.2g}"
+
+
+def thin(rows: pd.DataFrame, points: int = CDF_POINTS) -> pd.DataFrame:
+    """At most `points` rows, evenly spread, first and last kept: the drawn curve looks the
+    same, and a report's SVG stays small (one HDR bucket per row otherwise)."""
+    if len(rows) <= points:
+        return rows
+    return rows.iloc[np.unique(np.linspace(0, len(rows) - 1, points).round().astype(int))]
 
 
 def _ms_value(value: float) -> str:
@@ -29,7 +39,7 @@ def delivery_cdf(data: RunData) -> Figure:
     require(bool(targets), "no delivery latency was recorded in this run")
     figure, (ax,) = new_figure(3.0)
     for target in targets:
-        rows = latency[latency["target"] == target]
+        rows = thin(latency[latency["target"] == target])
         ax.step(
             rows["latency_ms"],
             rows["fraction"],
@@ -145,14 +155,15 @@ def latency_and_cpu_over_time(data: RunData) -> Figure:
         colour = colour_of(target)
         rows = history[history["target"] == target]
         if not rows.empty:
+            sparse = len(rows) < 5  # a line of one point is invisible: mark the points
             top.plot(
                 rows["elapsed_s"],
                 rows["p50_ms"],
                 color=colour,
                 label=target,
-                marker=".",
+                linewidth=1.2,
+                marker="o" if sparse else None,
                 markersize=3,
-                linewidth=1.1,
             )
         samples = resources[resources["target"] == target]
         samples = samples[samples["server_processes"] > 0]
