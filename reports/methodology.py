@@ -27,6 +27,7 @@ class Methodology:
 
     scenario: Pairs
     held_equal: Pairs  # empty when the run did not record it
+    deployments: Pairs  # per target, when run with --replicas / --broker
     load_generator: Pairs
     machine: Pairs
     versions: Pairs
@@ -63,6 +64,11 @@ def methodology(data: RunData) -> Methodology:
     return Methodology(
         scenario=[(key, _text(value)) for key, value in run.scenario.items()],
         held_equal=held_pairs,
+        deployments=[
+            (target, _text(run.targets[target].deployment))
+            for target in data.targets
+            if run.targets[target].deployment
+        ],
         load_generator=[
             ("mode", _text(generator.get("mode", "local"))),
             ("local workers", _text(generator.get("workers", 0))),

@@ -20,6 +20,7 @@ def replicas_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("results")
     args = ["--scenario", "smoke", "--targets", "long-polling,lambda", "--replicas", "2"]
     args.append("--no-verify")  # verification is tested elsewhere; this is about deployment
+    args.append("--no-report")  # so are reports (tests/reports)
     done = subprocess.run(
         [sys.executable, "-m", "tbench.cli", "run", "--out", str(out), "--run-id", "r2", *args],
         capture_output=True,
