@@ -24,6 +24,7 @@ from loadtests import collect
 from loadtests.histograms import DELIVERY, step_name
 from loadtests.session import SESSION, Session, Timeline, Window, delivery_histograms
 from tbench.results import write_json_atomic
+from tbench.scenario import JOIN_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ MSG_FINALIZE = "tbench:finalize"
 MSG_FINAL = "tbench:final"
 COLLECT_TIMEOUT_S = 60.0
 SPAWN_TIMEOUT_S = 600.0
-JOIN_TIMEOUT_S = 60.0  # beyond users / spawn_rate
 STATUS_INTERVAL_S = 1.0
 
 

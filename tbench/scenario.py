@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # Envelope room left under the 128 KiB message limit (messages.MAX_MESSAGE_BYTES) for the
 # JSON keys, sender, room and numbers around the padded body.
 MAX_PAYLOAD_BYTES = 120_000
+# Spawned is not joined (a Lambda $connect is a cold start): a run waits this long beyond
+# users / spawn_rate for every user to join before it starts publishing anyway.
+JOIN_TIMEOUT_S = 60.0
 
 
 class ScenarioError(ValueError):

@@ -45,10 +45,13 @@ from loadtests.users import user_class_name
 from tbench.process import DEFAULT_HOST, TargetStartError
 from tbench.registry import TargetSpec
 from tbench.results import RunResult, TargetResult, TargetStatus, save_run
-from tbench.scenario import Scenario
+from tbench.scenario import JOIN_TIMEOUT_S, Scenario
 
 POLL_INTERVAL_S = 0.5
-RUN_TIME_SLACK_S = 30.0  # Locust's own --run-time cap beyond the scenario's expected length
+# Locust's own --run-time cap: the scenario's nominal length, stretched for slow joins (the
+# conductor waits for every user to join, up to its JOIN_TIMEOUT_S) and a busy host
+RUN_TIME_STRETCH = 1.5
+RUN_TIME_SLACK_S = JOIN_TIMEOUT_S + 30.0
 DEADLINE_SLACK_S = 60.0  # the runner's hard stop beyond Locust's cap
 
 
@@ -244,7 +247,7 @@ class ComparisonRun:
             spawn_rate=self.scenario.spawn_rate,
             out_dir=target_dir,
             run_tag=self.run_tag,
-            run_time_s=self.scenario.expected_run_s() + RUN_TIME_SLACK_S,
+            run_time_s=self.scenario.expected_run_s() * RUN_TIME_STRETCH + RUN_TIME_SLACK_S,
             workers=self.options.workers,
             remote_workers=self.options.remote_workers,
             master_port=self.options.master_port,
