@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from analysis.figures.style import FONT_SIZE, bar_per_target, new_figure, require
 from analysis.load import RunData
 from analysis.palette import colour_of
 
 BYTES_PER_KIB = 1024
+PAYLOAD_GREY = "#bbbbbb"
 
 
 def _values(data: RunData, metric: str, *, servers_only: bool) -> tuple[list[str], list[float]]:
@@ -57,9 +59,8 @@ def bytes_per_message(data: RunData) -> Figure:
     ax.barh(
         positions,
         [payload] * len(targets),
-        color="#bbbbbb",
+        color=PAYLOAD_GREY,
         height=0.6,
-        label=f"payload ({payload:,.0f} B body)",
     )
     bars = ax.barh(
         positions,
@@ -67,7 +68,6 @@ def bytes_per_message(data: RunData) -> Figure:
         left=[payload] * len(targets),
         height=0.6,
         color=[colour_of(t) for t in targets],
-        label="overhead: envelope, headers, framing, publishes and polls",
     )
     ax.bar_label(bars, labels=[f"{t:,.0f} B" for t in totals], padding=3, fontsize=FONT_SIZE)
     ax.set_yticks(positions, targets)
@@ -75,7 +75,17 @@ def bytes_per_message(data: RunData) -> Figure:
     ax.grid(False, axis="y")
     ax.set_xlabel("bytes per delivered message, both directions, at the client socket")
     ax.set_title("Bytes per delivered message")
-    figure.legend(fontsize=FONT_SIZE - 1, frameon=False, loc="outside lower center", ncols=2)
+    handles = [
+        Patch(facecolor=PAYLOAD_GREY, label=f"payload ({payload:,.0f} B body)"),
+        Patch(
+            facecolor="white",
+            edgecolor="#333333",
+            label="overhead, in the target's colour: envelope, headers, framing, publishes, polls",
+        ),
+    ]
+    figure.legend(
+        handles=handles, fontsize=FONT_SIZE - 1, frameon=False, loc="outside lower center", ncols=2
+    )
     return figure
 
 
