@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from servers.broker import Broker, History, make_broker
+from servers.capacity import ConnectionCap
 from servers.cross_origin import OriginPolicy
+from servers.openapi import Dropped, Health, publish_docs
 from servers.settings import Settings
 from tbench import codec
 from tbench.messages import (
@@ -25,6 +29,7 @@ from tbench.messages import (
 JSON = "application/json"
 MESSAGES_PATH = "/rooms/{room}/messages"
 ADMIN_DROP_PATH = "/_admin/drop"
+DECIMAL_PATTERN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class InvalidQuery(InvalidInput):
@@ -56,10 +61,8 @@ def parse_wait(raw: str | None, max_wait_s: float) -> float:
     """A long poll's `wait`: absent (0), or seconds > 0, clamped to `max_wait_s`."""
     if raw is None:
         return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    # A decimal number only: float() alone also takes "1_0", " 1" and non-ASCII digits ("٣").
+    value = float(raw) if DECIMAL_PATTERN.fullmatch(raw) else math.nan
     if not math.isfinite(value) or value <= 0:
         raise InvalidQuery(Problem.INVALID_FIELD, "wait", "must be a number of seconds > 0")
     return min(value, max_wait_s)
@@ -115,6 +118,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     )
 
 
+async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    # The client left mid-body (or its request timed out): nobody reads this answer, and it
+    # is no server error (the catch-all below would log a traceback for it).
+    return error_response(400, "client disconnected", "client_disconnected")
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal server error", "internal")
 
@@ -126,19 +135,21 @@ def create_app(
     *,
     http_publish: bool = True,
 ) -> FastAPI:
-    """A target's app: healthz, optionally HTTP publish, JSON errors; no docs.
+    """A target's app: healthz, optionally HTTP publish, JSON errors, `/openapi.json`.
 
-    CORS (one origin) and the `/_admin/drop` fault only when the settings ask for them.
+    The connection cap always; CORS (one origin) and the `/_admin/drop` fault only when the
+    settings ask for them.
     """
     settings = settings if settings is not None else Settings.from_env()
     broker = broker if broker is not None else make_broker(settings)
     app = FastAPI(
         title=f"transport-bench {target}",
-        docs_url=None,
+        docs_url=None,  # the schema only: no pages that load scripts from a CDN
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",  # read-only description; schemathesis tests against it
         exception_handlers={
             InvalidInput: _invalid_input,
+            ClientDisconnect: _client_gone,
             HTTPException: _http_error,
             RequestValidationError: _validation_error,
             Exception: _internal_error,
@@ -147,10 +158,12 @@ def create_app(
     app.state.target = target
     app.state.settings = settings
     app.state.broker = broker  # servers.launch closes it first on shutdown
+    # Inside the origin policy, so a 503 at the cap still carries the CORS headers.
+    app.add_middleware(ConnectionCap, max_connections=settings.max_connections)
     if settings.cors_origin is not None:
         app.add_middleware(OriginPolicy, origin=settings.cors_origin)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses={200: {"model": Health, "description": "alive"}})
     async def healthz() -> Response:
         """Liveness, and the open subscriber connections / held polls of this process."""
         return json_response(
@@ -159,17 +172,17 @@ def create_app(
 
     if settings.admin:
 
-        @app.post(ADMIN_DROP_PATH)
+        @app.post(ADMIN_DROP_PATH, responses={200: {"model": Dropped, "description": "ended"}})
         async def drop() -> Response:
             """The "drop" fault: end every subscriber connection and held poll at once."""
             return json_response({"dropped": await broker.drop_all()})
 
     if http_publish:
 
-        @app.post(MESSAGES_PATH)
-        async def publish(room: str, request: Request) -> Response:
+        @app.post(MESSAGES_PATH, **publish_docs())
+        async def publish(request: Request) -> Response:
             """Validate and publish one message; 201 with the message as stored."""
-            validate_room(room)
+            room = validate_room(request.path_params["room"])
             raw = await read_body_limited(request, settings.max_message_bytes)
             delivery = await broker.publish(parse_publish(decode_object(raw), room=room))
             return Response(delivery.data, status_code=201, media_type=JSON)

@@ -2,7 +2,7 @@
 
 `python -m servers.launch MODULE:app --host 127.0.0.1 --port P [--history-size N]
 [--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
-[--cors-origin ORIGIN] [--admin]`
+[--cors-origin ORIGIN] [--admin] [--max-connections N] [--request-timeout-s S]`
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ DEFAULT_HOST = "127.0.0.1"
 # Held equal for every target, so a difference in a report comes from the transport.
 UVICORN_SETTINGS: dict[str, Any] = {
     "loop": "uvloop",
-    "http": "httptools",
+    # httptools, plus a bounded request head and a time limit on receiving a request (the stock
+    # protocol waits forever for a request that never completes, and buffers any header size).
+    "http": "servers.http_protocol:HttpProtocol",
     # The websockets library through uvicorn's sans-I/O binding (the legacy "websockets" one is
     # deprecated and closes 1009 without a reason), plus a reason on the 1007 close.
     "ws": "servers.ws_protocol:WebSocketProtocol",
@@ -90,6 +92,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="serve POST /_admin/drop, which ends every subscriber connection (fault injection)",
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="subscriber connections served at once; more get 503 / close 1013 (10,000)",
+    )
+    parser.add_argument(
+        "--request-timeout-s",
+        type=float,
+        metavar="S",
+        help="time a client has to send a whole request before it is dropped (10 s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -108,6 +122,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         broker_url=args.broker if args.broker is not None else base.broker_url,
         cors_origin=args.cors_origin if args.cors_origin is not None else base.cors_origin,
         admin=args.admin if args.admin is not None else base.admin,
+        max_connections=(
+            args.max_connections if args.max_connections is not None else base.max_connections
+        ),
+        request_timeout_s=(
+            args.request_timeout_s if args.request_timeout_s is not None else base.request_timeout_s
+        ),
     )
 
 

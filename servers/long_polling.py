@@ -13,6 +13,7 @@ from servers.http_common import (
     parse_cursor,
     parse_wait,
 )
+from servers.openapi import poll_docs
 from servers.settings import Settings
 from tbench.messages import validate_room
 
@@ -25,10 +26,10 @@ def create_long_polling_app(
     room_broker: Broker = app.state.broker
     max_wait_s: float = app.state.settings.long_poll_max_wait_s
 
-    @app.get(MESSAGES_PATH)
-    async def poll(room: str, request: Request) -> Response:
+    @app.get(MESSAGES_PATH, **poll_docs(with_wait=True))
+    async def poll(request: Request) -> Response:
         """Messages after `since`, waiting up to `wait` s (capped) for one if there is none."""
-        validate_room(room)
+        room = validate_room(request.path_params["room"])
         since = parse_cursor(request.query_params.get("since"))
         wait_s = parse_wait(request.query_params.get("wait"), max_wait_s)
         if wait_s > 0:

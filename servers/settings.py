@@ -33,6 +33,12 @@ class Settings:
     broker_url: str = DEFAULT_BROKER_URL
     cors_origin: str | None = None  # the one browser origin let in; None: no CORS headers at all
     admin: bool = False  # serve POST /_admin/drop (fault injection); off unless asked
+    # Subscriber connections (WebSocket sessions, streams, polls in progress) served at once;
+    # past it new ones get 503 / close 1013. 10,000 leaves the other half of a 20,000-fd
+    # limit for publishers' connections, keep-alive and the process itself.
+    max_connections: int = 10_000
+    # How long a client may take to send a whole request (head and body): slowloris guard.
+    request_timeout_s: float = 10.0
     # Fixed by the contract (tbench.messages), so deliberately not read from the environment.
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
@@ -41,7 +47,9 @@ class Settings:
             raise SettingsError(f"history_size must be >= 1, got {self.history_size}")
         if self.queue_size < 1:
             raise SettingsError(f"queue_size must be >= 1, got {self.queue_size}")
-        for name in ("long_poll_max_wait_s", "sse_ping_s"):
+        if self.max_connections < 1:
+            raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
+        for name in ("long_poll_max_wait_s", "sse_ping_s", "request_timeout_s"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a finite number > 0, got {value}")
@@ -68,6 +76,10 @@ class Settings:
             broker_url=env.get(ENV_PREFIX + "BROKER_URL") or defaults.broker_url,
             cors_origin=env.get(ENV_PREFIX + "CORS_ORIGIN") or None,
             admin=_env_flag(env, "ADMIN"),
+            max_connections=int(_env_number(env, "MAX_CONNECTIONS", defaults.max_connections, int)),
+            request_timeout_s=_env_number(
+                env, "REQUEST_TIMEOUT_S", defaults.request_timeout_s, float
+            ),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -80,6 +92,8 @@ class Settings:
             ENV_PREFIX + "BROKER_URL": self.broker_url,
             ENV_PREFIX + "CORS_ORIGIN": self.cors_origin or "",
             ENV_PREFIX + "ADMIN": "1" if self.admin else "0",
+            ENV_PREFIX + "MAX_CONNECTIONS": str(self.max_connections),
+            ENV_PREFIX + "REQUEST_TIMEOUT_S": repr(self.request_timeout_s),
         }
 
 

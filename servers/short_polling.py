@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from servers.broker import Broker
 from servers.http_common import MESSAGES_PATH, create_app, messages_response, parse_cursor
+from servers.openapi import poll_docs
 from servers.settings import Settings
 from tbench.messages import validate_room
 
@@ -18,10 +19,10 @@ def create_short_polling_app(
     app = create_app("short-polling", settings, broker)
     room_broker: Broker = app.state.broker
 
-    @app.get(MESSAGES_PATH)
-    async def poll(room: str, request: Request) -> Response:
+    @app.get(MESSAGES_PATH, **poll_docs(with_wait=False))
+    async def poll(request: Request) -> Response:
         """Messages after `since` (none without it) and the room's newest id."""
-        validate_room(room)
+        room = validate_room(request.path_params["room"])
         since = parse_cursor(request.query_params.get("since"))
         return messages_response(await room_broker.history(room, since))
 

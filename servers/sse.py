@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from servers.broker import Broker, Subscription
 from servers.http_common import create_app, parse_cursor
+from servers.openapi import events_docs
 from servers.settings import Settings
 from tbench.messages import validate_room
 
@@ -46,10 +47,10 @@ def create_sse_app(settings: Settings | None = None, broker: Broker | None = Non
     room_broker: Broker = app.state.broker
     ping_s: float = app.state.settings.sse_ping_s
 
-    @app.get(EVENTS_PATH)
-    async def events(room: str, request: Request) -> SubscriptionStream:
+    @app.get(EVENTS_PATH, **events_docs())
+    async def events(request: Request) -> SubscriptionStream:
         """Stream the room from the cursor (Last-Event-ID, else `since`), else from now."""
-        validate_room(room)
+        room = validate_room(request.path_params["room"])
         last_event_id = request.headers.get("last-event-id", "").strip()
         if last_event_id:
             since = parse_cursor(last_event_id, "Last-Event-ID")

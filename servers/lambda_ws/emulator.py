@@ -30,6 +30,7 @@ from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
 from servers.lambda_ws.gateway import Gateway, GatewayConfig
 from servers.lambda_ws.template import TEMPLATE_PATH, create_table, load_template, route_functions
 from servers.launch import UVICORN_SETTINGS
+from servers.settings import Settings, SettingsError
 
 DEFAULT_TABLE = "tbench-connections"
 DUMMY_CREDENTIALS = {
@@ -72,9 +73,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--new-connections-per-s", type=float, default=500.0, help="new-connection rate limit"
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="client connections served at once; more are closed 1013 (as every target: 10,000)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency_limit < 1 or args.max_workers < 1:
         parser.error("--concurrency-limit and --max-workers must be >= 1")
+    try:
+        # The TBENCH_* settings every target reads (request timeout, connection cap).
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        parser.error(str(exc))
+    if args.max_connections is None:
+        args.max_connections = settings.max_connections
+    if args.max_connections < 1:
+        parser.error("--max-connections must be >= 1")
     return args
 
 
@@ -159,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             idle_timeout_s=args.idle_timeout_s,
             max_connection_s=args.max_connection_s,
             new_connections_per_s=args.new_connections_per_s,
+            max_connections=args.max_connections,
         )
         gateway = Gateway(config, lambdas, {key: r.function_id for key, r in routes.items()})
         warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")

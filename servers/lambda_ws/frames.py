@@ -18,10 +18,11 @@ from typing import cast
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame
 from websockets.http11 import Request
+
+from servers.ws_protocol import LingeringCloseProtocol
 
 MAX_FRAME_BYTES = 32 * 1024
 CLIENT_BUFFER_BYTES = 1024 * 1024  # queued for a client beyond the kernel's socket buffer
@@ -42,7 +43,7 @@ class Activity:
         self.wall = time.time()
 
 
-class ApiGatewayWebSocketProtocol(WebSocketsSansIOProtocol):
+class ApiGatewayWebSocketProtocol(LingeringCloseProtocol):
     """Frames over 32 KB close the connection (1009); large sends go out in 32 KB frames."""
 
     max_frame_bytes = MAX_FRAME_BYTES

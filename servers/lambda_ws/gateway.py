@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from servers.capacity import CLOSE_TRY_AGAIN_LATER, over_capacity_reason
 from servers.lambda_ws.environments import Invocation, LambdaService
 from servers.lambda_ws.events import (
     ApiInfo,
@@ -50,6 +51,8 @@ class GatewayConfig:
     max_connection_s: float = 2 * 60 * 60.0
     new_connections_per_s: float = 500.0  # per account and region
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    # Not an AWS quota: this process's cap (`--max-connections`), as on every target.
+    max_connections: int = 10_000
 
 
 @dataclass
@@ -59,6 +62,7 @@ class GatewayStats:
     connections_opened: int = 0
     connections_rejected: int = 0  # $connect answered non-2xx
     connections_rate_limited: int = 0  # over the new-connection rate (429)
+    connections_over_capacity: int = 0  # over --max-connections (accepted, closed 1013)
     connect_failures: int = 0  # $connect throttled or failed (500)
     messages_received: int = 0
     integration_failures: int = 0  # "Internal server error" frames sent to clients
@@ -120,6 +124,7 @@ class Gateway:
         self.stats = GatewayStats()
         self.closing = False
         self._new_connections = TokenBucket(config.new_connections_per_s)
+        self._sessions = 0  # client connections from handshake to $disconnect (the cap's count)
 
     def app(self) -> Starlette:
         """The ASGI app."""
@@ -215,6 +220,20 @@ class Gateway:
         if websocket.path_params["stage"] != self.config.stage:
             await _deny(websocket, 403, "Forbidden")
             return
+        if self._sessions >= self.config.max_connections:
+            # Before $connect and the rate limit: no invocation, no record, no token spent.
+            self.stats.connections_over_capacity += 1
+            await websocket.accept()
+            await websocket.close(CLOSE_TRY_AGAIN_LATER, over_capacity_reason(self._sessions))
+            return
+        self._sessions += 1
+        try:
+            await self._serve_client(websocket)
+        finally:
+            self._sessions -= 1
+
+    async def _serve_client(self, websocket: WebSocket) -> None:
+        """Rate limit, `$connect`, the message loop, `$disconnect`."""
         if not self._new_connections.take():
             self.stats.connections_rate_limited += 1
             await _deny(websocket, 429, "Too Many Requests")

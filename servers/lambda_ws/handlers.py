@@ -29,6 +29,10 @@ ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_SENDER_CHARS = 128
 SEND_ACTION = "sendMessage"
+# How tbench.codec (orjson) reads numbers and strings, which a frame must satisfy here too.
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 ROOM_INDEX = "room-index"  # the table's GSI on `room` (template.yaml)
 MAX_CONNECTION_S = 2 * 60 * 60  # API Gateway closes every connection after 2 h
@@ -219,11 +223,20 @@ def decode_object(body: str | None, is_base64: bool) -> dict[str, Any]:
     if not raw.strip():
         raise FrameError("empty", None, "empty body")
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FrameError("not_utf8", None, f"not valid UTF-8 at byte {exc.start}") from None
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        # Read as the suite's codec (orjson) reads JSON: from text, so a byte order mark is an
+        # error; numbers as 64-bit ints and doubles; no NaN, no lone surrogate escapes.
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_codec_int,
+        )
+        if SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(data):
+            raise ValueError("lone surrogate in a string")
     except ValueError as exc:
         raise FrameError("not_json", None, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -238,6 +251,31 @@ def encode(obj: object) -> bytes:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # strict JSON, like the suite's codec
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):  # 1e400: the codec refuses what a double cannot hold
+        raise ValueError(f"number {literal[:20]} is out of range")
+    return value
+
+
+def _codec_int(literal: str) -> int | float:
+    value = int(literal)
+    if INT64_MIN <= value <= UINT64_MAX:
+        return value
+    return _finite_float(literal)  # as the codec: a larger integer is read as a double
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    """Whether a decoded string holds a surrogate (valid pairs were joined by the decoder)."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(item) for item in value)
+    return False
 
 
 def _room_connections(room: str) -> list[str]:

@@ -74,7 +74,7 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch):
 
 def test_every_target_gets_the_same_uvicorn_settings():
     assert UVICORN_SETTINGS["loop"] == "uvloop"
-    assert UVICORN_SETTINGS["http"] == "httptools"
+    assert UVICORN_SETTINGS["http"] == "servers.http_protocol:HttpProtocol"  # httptools + limits
     assert UVICORN_SETTINGS["ws"] == "servers.ws_protocol:WebSocketProtocol"
     assert UVICORN_SETTINGS["ws_per_message_deflate"] is False
     assert UVICORN_SETTINGS["ws_max_size"] == MAX_MESSAGE_BYTES
