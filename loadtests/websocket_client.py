@@ -101,6 +101,9 @@ class WebSocketConnection:
         except BaseException:
             sock.close()
             raise
+        # No timeout once open: a quiet room is normal (the server's pings keep it honest),
+        # and under gevent every recv with a timeout arms a timer - a cost per message.
+        sock.settimeout(None)
         return cls(sock, leftover)
 
     def send_text(self, payload: bytes) -> None:
