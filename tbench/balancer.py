@@ -12,10 +12,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from tbench.nginx_config import DEFAULT_WORKER_CONNECTIONS, BalancerConfig
-from tbench.process import DEFAULT_HOST, TargetStartError, free_port, spawn_in_own_group, stop_group
+from tbench.process import (
+    DEFAULT_HOST,
+    ChildServer,
+    TargetStartError,
+    free_port,
+    spawn_in_own_group,
+    stop_group,
+)
 
 NGINX_EXECUTABLE = "nginx"  # Debian's nginx-light package
 NGINX_FALLBACK_PATH = "/usr/sbin/nginx"  # not on a non-root user's PATH on Debian
@@ -48,7 +54,7 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-class NginxBalancer:
+class NginxBalancer(ChildServer):
     """nginx in front of `upstreams` ("host:port"), listening on host:port."""
 
     def __init__(
@@ -130,10 +136,6 @@ class NginxBalancer:
                 text += path.read_bytes()[-max_bytes:].decode(errors="replace")
         return text
 
-    def alive(self) -> bool:
-        """Whether the nginx master is still running."""
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self) -> None:
         """Stop nginx (SIGTERM: fast shutdown) and remove its temp dir if it made one."""
         if self.proc is not None:
@@ -141,14 +143,3 @@ class NginxBalancer:
         if self._own_work_dir and self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
             self.work_dir = None
-
-    def __enter__(self) -> NginxBalancer:
-        return self.start() if self.proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -88,7 +89,46 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         proc.wait(grace_s)
 
 
-class TargetProcess:
+class ChildServer:
+    """A server run as a child process in its own group: liveness, log tail, `with` support.
+
+    Subclasses set `proc` (and `log_path`) in `start()` and end the group in `stop()`.
+    """
+
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self) -> Self:
+        """Start the server and wait until it serves."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server and everything it started."""
+        raise NotImplementedError
+
+    def log_tail(self, max_bytes: int = 4000) -> str:
+        """The end of the server's log, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[-max_bytes:].decode(errors="replace")
+
+    def alive(self) -> bool:
+        """Whether the server process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self) -> Self:
+        return self.start() if self.proc is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class TargetProcess(ChildServer):
     """A running target server: a child process in its own process group."""
 
     def __init__(
@@ -135,16 +175,6 @@ class TargetProcess:
             raise TargetStartError(f"{self.spec.name}: {exc}\n{tail}") from None
         return self
 
-    def log_tail(self, max_bytes: int = 4000) -> str:
-        """The end of the server's log, for error messages."""
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return self.log_path.read_bytes()[-max_bytes:].decode(errors="replace")
-
-    def alive(self) -> bool:
-        """Whether the server process is still running."""
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM the process group, then SIGKILL what is left after `grace_s`."""
         if self.proc is not None:
@@ -156,14 +186,3 @@ class TargetProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-
-    def __enter__(self) -> TargetProcess:
-        return self.start() if self.proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

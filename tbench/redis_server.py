@@ -8,9 +8,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
-from tbench.process import DEFAULT_HOST, TargetStartError, free_port, spawn_in_own_group, stop_group
+from tbench.process import (
+    DEFAULT_HOST,
+    ChildServer,
+    TargetStartError,
+    free_port,
+    spawn_in_own_group,
+    stop_group,
+)
 
 REDIS_EXECUTABLE = "redis-server"  # Debian's redis-server package
 
@@ -50,7 +56,7 @@ def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(ChildServer):
     """A `redis-server` child process in its own process group, with its own temp dir."""
 
     def __init__(
@@ -100,16 +106,6 @@ class RedisServer:
             time.sleep(0.05)
         return self
 
-    def log_tail(self, max_bytes: int = 2000) -> str:
-        """The end of the server's log, for error messages."""
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return self.log_path.read_bytes()[-max_bytes:].decode(errors="replace")
-
-    def alive(self) -> bool:
-        """Whether the server process is still running."""
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self) -> None:
         """Stop the server and remove its temp dir (the log too, unless it lives elsewhere)."""
         if self.proc is not None:
@@ -117,14 +113,3 @@ class RedisServer:
         if self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
             self.work_dir = None
-
-    def __enter__(self) -> RedisServer:
-        return self.start() if self.proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
