@@ -186,3 +186,10 @@ class TargetProcess(ChildServer):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def restart(self, timeout_s: float = 30.0) -> float:
+        """The "restart" fault: SIGKILL, then start again on the same port; seconds down."""
+        self.kill()
+        killed_at = time.monotonic()
+        self.start(timeout_s)
+        return time.monotonic() - killed_at

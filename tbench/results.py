@@ -27,6 +27,7 @@ FLAG_LOADGEN_SATURATED = "loadgen_saturated"  # a load generator process used > 
 FLAG_UNDER_DELIVERED = "delivered_below_expected"
 FLAG_ERRORS = "errors"  # connect, publish or receive errors happened
 FLAG_ENDED_EARLY = "ended_early"  # Locust stopped before the scenario's end (--run-time cap)
+FLAG_FAULTS = "faults_injected"  # latencies and losses include injected faults (by design)
 LOADGEN_SATURATION_PERCENT = 90.0
 
 # Metric names carry their unit; the catalogue says what each one is.
@@ -90,6 +91,40 @@ class HostInfo(BaseModel):
     ram_bytes: int
 
 
+class FaultOutcome(BaseModel):
+    """One injected fault on one target: what clients lost, got twice or late, and recovery.
+
+    Messages are attributed to the fault whose slot [window_start, window_end) they were
+    sent in; reconnections to the fault if they began after it was injected, in its slot.
+    """
+
+    kind: str  # restart | drop | slow
+    window_start: float  # epoch s
+    window_end: float
+    planned_at: float  # when the fault was scheduled (epoch s)
+    injected_at: float | None = None  # None: not injected (see error)
+    error: str | None = None
+    server_down_s: float | None = None  # restart: from kill -9 until /healthz answered again
+    dropped: int | None = None  # drop: subscriptions and held polls the server ended
+    slow_clients: int | None = None  # slow: clients that stopped reading
+    reconnects: int = 0  # receivers that lost their connection in the slot
+    not_reconnected: int = 0  # ... and had not got it back by the end of the run
+    reconnect_p50_ms: float | None = None  # connection lost -> subscription live again
+    reconnect_max_ms: float | None = None
+    recovered_s: float | None = None  # injection -> the last of those receivers is back
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    late: int = 0  # delivered, but more than late_after_s after it was sent
+    late_after_s: float = 0.0
+    rss_before_bytes: int | None = None  # server RSS at the last sample before injection
+    rss_peak_bytes: int | None = None  # highest server RSS sample in the slot after it
+    # how long an outage cursor resume covers: history ring / messages per second per room
+    # (None: this target cannot resume)
+    resume_covers_s: float | None = None
+
+
 class TargetResult(BaseModel):
     """One target's outcome: status, error, flags and summary metrics (names in METRICS)."""
 
@@ -107,6 +142,7 @@ class TargetResult(BaseModel):
     deployment: dict[str, Any] | None = None
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
     sweep: list[dict[str, Any]] = Field(default_factory=list)
+    faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
     files: dict[str, str] = Field(default_factory=dict)  # relative to the run directory
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -34,6 +35,103 @@ class Sweep(BaseModel):
     slo_p95_ms: float = Field(gt=0, description="p95 delivery latency that marks the knee")
 
 
+FaultKind = Literal["restart", "drop", "slow"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("restart", "drop", "slow")
+# A fault's slot must leave this long after the injection (after the pause, for `slow`) for
+# every client to come back before the next fault: a restart is ~1 s of boot plus a 0.5 s
+# reconnect pause.
+FAULT_RECOVERY_S = 3.0
+
+
+class Faults(BaseModel):
+    """Faults injected during the measured window, one after another, each in its own slot.
+
+    The measured window is cut into one equal slot per kind; each fault is injected `lead_s`
+    into its slot, and what the clients lost, got twice or got late is attributed to the slot
+    its message was sent in.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: tuple[FaultKind, ...] = Field(
+        min_length=1,
+        description="restart: kill -9 and start again; drop: the server closes "
+        "every client connection; slow: some clients stop reading for a while",
+    )
+    lead_s: float = Field(default=1.0, ge=0, description="into its slot before a fault hits")
+    late_after_s: float = Field(
+        default=2.0, gt=0, description="a delivery slower than this counts as late"
+    )
+    slow_fraction: float = Field(default=0.2, gt=0, le=1, description="share of slow readers")
+    slow_for_s: float = Field(default=5.0, gt=0, description="how long slow readers stop")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Faults:
+        if len(set(self.kinds)) != len(self.kinds):
+            raise ValueError("each fault kind once: " + ", ".join(self.kinds))
+        return self
+
+    def needed_s(self, kind: FaultKind) -> float:
+        """The shortest slot that fits this kind and the recovery after it."""
+        pause_s = self.slow_for_s if kind == "slow" else 0.0
+        return self.lead_s + pause_s + FAULT_RECOVERY_S
+
+    def schedule(self, measure_start: float, duration_s: float) -> tuple[FaultSlot, ...]:
+        """The slots over a measured window starting at `measure_start` (epoch s)."""
+        slot_s = duration_s / len(self.kinds)
+        slots = []
+        for index, kind in enumerate(self.kinds):
+            start = measure_start + index * slot_s
+            at = start + self.lead_s
+            slots.append(
+                FaultSlot(
+                    kind=kind,
+                    start=start,
+                    at=at,
+                    end=start + slot_s,
+                    slow_until=at + self.slow_for_s if kind == "slow" else None,
+                    slow_fraction=self.slow_fraction if kind == "slow" else 0.0,
+                )
+            )
+        return tuple(slots)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSlot:
+    """One fault of a run: injected `at`; messages sent in [start, end) are attributed to it."""
+
+    kind: FaultKind
+    start: float
+    at: float
+    end: float
+    slow_until: float | None = None  # slow: readers pause from `at` until then
+    slow_fraction: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain values (for the timeline message and status.json)."""
+        return {
+            "kind": self.kind,
+            "start": self.start,
+            "at": self.at,
+            "end": self.end,
+            "slow_until": self.slow_until,
+            "slow_fraction": self.slow_fraction,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultSlot:
+        """Inverse of to_json."""
+        slow_until = data.get("slow_until")
+        return cls(
+            kind=data["kind"],
+            start=float(data["start"]),
+            at=float(data["at"]),
+            end=float(data["end"]),
+            slow_until=None if slow_until is None else float(slow_until),
+            slow_fraction=float(data.get("slow_fraction") or 0.0),
+        )
+
+
 class Scenario(BaseModel):
     """Rooms, who publishes how often, and how long each phase of a run lasts."""
 
@@ -54,6 +152,7 @@ class Scenario(BaseModel):
     duration_s: float = Field(gt=0, description="measured publishing")
     drain_s: float = Field(default=2.0, ge=0, description="receiving after the last publish")
     sweep: Sweep | None = None
+    faults: Faults | None = None
 
     @model_validator(mode="after")
     def _check_phases(self) -> Scenario:
@@ -63,7 +162,39 @@ class Scenario(BaseModel):
             )
         if self.sweep is not None and self.sweep.max_rooms < self.rooms:
             raise ValueError("sweep.max_rooms must be >= rooms")
+        if self.faults is not None:
+            self._check_faults(self.faults)
         return self
+
+    def _check_faults(self, faults: Faults) -> None:
+        if self.sweep is not None:
+            raise ValueError("faults and sweep do not mix: a fault would blur the knee")
+        slot_s = self.duration_s / len(faults.kinds)
+        for kind in faults.kinds:
+            if slot_s < faults.needed_s(kind):
+                raise ValueError(
+                    f"duration_s {self.duration_s:g} gives each of {len(faults.kinds)} faults "
+                    f"{slot_s:g} s; {kind} needs {faults.needed_s(kind):g} s "
+                    f"(lead_s + {'slow_for_s + ' if kind == 'slow' else ''}"
+                    f"{FAULT_RECOVERY_S:g} s to recover): raise duration_s"
+                )
+        if faults.late_after_s <= self.poll_interval_s:
+            raise ValueError(
+                "faults.late_after_s must exceed poll_interval_s: short polling is that late "
+                "by design"
+            )
+
+    def with_faults(self, kinds: Sequence[FaultKind]) -> Scenario:
+        """This scenario with these fault kinds (the `faults` table's settings kept)."""
+        base = self.faults.model_dump() if self.faults is not None else {}
+        data = self.model_dump()
+        data["faults"] = {**base, "kinds": tuple(kinds)}
+        return parse_scenario(data, f"scenario {self.name!r} with --faults {','.join(kinds)}")
+
+    @property
+    def room_publish_rate_per_s(self) -> float:
+        """Messages per second published into each room."""
+        return self.publishers_per_room * self.publish_rate_per_s
 
     @property
     def users(self) -> int:
