@@ -200,22 +200,92 @@ def tally(
         result.receipts += receiver["receipts"]
         result.duplicated += receiver["duplicates"]
         result.out_of_order += receiver["out_of_order"]
-        left_at = receiver["left_at"] if receiver["left_at"] is not None else left_at_default
-        window_start = receiver["joined_at"] + margin_s
-        window_end = left_at - margin_s
         runs_by_sender: dict[str, list[int]] = receiver["runs"]
-        expected_here = delivered_here = 0
-        for sender, sent in ledger.rooms.get(receiver["room"], {}).items():
-            first = bisect.bisect_right(sent.sent_at, window_start)
-            last = bisect.bisect_left(sent.sent_at, window_end)
-            if last <= first:
-                continue
-            expected_seqs = sent.seqs[first:last]
-            expected_here += len(expected_seqs)
-            delivered_here += _count_in_runs(runs_by_sender.get(sender, []), expected_seqs)
+        expected_here, delivered_here = _owed(
+            ledger, receiver, _membership(receiver, left_at_default, margin_s)
+        )
         distinct = sum(_distinct(runs) for runs in runs_by_sender.values())
         result.expected += expected_here
         result.delivered += delivered_here
         result.unexpected += distinct - delivered_here
     result.lost = result.expected - result.delivered
     return result
+
+
+def tally_windows(
+    ledger: PublishLedger,
+    receivers: Iterable[dict[str, Any]],
+    left_at_default: float,
+    windows: Iterable[tuple[float, float]],
+    margin_s: float = JOIN_MARGIN_S,
+) -> list[tuple[int, int, int]]:
+    """(expected, delivered, unaccepted) of the messages sent in each [start, end) window.
+
+    `unaccepted`: expected deliveries of messages that no receiver in the room got at all —
+    the server never took them (sent into a connection as it broke), as opposed to messages
+    it took and then failed to deliver to some receivers.
+    """
+    spans = list(windows)
+    receivers = list(receivers)
+    reached = _reached_anyone(receivers)
+    totals = [[0, 0, 0] for _ in spans]
+    for receiver in receivers:
+        member_from, member_to = _membership(receiver, left_at_default, margin_s)
+        somebody = {"room": receiver["room"], "runs": reached.get(receiver["room"], {})}
+        for total, (start, end) in zip(totals, spans, strict=True):
+            span = (max(member_from, start), min(member_to, end))
+            expected, delivered = _owed(ledger, receiver, span)
+            _, reached_somebody = _owed(ledger, somebody, span)
+            total[0] += expected
+            total[1] += delivered
+            total[2] += expected - reached_somebody
+    return [(expected, delivered, unaccepted) for expected, delivered, unaccepted in totals]
+
+
+def _reached_anyone(receivers: list[dict[str, Any]]) -> dict[str, dict[str, list[int]]]:
+    """Per room and sender, the union of every receiver's runs (what reached anybody)."""
+    intervals: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for receiver in receivers:
+        senders = intervals.setdefault(receiver["room"], {})
+        for sender, runs in receiver["runs"].items():
+            spans = senders.setdefault(sender, [])
+            spans.extend((runs[i], runs[i + 1]) for i in range(0, len(runs), 2))
+    union: dict[str, dict[str, list[int]]] = {}
+    for room, senders in intervals.items():
+        for sender, spans in senders.items():
+            merged: list[int] = []
+            for start, end in sorted(spans):
+                if merged and start <= merged[-1] + 1:
+                    merged[-1] = max(merged[-1], end)
+                else:
+                    merged += (start, end)
+            union.setdefault(room, {})[sender] = merged
+    return union
+
+
+def _membership(
+    receiver: dict[str, Any], left_at_default: float, margin_s: float
+) -> tuple[float, float]:
+    """The sent_at span a receiver is held to: its membership less the margins."""
+    left_at = receiver["left_at"] if receiver["left_at"] is not None else left_at_default
+    return receiver["joined_at"] + margin_s, left_at - margin_s
+
+
+def _owed(
+    ledger: PublishLedger, receiver: dict[str, Any], span: tuple[float, float]
+) -> tuple[int, int]:
+    """(expected, delivered) for one receiver: its room's messages sent inside `span`."""
+    window_start, window_end = span
+    runs_by_sender: dict[str, list[int]] = receiver["runs"]
+    expected = delivered = 0
+    if window_end <= window_start:
+        return 0, 0
+    for sender, sent in ledger.rooms.get(receiver["room"], {}).items():
+        first = bisect.bisect_right(sent.sent_at, window_start)
+        last = bisect.bisect_left(sent.sent_at, window_end)
+        if last <= first:
+            continue
+        expected_seqs = sent.seqs[first:last]
+        expected += len(expected_seqs)
+        delivered += _count_in_runs(runs_by_sender.get(sender, []), expected_seqs)
+    return expected, delivered

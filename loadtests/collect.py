@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests.accounting import DeliveryTally, PublishLedger, tally
+from loadtests.accounting import DeliveryTally, PublishLedger, tally, tally_windows
 from loadtests.histograms import (
     CONNECT,
     DELIVERY,
@@ -33,6 +33,8 @@ class MergedRun:
     window: dict[str, float] = field(default_factory=dict)
     processes: int = 0
     frozen_at: float = 0.0
+    fault_counts: list[dict[str, int]] = field(default_factory=list)  # per fault slot
+    reconnections: list[tuple[float, float | None]] = field(default_factory=list)
 
     def add(self, export: dict[str, Any]) -> None:
         """Fold in one process's Session.export()."""
@@ -48,10 +50,57 @@ class MergedRun:
             _add_into(self.window, export["window"])
             self.window["seconds"] = seconds
         self.frozen_at = max(self.frozen_at, float(export["frozen_at"] or 0.0))
+        for index, counts in enumerate(export.get("fault_counts") or ()):
+            if index == len(self.fault_counts):
+                self.fault_counts.append({})
+            _add_into(self.fault_counts[index], counts)
+        self.reconnections.extend(
+            (float(lost), None if back is None else float(back))
+            for lost, back in export.get("reconnections") or ()
+        )
 
     def tally(self) -> DeliveryTally:
         """The delivery accounting over every receiver."""
         return tally(self.ledger, self.receivers, self.frozen_at)
+
+    def fault_results(self, slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per fault slot: expected, delivered, lost, duplicated, late, and the reconnections
+        that began after the fault hit, inside its slot (a client back at once counts too)."""
+        owed = tally_windows(
+            self.ledger, self.receivers, self.frozen_at, [(s["start"], s["end"]) for s in slots]
+        )
+        results = []
+        for index, (slot, (expected, delivered, unaccepted)) in enumerate(
+            zip(slots, owed, strict=True)
+        ):
+            counts = self.fault_counts[index] if index < len(self.fault_counts) else {}
+            hit, end = slot["at"], slot["end"]
+            outages = [(lost, back) for lost, back in self.reconnections if hit <= lost < end]
+            durations_ms = sorted((back - lost) * 1000.0 for lost, back in outages if back)
+            backs = [back for _, back in outages if back is not None]
+            results.append(
+                {
+                    **slot,
+                    "expected": expected,
+                    "delivered": delivered,
+                    "lost": expected - delivered,
+                    "lost_unaccepted": unaccepted,
+                    "duplicated": counts.get("duplicated", 0),
+                    "late": counts.get("late", 0),
+                    "slow_clients": counts.get("slow_clients", 0),
+                    "reconnects": len(outages),
+                    "not_reconnected": len(outages) - len(backs),
+                    "reconnect_p50_ms": _median(durations_ms),
+                    "reconnect_max_ms": durations_ms[-1] if durations_ms else None,
+                    "back_by": max(backs) if backs else None,
+                }
+            )
+        return results
+
+
+def _median(values: list[float]) -> float | None:
+    """The middle of sorted values (the upper one of an even count), or None."""
+    return values[len(values) // 2] if values else None
 
 
 def _add_into(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -79,6 +128,7 @@ def build_result(
     """The load generator's result document (`loadgen.json`), read by the runner."""
     delivery = merged.tally()
     knee = [s for s in sweep_steps if s.get("passed")]
+    slots = (timeline or {}).get("faults") or []
     return {
         "user_class": user_class,
         "scenario": scenario,
@@ -96,4 +146,6 @@ def build_result(
         "sweep": sweep_steps,
         "knee_users": knee[-1]["users"] if knee else None,
         "histograms": histogram_files,
+        "faults": merged.fault_results(slots) if slots else [],
+        "late_after_s": (timeline or {}).get("late_after_s"),
     }

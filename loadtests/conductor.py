@@ -24,7 +24,7 @@ from loadtests import collect
 from loadtests.histograms import DELIVERY, step_name
 from loadtests.session import SESSION, Session, Timeline, Window, delivery_histograms
 from tbench.results import write_json_atomic
-from tbench.scenario import JOIN_TIMEOUT_S
+from tbench.scenario import JOIN_TIMEOUT_S, Faults
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class Conductor:
         out = getattr(options, "tbench_out", None) if options else None
         self.out_dir = Path(out) if out else None
         self.autostop = self.out_dir is not None  # driven by `tbench run`: quit at the end
+        faults = getattr(options, "tbench_faults", None) if options else None
+        # `tbench run --faults` hands the plan over; otherwise the scenario's own table
+        self.faults: Faults | None = Faults.model_validate_json(faults) if faults else None
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -101,7 +104,13 @@ class Conductor:
         else:
             end = measure_start + scenario.duration_s if self.autostop else math.inf
             window = Window("measure", measure_start, end, delivery_histograms("measure", False))
-            self.broadcast_timeline(Timeline(publish_start, end, (window,)))
+            faults = self.faults or scenario.faults
+            if faults is not None and self.autostop:  # faults need a window with an end
+                slots = faults.schedule(measure_start, scenario.duration_s)
+                timeline = Timeline(publish_start, end, (window,), slots, faults.late_after_s)
+            else:
+                timeline = Timeline(publish_start, end, (window,))
+            self.broadcast_timeline(timeline)
             self._sleep_until(measure_start)
             if not self.autostop:
                 return  # web UI: runs until the user stops it; test_stopping collects
@@ -210,6 +219,9 @@ class Conductor:
             return "settling"
         if now >= timeline.publish_end:
             return "draining"
+        for slot in timeline.faults:
+            if slot.at <= now < slot.end:
+                return f"fault: {slot.kind}"
         for window in reversed(timeline.windows):
             if window.start <= now < window.end:
                 return "measuring" if window.name == "measure" else window.name
@@ -305,7 +317,9 @@ class Conductor:
         else:
             p50 = latencies.percentile_ms(DELIVERY, 50)
             p99 = latencies.percentile_ms(DELIVERY, 99)
+        timeline = self.session.timeline
         return {
+            "faults": [slot.to_json() for slot in timeline.faults] if timeline else [],
             "phase": self.phase if self._finalized else self.phase_at(time.time()),
             "users": runner.user_count if runner is not None else 0,
             "deliver_per_s": deliver_rps,

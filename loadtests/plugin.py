@@ -41,6 +41,12 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="directory for results; when set the run stops itself after its drain period",
     )
+    parser.add_argument(
+        "--tbench-faults",
+        default="",
+        include_in_web_ui=False,
+        help="faults to inject (JSON of tbench.scenario.Faults; set by `tbench run --faults`)",
+    )
 
 
 def _configure_session(environment: Environment) -> None:

@@ -17,7 +17,7 @@ from loadtests.accounting import PublishLedger, ReceiveLog
 from loadtests.deferred_events import DeferredRequestEvents
 from loadtests.histograms import DELIVERY, PUBLISH, PUBLISH_LAG, LatencySet, step_name
 from loadtests.wire import WireCounter
-from tbench.scenario import Scenario
+from tbench.scenario import FaultSlot, Scenario
 
 DEFAULT_RUN_TAG = "tbench"
 
@@ -39,6 +39,8 @@ class Timeline:
     publish_start: float
     publish_end: float
     windows: tuple[Window, ...]
+    faults: tuple[FaultSlot, ...] = ()  # `tbench run --faults`: one slot per fault
+    late_after_s: float = math.inf  # a delivery slower than this is "late" (faults only)
 
     def to_json(self) -> dict[str, Any]:
         """For a custom Locust message to the workers (inf travels as None)."""
@@ -49,6 +51,8 @@ class Timeline:
                 [w.name, w.start, None if math.isinf(w.end) else w.end, list(w.histograms)]
                 for w in self.windows
             ],
+            "faults": [slot.to_json() for slot in self.faults],
+            "late_after_s": None if math.isinf(self.late_after_s) else self.late_after_s,
         }
 
     @classmethod
@@ -63,7 +67,30 @@ class Timeline:
             Window(name, float(start), end(stop), tuple(hists))
             for name, start, stop, hists in data["windows"]
         )
-        return cls(float(data["publish_start"]), end(data["publish_end"]), windows)
+        faults = tuple(FaultSlot.from_json(slot) for slot in data.get("faults") or ())
+        return cls(
+            float(data["publish_start"]),
+            end(data["publish_end"]),
+            windows,
+            faults,
+            end(data.get("late_after_s")),
+        )
+
+    def fault_index(self, at: float) -> int | None:
+        """The fault slot a time falls in, if any."""
+        for index, slot in enumerate(self.faults):
+            if slot.start <= at < slot.end:
+                return index
+        return None
+
+
+@dataclass(slots=True)
+class FaultCounts:
+    """What one process saw of one fault slot (messages attributed by their `sent_at`)."""
+
+    duplicated: int = 0
+    late: int = 0
+    slow_clients: int = 0
 
 
 @dataclass(slots=True)
@@ -126,6 +153,10 @@ class Session:
     ledger: PublishLedger = field(default_factory=PublishLedger)
     receivers: list[ReceiveLog] = field(default_factory=list)
     timeline: Timeline | None = None
+    fault_counts: list[FaultCounts] = field(default_factory=list)
+    late_after_s: float = math.inf  # the timeline's, here for the hot path
+    # receivers' lost connections: [lost_at, back_at or None], epoch s (faults show here)
+    reconnections: list[list[float | None]] = field(default_factory=list)
     window_start_snapshot: Snapshot | None = None
     window_end_snapshot: Snapshot | None = None
     frozen_at: float | None = None
@@ -173,6 +204,9 @@ class Session:
         """Adopt the conductor's timeline; schedule the window-start traffic snapshot."""
         first_run = self.timeline is None
         self.timeline = timeline
+        if len(self.fault_counts) != len(timeline.faults):
+            self.fault_counts = [FaultCounts() for _ in timeline.faults]
+        self.late_after_s = timeline.late_after_s
         self._window = timeline.windows[-1] if timeline.windows else None
         self._timeline_event.set()
         if first_run and timeline.windows:
@@ -230,6 +264,14 @@ class Session:
         if self._window_of(sent_at) is not None:
             self.latencies.record(PUBLISH_LAG, lag_s)
 
+    def fault_counts_of(self, sent_at: float) -> FaultCounts | None:
+        """The counts of the fault slot a message sent at `sent_at` belongs to, if any."""
+        timeline = self.timeline
+        if timeline is None or not timeline.faults:
+            return None
+        index = timeline.fault_index(sent_at)
+        return None if index is None else self.fault_counts[index]
+
     def _window_of(self, sent_at: float) -> Window | None:
         timeline = self.timeline
         if timeline is None:
@@ -268,6 +310,8 @@ class Session:
             "wire": asdict(self.wire),
             "window": window,
             "frozen_at": self.frozen_at,
+            "fault_counts": [asdict(counts) for counts in self.fault_counts],
+            "reconnections": self.reconnections,
         }
 
 

@@ -191,14 +191,23 @@ def run(
         help="Sample each --target-url target's containers (label tbench.target=NAME) and the "
         "Locust workers' (tbench.loadgen=true) through the Docker socket.",
     ),
+    faults: str | None = typer.Option(
+        None,
+        "--faults",
+        metavar="KINDS",
+        help="Inject faults in the measured window, one after another, comma-separated: "
+        "restart (kill -9 and start again), drop (the server closes every connection), "
+        "slow (some clients stop reading). Settings: the scenario's [faults] table.",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
     from loadtests.runner.run import ComparisonRun, RunOptions
-    from tbench.scenario import ScenarioError
+    from tbench.scenario import ScenarioError, parse_fault_kinds
 
     try:
         specs = resolve_targets(targets)
+        fault_kinds = parse_fault_kinds(faults) if faults is not None else []
         options = RunOptions(
             specs,
             scenario,
@@ -213,6 +222,7 @@ def run(
             broker=broker,
             target_urls=target_urls or [],
             docker_stats=docker_stats,
+            faults=fault_kinds,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

@@ -115,6 +115,9 @@ class FaultOutcome(BaseModel):
     expected: int = 0
     delivered: int = 0
     lost: int = 0
+    # of `lost`: deliveries of messages no receiver got at all — the server never took them
+    # (a WebSocket send into a connection as it broke: the protocol has no publish ack)
+    lost_unaccepted: int = 0
     duplicated: int = 0
     late: int = 0  # delivered, but more than late_after_s after it was sent
     late_after_s: float = 0.0

@@ -96,6 +96,20 @@ class Faults(BaseModel):
         return tuple(slots)
 
 
+def parse_fault_kinds(text: str) -> list[FaultKind]:
+    """`restart,drop,slow` (any order, each once) as fault kinds; unknown ones refused."""
+    kinds: list[FaultKind] = []
+    for word in (part.strip() for part in text.split(",")):
+        kind = next((known for known in FAULT_KINDS if known == word), None)
+        if kind is None:
+            raise ScenarioError(
+                f"--faults: unknown fault {word!r}; known: {', '.join(FAULT_KINDS)}"
+            )
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
 @dataclass(frozen=True, slots=True)
 class FaultSlot:
     """One fault of a run: injected `at`; messages sent in [start, end) are attributed to it."""

@@ -121,8 +121,13 @@ def server_pids_of(handle: object) -> Callable[[], list[int]]:
     """The process ids the runner samples as "the server" of any target handle."""
     if isinstance(handle, ClusterTarget):
         return handle.server_pids
-    pid = getattr(handle, "server_pid", None)
-    return _constant([pid] if pid is not None else [])
+
+    def current() -> list[int]:
+        # asked at every sample: a restarted server (`--faults restart`) has a new pid
+        pid = getattr(handle, "server_pid", None)
+        return [pid] if pid is not None else []
+
+    return current
 
 
 def _constant(pids: list[int]) -> Callable[[], list[int]]:

@@ -38,6 +38,7 @@ class LocustPlan:
     workers: int = 0  # local worker processes; 0 = one local (non-distributed) process
     remote_workers: int = 0  # workers expected from other machines (--master-host)
     master_port: int | None = None
+    faults_json: str = ""  # tbench.scenario.Faults as JSON (`tbench run --faults`)
 
     def common_args(self) -> list[str]:
         """Options master, local and worker processes share."""
@@ -72,6 +73,8 @@ class LocustPlan:
             "--exit-code-on-error",
             "0",  # failures are measured and reported, not a crash of the tool
         ]
+        if self.faults_json:
+            argv += ["--tbench-faults", self.faults_json]
         if master_port is not None:
             argv += [
                 "--master",

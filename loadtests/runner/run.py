@@ -35,6 +35,13 @@ from loadtests.runner.docker_stats import (
     connect,
     find_containers,
 )
+from loadtests.runner.faults import (
+    ADMIN_OPTION,
+    FaultInjector,
+    fault_outcomes,
+    refusal,
+    resume_covers_s,
+)
 from loadtests.runner.live import LiveDisplay
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
@@ -44,8 +51,8 @@ from loadtests.runner.verification import Verification, verify_all
 from loadtests.users import user_class_name
 from tbench.process import DEFAULT_HOST, TargetStartError
 from tbench.registry import TargetSpec
-from tbench.results import RunResult, TargetResult, TargetStatus, save_run
-from tbench.scenario import JOIN_TIMEOUT_S, Scenario
+from tbench.results import FLAG_FAULTS, RunResult, TargetResult, TargetStatus, save_run
+from tbench.scenario import JOIN_TIMEOUT_S, FaultKind, FaultSlot, Scenario
 
 POLL_INTERVAL_S = 0.5
 # Locust's own --run-time cap: the scenario's nominal length, stretched for slow joins (the
@@ -78,6 +85,7 @@ class RunOptions:
     broker: str | None = None  # memory | redis; None: redis as soon as replicas > 1
     target_urls: list[str] = field(default_factory=list)  # NAME=URL: running targets (compose)
     docker_stats: bool = False  # sample the given targets' containers through the Docker API
+    faults: list[FaultKind] = field(default_factory=list)  # inject these (scenario's otherwise)
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -113,6 +121,17 @@ class ComparisonRun:
         self.options = options
         self.console = console
         self.scenario: Scenario = scenario_files.load(options.scenario_ref)
+        if options.faults:
+            self.scenario = self.scenario.with_faults(options.faults)
+        if self.scenario.faults is not None:
+            for spec in options.targets:
+                why = refusal(
+                    self.scenario.faults.kinds,
+                    started_here=spec.name not in self.given_urls,
+                    cluster=wants_cluster(self.replicas, self.broker),
+                )
+                if why is not None:
+                    raise ValueError(f"{spec.name}: {why}")
         self.scenario_ref = locust_scenario_ref(options.scenario_ref)
         self.run_id = options.run_id or metadata.new_run_id()
         self.run_dir = options.out_root / self.run_id
@@ -176,7 +195,9 @@ class ComparisonRun:
             return GivenTarget(spec, self.given_urls[spec.name])
         if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
-        return StartedTarget(spec, target_dir / "server.log", self.options.host)
+        faults = self.scenario.faults
+        admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
+        return StartedTarget(spec, target_dir / "server.log", self.options.host, admin)
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
         """Verify before benchmark; all targets at once, each on its own fresh server."""
@@ -251,10 +272,12 @@ class ComparisonRun:
             workers=self.options.workers,
             remote_workers=self.options.remote_workers,
             master_port=self.options.master_port,
+            faults_json=self.scenario.faults.model_dump_json() if self.scenario.faults else "",
         )
         result.url = handle.url
         locust = LocustRun(plan)
         sampler = self._sampler(spec, handle, lambda: locust.pids)
+        injector = FaultInjector(handle)
         try:
             sampler.start()
             locust.start()
@@ -264,7 +287,7 @@ class ComparisonRun:
                     f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
                     f"--master-port {locust.master_port}`"
                 )
-            self._follow(spec, handle, locust, plan, live)
+            self._follow(spec, handle, locust, plan, live, injector)
         finally:
             locust.stop()
             series = sampler.stop(target_dir / "resources.csv")
@@ -281,6 +304,19 @@ class ComparisonRun:
         result.metrics = metrics
         result.sweep = loadgen.get("sweep") or []
         result.flags = flags_for(metrics)
+        if self.scenario.faults is not None:
+            result.faults = fault_outcomes(
+                loadgen.get("faults") or [],
+                injector.injections,
+                series.rows,
+                self.scenario.faults.late_after_s,
+                resume_covers_s(
+                    self.scenario,
+                    self.run.held_equal.get("limits", {}).get("history_size"),
+                    spec.supports_resume,
+                ),
+            )
+            result.flags.append(FLAG_FAULTS)
         if isinstance(handle, ClusterTarget):
             result.deployment = handle.deployment(*measured_window(loadgen), metrics)
         elif wants_cluster(self.replicas, self.broker):
@@ -295,6 +331,7 @@ class ComparisonRun:
         locust: LocustRun,
         plan: LocustPlan,
         live: LiveDisplay,
+        injector: FaultInjector,
     ) -> None:
         deadline = time.monotonic() + plan.run_time_s + DEADLINE_SLACK_S
         status_path = plan.out_dir / STATUS_FILE
@@ -302,6 +339,9 @@ class ComparisonRun:
         while locust.poll() is None:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
+            for slot, injection in injector.poll(_fault_slots(status_path)):
+                note = injection.error or f"{slot.kind} injected"
+                live.update(spec.name, phase=f"fault: {slot.kind}", note=note[:80])
             if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
                 isinstance(handle, ClusterTarget) and not handle.alive()
             ):
@@ -316,3 +356,12 @@ class ComparisonRun:
             if path.is_file() and not path.name.startswith("."):
                 files[str(path.relative_to(target_dir))] = str(path.relative_to(self.run_dir))
         return files
+
+
+def _fault_slots(status_path: Path) -> list[FaultSlot]:
+    """The fault schedule the conductor published in status.json (empty before the timeline)."""
+    try:
+        status = json.loads(status_path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [FaultSlot.from_json(slot) for slot in status.get("faults") or ()]

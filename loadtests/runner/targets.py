@@ -42,12 +42,20 @@ class TargetHandle(Protocol):
 class StartedTarget:
     """A target whose server the runner starts as a child process and stops afterwards."""
 
-    def __init__(self, spec: TargetSpec, log_path: Path, host: str = DEFAULT_HOST) -> None:
+    def __init__(
+        self,
+        spec: TargetSpec,
+        log_path: Path,
+        host: str = DEFAULT_HOST,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.spec = spec
         reports: tuple[str, ...] = ()
         if spec.report_log_option:  # Lambda REPORT lines beside the server log, for pricing
             reports = (spec.report_log_option, str(log_path.parent / REPORT_LOG_FILE))
-        self.process = TargetProcess(spec, host=host, extra_args=reports, log_path=log_path)
+        self.process = TargetProcess(
+            spec, host=host, extra_args=(*reports, *extra_args), log_path=log_path
+        )
 
     @property
     def url(self) -> str:

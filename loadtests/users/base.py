@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
 from typing import Any, ClassVar
 
 import gevent
@@ -49,6 +50,8 @@ class DeliverySink:
     __slots__ = (
         "_events",
         "_first_pending",
+        "_outage",
+        "_slow_draw",
         "connect_started_at",
         "echo_is_ack",
         "last_id",
@@ -75,6 +78,9 @@ class DeliverySink:
         self._events = session.deferred_events(request_event)
         self._first_pending = True
         self.connect_started_at = 0.0
+        self._outage: list[float | None] | None = None  # [lost_at, back_at] while reconnecting
+        # whether this receiver is among a `slow` fault's fraction: a stable draw per sender
+        self._slow_draw = zlib.crc32(seat.sender.encode()) % 10_000 / 10_000
 
     def joined(self, room: str, connect_started_at: float, joined_at: float) -> None:
         """The subscription is live: start (or, after a reconnect, keep) this receiver's log."""
@@ -84,6 +90,19 @@ class DeliverySink:
             self.log = ReceiveLog(room, joined_at)
             self.session.receivers.append(self.log)
         self.session.latencies.record(CONNECT, joined_at - connect_started_at)
+        self.back(joined_at)
+
+    def connection_lost(self, lost_at: float) -> None:
+        """The receiving connection broke; the outage lasts until `back()` (time to reconnect)."""
+        if self._outage is None and self.log is not None:
+            self._outage = [lost_at, None]
+            self.session.reconnections.append(self._outage)
+
+    def back(self, at: float) -> None:
+        """Messages flow again (subscribed, or a poll answered) after a lost connection."""
+        if self._outage is not None:
+            self._outage[1] = at
+            self._outage = None
 
     def deliver(self, payloads: list[bytes], received_at: float) -> None:
         """Account for serialized messages that arrived together at `received_at` (epoch s)."""
@@ -95,6 +114,7 @@ class DeliverySink:
                 self._bad(payload, exc)
                 continue
             account(message, len(payload), received_at)
+        self._pause_if_slow()
 
     def deliver_objects(
         self, messages: list[dict[str, Any]], received_at: float, length_each: int
@@ -103,6 +123,22 @@ class DeliverySink:
         account = self._account
         for message in messages:
             account(message, length_each, received_at)
+        self._pause_if_slow()
+
+    def _pause_if_slow(self) -> None:
+        """The `slow` fault: a drawn fraction of receivers stops reading (the caller is the
+        receiving greenlet, so nothing is read or polled) until the slot's pause ends."""
+        timeline = self.session.timeline
+        if timeline is None or not timeline.faults:
+            return
+        now = time.time()
+        for index, slot in enumerate(timeline.faults):
+            if slot.slow_until is None or not slot.at <= now < slot.slow_until:
+                continue
+            if self._slow_draw < slot.slow_fraction:
+                self.session.fault_counts[index].slow_clients += 1
+                gevent.sleep(slot.slow_until - now)
+            return
 
     def _bad(self, payload: object, exc: Exception) -> None:
         self.session.counters.receive_errors += 1
@@ -134,6 +170,8 @@ class DeliverySink:
         add_event = self._events.add
         if receipt is not Receipt.NEW:
             if receipt is Receipt.DUPLICATE:
+                if (counts := self.session.fault_counts_of(sent_at)) is not None:
+                    counts.duplicated += 1
                 add_event(
                     self.request_type,
                     "duplicate",
@@ -151,6 +189,8 @@ class DeliverySink:
             )
         session = self.session
         session.record_delivery(latency_s, sent_at)
+        if latency_s > session.late_after_s and (counts := session.fault_counts_of(sent_at)):
+            counts.late += 1
         add_event(self.request_type, "deliver", latency_s * 1000.0, length)
         if sender == self.own_sender and self.echo_is_ack:
             session.record_publish(latency_s, sent_at)
@@ -263,6 +303,8 @@ class ChatUser(User):
                     exception=exc,
                     context=None,
                 )
+            if self.sink is not None:
+                self.sink.connection_lost(time.time())
             self.close()
             self.session.counters.reconnects += 1
             gevent.sleep(RECONNECT_PAUSE_S)

@@ -107,6 +107,7 @@ class PollingUser(ChatUser):
         while True:
             messages, last_id, size = self.poller.get_messages(room, self.cursor, wait_s)
             received_at = time.time()
+            self.sink.back(received_at)  # a resumed poller is back with its first answer
             if messages:
                 deliver(messages, received_at, size // len(messages))
                 ids = [m["id"] for m in messages if isinstance(m.get("id"), int)]

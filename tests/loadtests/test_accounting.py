@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from loadtests.accounting import JOIN_MARGIN_S, PublishLedger, Receipt, ReceiveLog, tally
+from loadtests.accounting import (
+    JOIN_MARGIN_S,
+    PublishLedger,
+    Receipt,
+    ReceiveLog,
+    tally,
+    tally_windows,
+)
 
 
 def test_in_order_seqs_collapse_into_one_run():
@@ -76,3 +83,20 @@ def test_bulk_hdr_recording_builds_the_same_histogram():
         assert histogram.get_value_at_percentile(percentile) == exact.get_value_at_percentile(
             percentile
         )
+
+
+def test_tally_windows_attributes_by_sent_at_and_tells_unaccepted_losses_apart():
+    # "p" publishes seq 1..10 at t = 1..10 into a room of two receivers (p's own echo and "q")
+    ledger = _ledger("room", "p", [float(t) for t in range(1, 11)])
+    own, other = ReceiveLog("room", joined_at=0.0), ReceiveLog("room", joined_at=0.0)
+    for seq in (1, 2, 3, 4, 6, 7, 8, 9, 10):  # 5 reached nobody: the server never took it
+        own.record("p", seq)
+    for seq in (1, 2, 3, 4, 6, 9, 10):  # q also missed 7 and 8 (a reconnect without resume)
+        other.record("p", seq)
+    receivers = [own.to_json(), other.to_json()]
+    windows = tally_windows(ledger, receivers, 20.0, [(0.0, 5.5), (5.5, 20.0)], margin_s=0.0)
+    # window 1 (seqs 1..5): 10 owed, 8 delivered, both losses are seq 5 (unaccepted)
+    # window 2 (seqs 6..10): 10 owed, 8 delivered, no loss unaccepted (own got 7 and 8)
+    assert windows == [(10, 8, 2), (10, 8, 0)]
+    whole = tally(ledger, receivers, 20.0, margin_s=0.0)
+    assert (whole.expected, whole.delivered) == (20, 16)
