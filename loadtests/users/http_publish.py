@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from locust.event import EventHook
 
 from loadtests.http_client import HttpConnection
 from loadtests.session import Counters, Session
+from loadtests.users.base import ChatUser
 from tbench import codec
 from tbench.messages import Publish
 
@@ -58,3 +60,27 @@ class HttpPublisher:
     def close(self) -> None:
         """Close the connection."""
         self.connection.close()
+
+
+class HttpPublishingUser(ChatUser):
+    """A user that publishes with POSTs on its own keep-alive connection (polling and SSE)."""
+
+    abstract = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.publisher: HttpPublisher | None = None
+
+    def publish(self, message: Publish) -> bool:
+        """POST the message on the user's own keep-alive connection."""
+        if self.publisher is None:
+            self.publisher = HttpPublisher(
+                self.base_url, self.environment.events.request, self.request_type, self.session
+            )
+        return self.publisher.publish(message)
+
+    def on_stop(self) -> None:
+        """Also close the publishing connection."""
+        super().on_stop()
+        if self.publisher is not None:
+            self.publisher.close()

@@ -13,10 +13,8 @@ from typing import Any, ClassVar
 import gevent
 
 from loadtests.http_client import HttpConnection
-from loadtests.users.base import ChatUser
-from loadtests.users.http_publish import HttpPublisher
+from loadtests.users.http_publish import HttpPublishingUser
 from tbench import codec
-from tbench.messages import Publish
 
 LONG_POLL_SLACK_S = 10.0  # socket timeout beyond `wait=`: the server answers by then
 
@@ -67,7 +65,7 @@ class PollingChatClient:
         self.connection.close()
 
 
-class PollingUser(ChatUser):
+class PollingUser(HttpPublishingUser):
     """Shared by both polling families; `long_poll` picks the family's behaviour."""
 
     abstract = True
@@ -76,7 +74,6 @@ class PollingUser(ChatUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.poller: PollingChatClient | None = None
-        self.publisher: HttpPublisher | None = None
         self.cursor = 0
         self._joined_once = False
 
@@ -115,24 +112,10 @@ class PollingUser(ChatUser):
             if not self.long_poll:
                 gevent.sleep(interval_s)
 
-    def publish(self, message: Publish) -> bool:
-        """POST the message on the user's own keep-alive connection."""
-        if self.publisher is None:
-            self.publisher = HttpPublisher(
-                self.base_url, self.environment.events.request, self.request_type, self.session
-            )
-        return self.publisher.publish(message)
-
     def close(self) -> None:
         """Close the polling connection."""
         if self.poller is not None:
             self.poller.close()
-
-    def on_stop(self) -> None:
-        """Also close the publishing connection."""
-        super().on_stop()
-        if self.publisher is not None:
-            self.publisher.close()
 
 
 class ShortPollingUser(PollingUser):

@@ -8,10 +8,8 @@ from typing import Any
 from geventhttpclient.response import HTTPSocketResponse
 
 from loadtests.http_client import HttpConnection
-from loadtests.users.base import ChatUser
-from loadtests.users.http_publish import HttpPublisher
+from loadtests.users.http_publish import HttpPublishingUser
 from loadtests.wire import CountingSocket
-from tbench.messages import Publish
 
 
 class StreamRefused(Exception):
@@ -82,7 +80,7 @@ class SseChatClient:
         self.connection.close()
 
 
-class SseUser(ChatUser):
+class SseUser(HttpPublishingUser):
     """A chat member on an SSE target (`--host http://host:port`)."""
 
     abstract = True
@@ -91,7 +89,6 @@ class SseUser(ChatUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stream: SseChatClient | None = None
-        self.publisher: HttpPublisher | None = None
 
     def join(self) -> None:
         """Open the event stream; the subscription is live once the head has arrived."""
@@ -111,22 +108,8 @@ class SseUser(ChatUser):
         for payload, received_at in self.stream.events():
             deliver([payload], received_at)
 
-    def publish(self, message: Publish) -> bool:
-        """POST the message on the user's own keep-alive connection."""
-        if self.publisher is None:
-            self.publisher = HttpPublisher(
-                self.base_url, self.environment.events.request, self.request_type, self.session
-            )
-        return self.publisher.publish(message)
-
     def close(self) -> None:
         """Close the stream (the publishing connection stays for the next publish)."""
         if self.stream is not None:
             self.stream.close()
             self.stream = None
-
-    def on_stop(self) -> None:
-        """Also close the publishing connection."""
-        super().on_stop()
-        if self.publisher is not None:
-            self.publisher.close()
