@@ -58,6 +58,11 @@ def _positive(value: Decimal | None, option: str) -> None:
         raise typer.BadParameter(f"must be greater than 0, got {value}", param_hint=option)
 
 
+def _number(text: str, *names: str) -> Any:
+    """An option read by `_decimal` (a finite number >= 0), with `text` as its help."""
+    return typer.Option(*names, parser=_decimal, help=text)
+
+
 PricingFile = Annotated[
     Path | None,
     typer.Option(
@@ -76,12 +81,16 @@ Rates = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the bill as JSON.")]
-MonthDays = Annotated[Decimal, typer.Option(parser=_decimal, help="Days in the billed month.")]
+MonthDays = Annotated[Decimal, _number("Days in the billed month.")]
 FreeTier = Annotated[
     bool,
     typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
 ]
 Arch = Annotated[Architecture, typer.Option("--arch", help="Lambda architecture.")]
+MessageBytes = Annotated[
+    int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
+]
+HoursPerDay = Annotated[Decimal, _number("Hours each user stays connected per day.")]
 
 
 def _pricing(pricing_file: Path | None, rates: list[str] | None) -> Pricing:
@@ -98,17 +107,12 @@ def _emit(as_json: bool, kind: str, bill: Any, pricing: Pricing, text: str) -> N
 
 @cost_app.command("lambda")
 def lambda_cost(
-    duration_ms: Annotated[
-        Decimal,
-        typer.Option(parser=_decimal, help="Average billed duration of one request, in ms."),
-    ],
+    duration_ms: Annotated[Decimal, _number("Average billed duration of one request, in ms.")],
     concurrency: Annotated[
-        Decimal | None,
-        typer.Option(parser=_decimal, help="Executions in flight on average (Little's law)."),
+        Decimal | None, _number("Executions in flight on average (Little's law).")
     ] = None,
     requests_per_month: Annotated[
-        Decimal | None,
-        typer.Option(parser=_decimal, help="Requests per month, instead of --concurrency."),
+        Decimal | None, _number("Requests per month, instead of --concurrency.")
     ] = None,
     memory_mb: Annotated[int, typer.Option(min=128, max=10_240, help="Memory, MB.")] = 128,
     ephemeral_mb: Annotated[
@@ -148,24 +152,16 @@ def lambda_cost(
 
 @cost_app.command("apigw-ws")
 def apigw_ws_cost(
-    messages: Annotated[
-        Decimal,
-        typer.Option(parser=_decimal, help="Messages per month, in and out together."),
-    ],
-    message_bytes: Annotated[
-        int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
-    ] = 512,
+    messages: Annotated[Decimal, _number("Messages per month, in and out together.")],
+    message_bytes: MessageBytes = 512,
     connection_minutes_: Annotated[
-        Decimal | None,
-        typer.Option("--connection-minutes", parser=_decimal, help="Connection-minutes/month."),
+        Decimal | None, _number("Connection-minutes/month.", "--connection-minutes")
     ] = None,
     users: Annotated[
-        Decimal | None,
-        typer.Option(parser=_decimal, help="Connected users, instead of --connection-minutes."),
+        Decimal | None, _number("Connected users, instead of --connection-minutes.")
     ] = None,
     hours_per_day: Annotated[
-        Decimal | None,
-        typer.Option(parser=_decimal, help="Hours each user is connected per day (with --users)."),
+        Decimal | None, _number("Hours each user is connected per day (with --users).")
     ] = None,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
@@ -201,38 +197,24 @@ def apigw_ws_cost(
 
 @cost_app.command("chat")
 def chat_cost(
-    users: Annotated[Decimal, typer.Option(parser=_decimal, help="Users.")],
-    hours_per_day: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="Hours each user stays connected per day.")
-    ],
-    messages_per_user_per_day: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="Messages each user sends per day.")
-    ],
+    users: Annotated[Decimal, _number("Users.")],
+    hours_per_day: HoursPerDay,
+    messages_per_user_per_day: Annotated[Decimal, _number("Messages each user sends per day.")],
     room_size: Annotated[
         int, typer.Option(min=1, help="Members receiving each message, the sender included.")
     ],
-    message_bytes: Annotated[
-        int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
-    ] = 512,
+    message_bytes: MessageBytes = 512,
     sessions_per_user_per_day: Annotated[
         Decimal | None,
-        typer.Option(
-            parser=_decimal,
-            help="Connections opened per user per day (default: hours / 2 h limit, rounded up).",
-        ),
+        _number("Connections opened per user per day (default: hours / 2 h limit, rounded up)."),
     ] = None,
     memory_mb: Annotated[int, typer.Option(min=128, max=10_240, help="Lambda memory, MB.")] = 256,
     arch: Arch = "x86_64",
     send_duration_ms: Annotated[
-        Decimal,
-        typer.Option(parser=_decimal, help="Billed ms of sendMessage (query + fan-out)."),
+        Decimal, _number("Billed ms of sendMessage (query + fan-out).")
     ] = Decimal(100),
-    connect_duration_ms: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="Billed ms of $connect.")
-    ] = Decimal(20),
-    disconnect_duration_ms: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="Billed ms of $disconnect.")
-    ] = Decimal(20),
+    connect_duration_ms: Annotated[Decimal, _number("Billed ms of $connect.")] = Decimal(20),
+    disconnect_duration_ms: Annotated[Decimal, _number("Billed ms of $disconnect.")] = Decimal(20),
     connection_item_bytes: Annotated[
         int, typer.Option(min=1, help="Size of one connection item in DynamoDB, bytes.")
     ] = 100,
@@ -271,8 +253,8 @@ def chat_cost(
 
 @cost_app.command("fargate")
 def fargate_cost(
-    vcpu: Annotated[Decimal, typer.Option(parser=_decimal, help="vCPU per task.")],
-    memory_gb: Annotated[Decimal, typer.Option(parser=_decimal, help="Memory per task, GB.")],
+    vcpu: Annotated[Decimal, _number("vCPU per task.")],
+    memory_gb: Annotated[Decimal, _number("Memory per task, GB.")],
     tasks: Annotated[int, typer.Option(min=1, help="Tasks running all month.")] = 1,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
@@ -310,32 +292,20 @@ def run_cost(
         Path,
         typer.Argument(help="A run directory (results/<run-id>/).", exists=True, file_okay=False),
     ],
-    users: Annotated[
-        Decimal | None,
-        typer.Option(parser=_decimal, help="Users (default: the run's own)."),
-    ] = None,
+    users: Annotated[Decimal | None, _number("Users (default: the run's own).")] = None,
     messages_per_user_per_day: Annotated[
         Decimal | None,
-        typer.Option(
+        _number(
+            "Messages each user sends per day (default: the run's rate, all day).",
             "--msgs-per-user-per-day",
-            parser=_decimal,
-            help="Messages each user sends per day (default: the run's rate, all day).",
         ),
     ] = None,
-    hours_per_day: Annotated[
-        Decimal,
-        typer.Option(parser=_decimal, help="Hours each user stays connected per day."),
-    ] = Decimal(24),
-    task_vcpu: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="vCPU of one Fargate task.")
-    ] = TaskSize.vcpu,
+    hours_per_day: HoursPerDay = Decimal(24),
+    task_vcpu: Annotated[Decimal, _number("vCPU of one Fargate task.")] = TaskSize.vcpu,
     task_memory_gb: Annotated[
-        Decimal, typer.Option(parser=_decimal, help="Memory of one Fargate task, GB.")
+        Decimal, _number("Memory of one Fargate task, GB.")
     ] = TaskSize.memory_gb,
-    free_tier: Annotated[
-        bool,
-        typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
-    ] = False,
+    free_tier: FreeTier = False,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
     rate: Rates = None,
