@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,21 +75,9 @@ class NginxBalancer(ChildServer):
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
-    def address(self) -> str:
-        """host:port it listens on (IPv6 bracketed)."""
-        bracketed = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{bracketed}:{self.port}"
-
-    @property
     def url(self) -> str:
         """The balancer's HTTP root."""
         return f"http://{self.address}"
-
-    @property
-    def pid(self) -> int:
-        """The nginx master's process id (its workers are its children)."""
-        assert self.proc is not None, "nginx not started"
-        return self.proc.pid
 
     def config(self, runtime_dir: Path) -> BalancerConfig:
         """The configuration this balancer runs with."""
@@ -116,13 +103,11 @@ class NginxBalancer(ChildServer):
         argv = [executable, "-p", str(self.work_dir), "-c", str(config_path)]
         argv += ["-e", str(self.work_dir / "error.log")]  # also for errors before the config
         self.proc = spawn_in_own_group(argv, self.work_dir / "nginx.out")
-        deadline = time.monotonic() + timeout_s
-        while not _listening(self.host, self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_tail()
-                self.stop()
-                raise TargetStartError(f"nginx did not listen on {self.url}\n{tail}")
-            time.sleep(0.05)
+        self.wait_ready(
+            lambda: _listening(self.host, self.port),
+            timeout_s,
+            f"nginx did not listen on {self.url}",
+        )
         return self
 
     def log_tail(self, max_bytes: int = 2000) -> str:

@@ -57,7 +57,7 @@ class Cluster:
             for index in range(1, replicas + 1)
         ]
         self.balancer = NginxBalancer(
-            [address(host, replica.port) for replica in self.replicas],
+            [replica.address for replica in self.replicas],
             host,
             work_dir=log_dir / BALANCER if log_dir is not None else None,
         )
@@ -166,11 +166,6 @@ def check_cluster_options(spec: TargetSpec, replicas: int, broker: str) -> None:
         raise ValueError("replicas must be >= 1")
     if replicas > 1 and broker == "memory":
         raise ValueError("replicas > 1 must share rooms: use the redis broker")
-
-
-def address(host: str, port: int) -> str:
-    """host:port, the host bracketed if it is IPv6."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def tool_version(argv: list[str]) -> str:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -33,10 +34,14 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return port
 
 
+def host_port(host: str, port: int) -> str:
+    """host:port, the host bracketed if it is IPv6."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def http_root(host: str, port: int) -> str:
     """`http://host:port` (IPv6 bracketed): a server's HTTP root, and a page's origin."""
-    bracketed = f"[{host}]" if ":" in host else host
-    return f"http://{bracketed}:{port}"
+    return f"http://{host_port(host, port)}"
 
 
 def health_url(host: str, port: int) -> str:
@@ -92,11 +97,25 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
 class ChildServer:
     """A server run as a child process in its own group: liveness, log tail, `with` support.
 
-    Subclasses set `proc` (and `log_path`) in `start()` and end the group in `stop()`.
+    Subclasses set `host` and `port` in `__init__`, `proc` (and `log_path`) in `start()`, and
+    end the group in `stop()`.
     """
 
+    host: str
+    port: int
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port it listens on (IPv6 bracketed)."""
+        return host_port(self.host, self.port)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (it leads its process group: its children are in it)."""
+        assert self.proc is not None, f"{type(self).__name__} not started"
+        return self.proc.pid
 
     def start(self) -> Self:
         """Start the server and wait until it serves."""
@@ -105,6 +124,18 @@ class ChildServer:
     def stop(self) -> None:
         """Stop the server and everything it started."""
         raise NotImplementedError
+
+    def wait_ready(self, ready: Callable[[], bool], timeout_s: float, failure: str) -> None:
+        """Poll `ready()` until true; if the server exits or `timeout_s` passes first, stop it
+        and raise TargetStartError with `failure` and the end of its log."""
+        assert self.proc is not None, f"{type(self).__name__} not started"
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise TargetStartError(f"{failure}\n{tail}")
+            time.sleep(0.05)
 
     def log_tail(self, max_bytes: int = 4000) -> str:
         """The end of the server's log, for error messages."""
@@ -152,12 +183,6 @@ class TargetProcess(ChildServer):
     def url(self) -> str:
         """The base URL clients use."""
         return self.spec.url(self.host, self.port)
-
-    @property
-    def pid(self) -> int:
-        """The server's process id."""
-        assert self.proc is not None, "target not started"
-        return self.proc.pid
 
     def start(self, timeout_s: float = 30.0) -> TargetProcess:
         """Start the server and wait until `/healthz` answers."""

@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tbench.process import (
@@ -76,14 +75,7 @@ class RedisServer(ChildServer):
     @property
     def url(self) -> str:
         """The broker URL the targets take (`--broker`)."""
-        bracketed = f"[{self.host}]" if ":" in self.host else self.host
-        return f"redis://{bracketed}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """The server's process id."""
-        assert self.proc is not None, "redis-server not started"
-        return self.proc.pid
+        return f"redis://{self.address}"
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         """Start redis-server and wait until it answers PING."""
@@ -97,13 +89,11 @@ class RedisServer(ChildServer):
             self.log_path = self.work_dir / "redis.log"
         argv = redis_argv(executable, self.host, self.port, self.work_dir)
         self.proc = spawn_in_own_group(argv, self.log_path)
-        deadline = time.monotonic() + timeout_s
-        while not ping(self.host, self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_tail()
-                self.stop()
-                raise TargetStartError(f"redis-server did not answer PING on {self.url}\n{tail}")
-            time.sleep(0.05)
+        self.wait_ready(
+            lambda: ping(self.host, self.port),
+            timeout_s,
+            f"redis-server did not answer PING on {self.url}",
+        )
         return self
 
     def stop(self) -> None:
