@@ -186,11 +186,11 @@ class Scenario(BaseModel):
         slot_s = self.duration_s / len(faults.kinds)
         for kind in faults.kinds:
             if slot_s < faults.needed_s(kind):
+                recovery = f"lead_s{' + slow_for_s' if kind == 'slow' else ''} + recovery"
                 raise ValueError(
-                    f"duration_s {self.duration_s:g} gives each of {len(faults.kinds)} faults "
-                    f"{slot_s:g} s; {kind} needs {faults.needed_s(kind):g} s "
-                    f"(lead_s + {'slow_for_s + ' if kind == 'slow' else ''}"
-                    f"{FAULT_RECOVERY_S:g} s to recover): raise duration_s"
+                    f"faults: {kind} needs a slot of {faults.needed_s(kind):g} s ({recovery} "
+                    f"{FAULT_RECOVERY_S:g} s), but duration_s {self.duration_s:g} over "
+                    f"{len(faults.kinds)} fault(s) gives {slot_s:g} s: raise duration_s"
                 )
         if faults.late_after_s <= self.poll_interval_s:
             raise ValueError(
@@ -245,8 +245,9 @@ class Scenario(BaseModel):
 def _format_error(source: str, exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(scenario)"
-        problems.append(f"field {field!r}: {error['msg']}")
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")  # a validator's own words
+        problems.append(f"field {field!r}: {message}" if field else message)
     return f"{source}: " + "; ".join(problems)
 
 

@@ -115,7 +115,38 @@ def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
         elif result.flags:
             notes.append(f"{result.target}: flagged {', '.join(result.flags)}")
     console.print(table)
+    if any(result.faults for result in run.targets.values()):
+        console.print(faults_table(run))
     for note in notes:
         console.print(note, highlight=False)
     console.print(f"results: {run_dir}/run.json, summary.csv", highlight=False)
     return failed
+
+
+def faults_table(run: RunResult) -> Table:
+    """Delivery under faults: one row per target and fault (`tbench run --faults`)."""
+    table = Table(title="delivery under faults", title_justify="left")
+    columns = ("target", "fault", "reconnects", "back p50/max ms", "expected", "lost")
+    for column in (*columns, "(unaccepted)", "dup", "late", "server RSS MB"):
+        table.add_column(column, justify="left" if column in ("target", "fault") else "right")
+    for result in run.targets.values():
+        for fault in result.faults:
+            if fault.error:
+                table.add_row(result.target, fault.kind, f"[red]{fault.error[:60]}[/]")
+                continue
+            rss = "-"
+            if fault.rss_before_bytes is not None and fault.rss_peak_bytes is not None:
+                rss = f"{fault.rss_before_bytes / 1e6:.0f} → {fault.rss_peak_bytes / 1e6:.0f}"
+            table.add_row(
+                result.target,
+                fault.kind,
+                str(fault.reconnects),
+                f"{_ms(fault.reconnect_p50_ms)} / {_ms(fault.reconnect_max_ms)}",
+                str(fault.expected),
+                str(fault.lost),
+                str(fault.lost_unaccepted),
+                str(fault.duplicated),
+                str(fault.late),
+                rss,
+            )
+    return table

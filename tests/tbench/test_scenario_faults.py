@@ -34,7 +34,7 @@ def test_shipped_faults_scenario_schedules_three_equal_slots():
 
 def test_slot_must_fit_the_fault_and_its_recovery():
     data = _scenario(duration_s=12.0)  # three 4-s slots; slow needs 1 + 4 + 3
-    with pytest.raises(ScenarioError, match=r"faults.*slow needs 8 s.*raise duration_s"):
+    with pytest.raises(ScenarioError, match=r"faults: slow needs a slot of 8 s.*gives 4 s: raise duration_s"):
         parse_scenario(data, "faults.toml")
 
 
