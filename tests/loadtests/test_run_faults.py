@@ -90,11 +90,14 @@ def test_drop_loses_nothing_the_server_took_with_cursor_resume(faults_run: Path,
     drop = _fault(faults_run, target, "drop")
     assert drop.lost - drop.lost_unaccepted == 0
     assert drop.duplicated == 0
-    assert drop.resume_covers_s is not None and drop.resume_covers_s > 60
+    assert drop.resume_covers_s is not None
+    assert drop.resume_covers_s > 60
     if target in STREAMING:
-        assert drop.dropped is not None and drop.dropped >= USERS
+        assert drop.dropped is not None
+        assert drop.dropped >= USERS
         assert drop.reconnects == USERS
-        assert drop.reconnect_max_ms is not None and drop.recovered_s is not None
+        assert drop.reconnect_max_ms is not None
+        assert drop.recovered_s is not None
 
 
 def test_drop_loses_messages_on_lambda_which_has_no_resume(faults_run: Path):
@@ -108,18 +111,22 @@ def test_drop_loses_messages_on_lambda_which_has_no_resume(faults_run: Path):
 @pytest.mark.parametrize("target", ALL)
 def test_slow_readers_lose_nothing_and_get_their_messages_late(faults_run: Path, target: str):
     slow = _fault(faults_run, target, "slow")
-    assert slow.slow_clients is not None and slow.slow_clients > 0
+    assert slow.slow_clients is not None
+    assert slow.slow_clients > 0
     assert slow.lost == 0
     assert slow.late > 0
-    assert slow.rss_before_bytes is not None and slow.rss_peak_bytes is not None
+    assert slow.rss_before_bytes is not None
+    assert slow.rss_peak_bytes is not None
 
 
 @pytest.mark.parametrize("target", ALL)
 def test_restart_brings_every_client_back_and_counts_the_loss(faults_run: Path, target: str):
     restart = _fault(faults_run, target, "restart")
-    assert restart.server_down_s is not None and restart.server_down_s > 0
+    assert restart.server_down_s is not None
+    assert restart.server_down_s > 0
     assert restart.reconnects >= (USERS if target in STREAMING else 1)
-    assert restart.recovered_s is not None and restart.recovered_s >= restart.server_down_s
+    assert restart.recovered_s is not None
+    assert restart.recovered_s >= restart.server_down_s
     assert restart.duplicated == 0  # a cursor from before the restart is not replayed twice
 
 
@@ -190,6 +197,7 @@ def test_a_run_survives_one_target_crashing(tmp_path: Path):
     assert run.status == "complete"
     sse, websocket = run.targets["sse"], run.targets["websocket"]
     assert sse.status is TargetStatus.FAILED
-    assert sse.error is not None and "the server exited during the run" in sse.error
+    assert sse.error is not None
+    assert "the server exited during the run" in sse.error
     assert websocket.status is TargetStatus.OK
     assert websocket.metrics["delivered"] == websocket.metrics["expected"] > 0

@@ -34,7 +34,8 @@ def test_shipped_faults_scenario_schedules_three_equal_slots():
 
 def test_slot_must_fit_the_fault_and_its_recovery():
     data = _scenario(duration_s=12.0)  # three 4-s slots; slow needs 1 + 4 + 3
-    with pytest.raises(ScenarioError, match=r"faults: slow needs a slot of 8 s.*gives 4 s: raise duration_s"):
+    message = r"faults: slow needs a slot of 8 s.*gives 4 s: raise duration_s"
+    with pytest.raises(ScenarioError, match=message):
         parse_scenario(data, "faults.toml")
 
 
@@ -66,7 +67,7 @@ def test_with_faults_keeps_the_tables_settings_and_checks_the_fit():
     assert scenario.faults.kinds == ("restart",)
     assert scenario.faults.slow_for_s == 4.0  # the table's, kept
     smoke = scenario_files.load("smoke")  # 2 s measured: too short for any fault
-    with pytest.raises(ScenarioError, match="--faults drop.*raise duration_s"):
+    with pytest.raises(ScenarioError, match=r"--faults drop.*raise duration_s"):
         smoke.with_faults(["drop"])
 
 
