@@ -127,6 +127,8 @@ def held_equal() -> dict[str, Any]:
             "long_poll_max_wait_s": settings.long_poll_max_wait_s,
             "sse_ping_s": settings.sse_ping_s,
             "max_message_bytes": settings.max_message_bytes,
+            "max_connections": settings.max_connections,
+            "request_timeout_s": settings.request_timeout_s,
         },
         "lambda_emulator_uvicorn_differs": {
             key: _setting_text(value)
