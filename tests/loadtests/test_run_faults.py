@@ -163,7 +163,7 @@ def test_a_run_survives_one_target_crashing(tmp_path: Path):
             "tbench.cli",
             "run",
             "--scenario",
-            "chat",
+            "smoke",
             "--targets",
             "sse,websocket",
             "--no-verify",
@@ -189,7 +189,7 @@ def test_a_run_survives_one_target_crashing(tmp_path: Path):
         ]
         assert len(servers) == 1
         servers[0].send_signal(signal.SIGKILL)
-        assert runner.wait(timeout=150) == 1  # a failed target: exit 1, after the others
+        assert runner.wait(timeout=90) == 1  # a failed target: exit 1, after the others
     finally:
         if runner.poll() is None:
             runner.kill()
