@@ -128,6 +128,30 @@ class FaultOutcome(BaseModel):
     resume_covers_s: float | None = None
 
 
+# The FaultOutcome figures summary.csv carries (times and errors stay in run.json).
+FAULT_SUMMARY_FIELDS = frozenset(
+    {
+        "server_down_s",
+        "dropped",
+        "slow_clients",
+        "reconnects",
+        "not_reconnected",
+        "reconnect_p50_ms",
+        "reconnect_max_ms",
+        "recovered_s",
+        "expected",
+        "delivered",
+        "lost",
+        "lost_unaccepted",
+        "duplicated",
+        "late",
+        "rss_before_bytes",
+        "rss_peak_bytes",
+        "resume_covers_s",
+    }
+)
+
+
 class TargetResult(BaseModel):
     """One target's outcome: status, error, flags and summary metrics (names in METRICS)."""
 
@@ -200,6 +224,11 @@ def summary_rows(run: RunResult) -> list[dict[str, Any]]:
         }
         for metric, value in result.metrics.items():
             rows.append({**base, "metric": metric, "step": "", "value": value})
+        for fault in result.faults:  # fault_<kind>_<figure>, e.g. fault_drop_lost
+            for key, value in fault.model_dump(include=set(FAULT_SUMMARY_FIELDS)).items():
+                if value is not None:  # a figure that does not apply to this kind
+                    metric = f"fault_{fault.kind}_{key}"
+                    rows.append({**base, "metric": metric, "step": "", "value": value})
         for step in result.sweep:
             for key, value in step.items():
                 if key != "step":

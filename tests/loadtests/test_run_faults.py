@@ -12,6 +12,7 @@ Plus: a run survives a target crashing mid-run (no --faults), and bad --faults a
 
 from __future__ import annotations
 
+import csv
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import psutil
 import pytest
 
 from tbench.registry import TARGETS
-from tbench.results import FLAG_FAULTS, FaultOutcome, TargetStatus, load_run
+from tbench.results import FLAG_FAULTS, SUMMARY_FILE, FaultOutcome, TargetStatus, load_run
 
 SCENARIO = Path(__file__).parent / "fixtures" / "faults_ci.toml"
 ALL = list(TARGETS)
@@ -83,6 +84,13 @@ def test_run_json_has_one_outcome_per_fault_in_order(faults_run: Path):
         assert starts == sorted(starts)
         for fault in faults:
             assert fault.window_start < fault.planned_at < fault.window_end
+    with (faults_run / SUMMARY_FILE).open() as handle:
+        rows = {(row["target"], row["metric"]): row["value"] for row in csv.DictReader(handle)}
+    for target in ALL:
+        lost = run.targets[target].faults[0].lost
+        assert rows[(target, "fault_drop_lost")] == str(lost)
+        assert (target, "fault_drop_server_down_s") not in rows  # only a restart has one
+        assert (target, "fault_restart_server_down_s") in rows
 
 
 @pytest.mark.parametrize("target", RESUMING)
