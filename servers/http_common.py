@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from servers.broker import Broker, History, make_broker
 from servers.capacity import ConnectionCap
+from servers.client_connections import ClientConnections
 from servers.cross_origin import OriginPolicy
 from servers.openapi import Dropped, Health, publish_docs
 from servers.settings import Settings
@@ -158,6 +159,8 @@ def create_app(
     app.state.target = target
     app.state.settings = settings
     app.state.broker = broker  # servers.launch closes it first on shutdown
+    # servers.launch attaches its uvicorn server, so the drop fault can close connections.
+    client_connections = app.state.client_connections = ClientConnections()
     # Inside the origin policy, so a 503 at the cap still carries the CORS headers.
     app.add_middleware(ConnectionCap, max_connections=settings.max_connections)
     if settings.cors_origin is not None:
@@ -173,9 +176,15 @@ def create_app(
     if settings.admin:
 
         @app.post(ADMIN_DROP_PATH, responses={200: {"model": Dropped, "description": "ended"}})
-        async def drop() -> Response:
-            """The "drop" fault: end every subscriber connection and held poll at once."""
-            return json_response({"dropped": await broker.drop_all()})
+        async def drop(request: Request) -> Response:
+            """The "drop" fault: end every subscription and held poll, close every connection.
+
+            `dropped` counts the subscriptions and held polls ended, `connections` the client
+            TCP connections closed (all but the caller's own).
+            """
+            dropped = await broker.drop_all()
+            closed = client_connections.close_all(keep=request.scope.get("client"))
+            return json_response({"dropped": dropped, "connections": closed})
 
     if http_publish:
 

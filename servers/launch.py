@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from uvicorn.importer import import_from_string
 
+from servers.client_connections import ClientConnections
 from servers.settings import Settings, SettingsError
 from tbench.messages import MAX_MESSAGE_BYTES
 
@@ -55,11 +56,17 @@ UVICORN_SETTINGS: dict[str, Any] = {
 
 
 class TargetServer(uvicorn.Server):
-    """uvicorn's server, ending the app's subscriptions and held polls as shutdown starts."""
+    """uvicorn's server, ending the app's subscriptions and held polls as shutdown starts.
+
+    It also lends the app its connections (`ClientConnections`), for the drop fault.
+    """
 
     def __init__(self, config: uvicorn.Config, app: object) -> None:
         super().__init__(config)
         self.target_app = app
+        connections = getattr(getattr(app, "state", None), "client_connections", None)
+        if isinstance(connections, ClientConnections):
+            connections.attach(self.server_state)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Close the app's broker (streams end, held polls answer), then shut down as usual."""
@@ -68,6 +75,19 @@ class TargetServer(uvicorn.Server):
         if close is not None:
             await asyncio.wait_for(close(), timeout=1.0)
         await super().shutdown(sockets)
+
+
+def add_admin_option(parser: argparse.ArgumentParser) -> None:
+    """`--admin`, the same on every launcher (this one and the lambda emulator).
+
+    Absent, it is None: the launcher falls back to `TBENCH_ADMIN` (`Settings.admin`).
+    """
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        default=None,
+        help="serve POST /_admin/drop, which closes every client connection (fault injection)",
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -86,12 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="ORIGIN",
         help="let exactly this browser origin in (CORS; WebSocket Origin check); none by default",
     )
-    parser.add_argument(
-        "--admin",
-        action="store_true",
-        default=None,
-        help="serve POST /_admin/drop, which ends every subscriber connection (fault injection)",
-    )
+    add_admin_option(parser)
     parser.add_argument(
         "--max-connections",
         type=int,

@@ -62,9 +62,12 @@ class Health(BaseModel):
 
 
 class Dropped(BaseModel):
-    """`POST /_admin/drop`: how many subscriptions and held polls were ended."""
+    """`POST /_admin/drop`: what the drop fault ended."""
 
-    dropped: int = Field(ge=0)
+    dropped: int = Field(ge=0, description="subscriptions and held polls ended")
+    connections: int = Field(
+        ge=0, description="client TCP connections closed (all but the caller's own)"
+    )
 
 
 ROOM_PARAMETER: dict[str, Any] = {
