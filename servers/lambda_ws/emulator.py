@@ -4,8 +4,9 @@
 
 Starts moto's DynamoDB server (a child), creates the connections table from template.yaml,
 maps the template's routes to the handler module's functions, and serves `WS /{stage}`,
-`/{stage}/@connections/{id}`, `GET /healthz` and `GET /_stats` on uvicorn with the settings
-every target shares, except where API Gateway differs (see `uvicorn_settings`).
+`/{stage}/@connections/{id}`, `GET /healthz` and `GET /_stats` (and with `--admin`, as every
+launcher, `POST /_admin/drop`) on uvicorn with the settings every target shares, except where
+API Gateway differs (see `uvicorn_settings`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from servers.lambda_ws.environments import FunctionConfig, LambdaService, Servic
 from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
 from servers.lambda_ws.gateway import Gateway, GatewayConfig
 from servers.lambda_ws.template import TEMPLATE_PATH, create_table, load_template, route_functions
-from servers.launch import UVICORN_SETTINGS
+from servers.launch import UVICORN_SETTINGS, add_admin_option
 from servers.settings import Settings, SettingsError
 
 DEFAULT_TABLE = "tbench-connections"
@@ -79,6 +80,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="client connections served at once; more are closed 1013 (as every target: 10,000)",
     )
+    add_admin_option(parser)
     args = parser.parse_args(argv)
     if args.concurrency_limit < 1 or args.max_workers < 1:
         parser.error("--concurrency-limit and --max-workers must be >= 1")
@@ -91,6 +93,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.max_connections = settings.max_connections
     if args.max_connections < 1:
         parser.error("--max-connections must be >= 1")
+    if args.admin is None:
+        args.admin = settings.admin
     return args
 
 
@@ -180,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         gateway = Gateway(config, lambdas, {key: r.function_id for key, r in routes.items()})
         warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
         server_config = uvicorn.Config(
-            gateway.app(), host=args.host, port=args.port, **uvicorn_settings()
+            gateway.app(admin=args.admin), host=args.host, port=args.port, **uvicorn_settings()
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)

@@ -39,6 +39,7 @@ from tbench.messages import MAX_MESSAGE_BYTES
 
 TARGET_NAME = "lambda"
 GOING_AWAY = 1001
+ADMIN_DROP_PATH = "/_admin/drop"  # as on every target (servers.http_common)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class GatewayStats:
     closed_idle: int = 0
     closed_max_duration: int = 0
     closed_by_delete: int = 0
+    closed_by_drop: int = 0  # POST /_admin/drop (--admin): the "drop" fault
 
 
 class TokenBucket:
@@ -126,8 +128,8 @@ class Gateway:
         self._new_connections = TokenBucket(config.new_connections_per_s)
         self._sessions = 0  # client connections from handshake to $disconnect (the cap's count)
 
-    def app(self) -> Starlette:
-        """The ASGI app."""
+    def app(self, *, admin: bool = False) -> Starlette:
+        """The ASGI app; with `admin`, also `POST /_admin/drop` (as every target's `--admin`)."""
 
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -138,10 +140,12 @@ class Gateway:
                 self.closing = True
                 await self.lambdas.close()
 
+        admin_routes = [Route(ADMIN_DROP_PATH, self.drop, methods=["POST"])] if admin else []
         return Starlette(
             routes=[
                 Route("/healthz", self.healthz),
                 Route("/_stats", self.stats_endpoint),
+                *admin_routes,
                 Route(
                     "/{stage}/@connections/{connection_id}",
                     self.manage_connection,
@@ -171,6 +175,19 @@ class Gateway:
                 "limits": {**asdict(self.config), **asdict(self.lambdas.limits)},
             }
         )
+
+    async def drop(self, request: Request) -> JSONResponse:
+        """`POST /_admin/drop`: close every client connection at once, 1001 "Going away".
+
+        What API Gateway does at a deployment or its connection limits; each connection's
+        `$disconnect` runs as on any close. Handshakes still in `$connect` are not dropped.
+        """
+        dropped = list(self.connections.values())
+        self.stats.closed_by_drop += len(dropped)
+        await asyncio.gather(
+            *(self._close(connection, GOING_AWAY, "Going away") for connection in dropped)
+        )
+        return JSONResponse({"dropped": len(dropped), "connections": len(dropped)})
 
     # --- the @connections management API -------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -325,3 +326,8 @@ def test_a_cold_start_then_warm_reuse(emulator: Emulator) -> None:
     stats = emulator.stats()["lambda"]
     assert stats["cold_starts"] == stats["environments_started"] == len(grouped)
     assert stats["throttles"] == 0
+
+
+def test_there_is_no_admin_endpoint_unless_asked(emulator: Emulator) -> None:
+    base = f"http://{emulator.process.host}:{emulator.process.port}"
+    assert httpx.post(f"{base}/_admin/drop", timeout=RECV_S).status_code == 404
