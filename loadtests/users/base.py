@@ -25,6 +25,9 @@ from tbench.messages import Publish, padded_body
 from tbench.registry import TargetSpec
 
 RECONNECT_PAUSE_S = 0.5
+# After a lost connection a client waits RECONNECT_PAUSE_S plus up to this much more, drawn at
+# random, as client libraries do, so a drop is not a thundering herd of reconnects.
+RECONNECT_JITTER_S = 1.0
 IDLE_SLEEP_S = 3600.0
 
 
@@ -307,7 +310,7 @@ class ChatUser(User):
                 self.sink.connection_lost(time.time())
             self.close()
             self.session.counters.reconnects += 1
-            gevent.sleep(RECONNECT_PAUSE_S)
+            gevent.sleep(RECONNECT_PAUSE_S + random.uniform(0, RECONNECT_JITTER_S))
             self._connect_until_joined()
 
     def _publish_on_schedule(self) -> None:
