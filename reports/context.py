@@ -10,6 +10,7 @@ from analysis.load import RunData
 from cost_model.measured import measured_from, price_run
 from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
+from reports.faults import FaultSection, fault_section
 from reports.methodology import Methodology, methodology, warnings
 from reports.svg import figure_svg
 from reports.verdict import VERDICT_METRICS, GuaranteeRow, VerdictRow, guarantee_rows, verdict_rows
@@ -43,6 +44,7 @@ class ReportContext:
     currency: str
     figures: list[FigureBlock]
     guarantees: list[GuaranteeRow]
+    faults: FaultSection | None  # None: no target had faults injected
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
     methodology: Methodology
@@ -71,6 +73,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
     # The verdict and the figures use the user's prices when given, the default ones otherwise.
     verdict_priced, verdict_pricing, verdict_origin = priced[-1]
     run = data.run
+    faults = fault_section(data)
     return ReportContext(
         title=f"transport-bench: {run.scenario.get('name', 'run')} on {len(data.targets)} targets",
         run_id=run.run_id,
@@ -78,13 +81,14 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         scenario_description=str(run.scenario.get("description", "")),
         started_at=run.started_at,
         run_status=run.status,
-        warnings=warnings(data),
+        warnings=warnings(data) + (faults.warnings if faults is not None else []),
         verdict_headers=[header for _, header in VERDICT_METRICS],
         verdict=verdict_rows(data, verdict_priced),
         verdict_pricing=verdict_origin,
         currency=verdict_pricing.currency,
         figures=figure_blocks(data, verdict_pricing),
         guarantees=guarantee_rows(data),
+        faults=faults,
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[cost_table(run_priced, p, origin) for run_priced, p, origin in priced],
         methodology=methodology(data),

@@ -53,3 +53,31 @@ def signed_percent(value: float | None) -> str:
     if value is None or _missing(value):
         return DASH
     return f"{value * 100:+.1f} %"
+
+
+def percent_of(part: float, whole: float) -> str:
+    """A share of a whole (0.4 %, 12 %); "< 0.1 %" for a sliver, dash when the whole is 0."""
+    if whole <= 0 or _missing(part) or _missing(whole):
+        return DASH
+    share = 100 * part / whole
+    if 0 < share < 0.1:
+        return "< 0.1 %"
+    return f"{share:.0f} %" if share >= 10 else f"{share:.1f} %"
+
+
+def megabytes(value: float | None) -> str:
+    """Bytes as MB (10^6) with one decimal."""
+    if value is None or _missing(value):
+        return DASH
+    return f"{value / 1e6:,.1f}"
+
+
+def span(seconds: float | None) -> str:
+    """A length of time in the unit a reader thinks in: 45 s, 83 min, 5.5 h; dash if missing."""
+    if seconds is None or _missing(seconds):
+        return DASH
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"

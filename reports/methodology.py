@@ -11,6 +11,7 @@ from reports.formatting import integer, number
 from reports.verdict import VERDICT_METRICS
 from tbench.results import (
     FLAG_ERRORS,
+    FLAG_FAULTS,
     FLAG_LOADGEN_SATURATED,
     FLAG_UNDER_DELIVERED,
     LOADGEN_SATURATION_PERCENT,
@@ -132,6 +133,19 @@ def warnings(data: RunData) -> list[str]:
         skew = data.metric(target, "clock_skew_samples")
         if math.isfinite(skew) and skew > 0:
             notes.append(f"{target}: {integer(skew)} negative latencies (clocks not in step).")
+    faulted = [
+        target
+        for target in data.targets
+        if FLAG_FAULTS in run.targets[target].flags or run.targets[target].faults
+    ]
+    if faulted:
+        kinds = dict.fromkeys(f.kind for t in faulted for f in run.targets[t].faults)
+        injected = f" ({', '.join(kinds)})" if kinds else ""
+        notes.append(
+            f"This run injected faults{injected} into {', '.join(faulted)}: latencies, "
+            "throughput and losses include recovery, so they are no clean comparison with a run "
+            "without faults (see Delivery under faults)."
+        )
     reports = data.lambda_reports
     for target in data.serverless:
         waits = reports[reports["target"] == target]["queue_wait_ms"]
