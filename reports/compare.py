@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis.load import RunData, load_run_dir
 from analysis.palette import target_colours, target_order
 from reports.build import render_template
+from reports.faults import faulted_targets
 from reports.formatting import DASH, number, signed_percent
 from reports.verdict import VERDICT_METRICS
 from tbench.results import write_bytes_atomic
@@ -55,6 +56,13 @@ def _judge(metric: str, before: float, after: float) -> str:
 
 def _differences(before: RunData, after: RunData) -> list[str]:
     notes = []
+    for label, data in (("A", before), ("B", after)):
+        if faulted := faulted_targets(data):
+            notes.append(
+                f"run {label} injected faults into {', '.join(faulted)}: its latencies, "
+                "throughput and losses include recovery (a target with faults in one run only "
+                "is not called better or worse)"
+            )
     a, b = before.run, after.run
     changed = sorted(
         k for k in {*a.scenario, *b.scenario} if a.scenario.get(k) != b.scenario.get(k)
@@ -74,6 +82,8 @@ def _differences(before: RunData, after: RunData) -> list[str]:
 def compare_runs(before: RunData, after: RunData) -> Comparison:
     """Every target of either run, every verdict metric: before, after, delta, relative."""
     rows = []
+    # faults in one run only: the delta is the faults', not the code's or the setup's
+    unlike = set(faulted_targets(before)) ^ set(faulted_targets(after))
     for target in target_order([*before.run.targets, *after.run.targets]):
         for metric, label in VERDICT_METRICS:
             a = before.metric(target, metric) if target in before.run.targets else math.nan
@@ -88,7 +98,7 @@ def compare_runs(before: RunData, after: RunData) -> Comparison:
                     after=number(b),
                     delta=number(b - a) if both else DASH,
                     relative=signed_percent((b - a) / abs(a)) if both and a else DASH,
-                    verdict=_judge(metric, a, b),
+                    verdict="" if target in unlike else _judge(metric, a, b),
                 )
             )
     return Comparison(

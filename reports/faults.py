@@ -9,7 +9,7 @@ from typing import Any
 from analysis.load import RunData
 from reports.formatting import DASH, integer, megabytes, number, percent_of, span
 from tbench.registry import TARGETS
-from tbench.results import FaultOutcome, TargetResult
+from tbench.results import FLAG_FAULTS, FaultOutcome, TargetResult
 from tbench.scenario import Scenario
 
 _RATE_FIELDS = ("users_per_room", "publisher_fraction", "publish_rate_per_s")
@@ -45,6 +45,16 @@ class FaultSection:
     late_header: str
     rows: list[FaultRow]
     warnings: list[str]  # one per contradicting row, for the report's warnings
+
+
+def faulted_targets(data: RunData) -> list[str]:
+    """The run's targets that had faults injected (`tbench run --faults`), in report order."""
+    run = data.run
+    return [
+        target
+        for target in data.targets
+        if FLAG_FAULTS in run.targets[target].flags or run.targets[target].faults
+    ]
 
 
 def _cursor(target: str) -> str | None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.load import RunData
+from reports.faults import faulted_targets
 from reports.formatting import integer, number
 from reports.verdict import VERDICT_METRICS
 from tbench.results import (
     FLAG_ERRORS,
-    FLAG_FAULTS,
     FLAG_LOADGEN_SATURATED,
     FLAG_UNDER_DELIVERED,
     LOADGEN_SATURATION_PERCENT,
@@ -133,12 +133,7 @@ def warnings(data: RunData) -> list[str]:
         skew = data.metric(target, "clock_skew_samples")
         if math.isfinite(skew) and skew > 0:
             notes.append(f"{target}: {integer(skew)} negative latencies (clocks not in step).")
-    faulted = [
-        target
-        for target in data.targets
-        if FLAG_FAULTS in run.targets[target].flags or run.targets[target].faults
-    ]
-    if faulted:
+    if faulted := faulted_targets(data):
         kinds = dict.fromkeys(f.kind for t in faulted for f in run.targets[t].faults)
         injected = f" ({', '.join(kinds)})" if kinds else ""
         notes.append(

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from analysis.load import load_run_dir
 from reports.build import REPORT_HTML, REPORT_PDF, build_report
+from reports.compare import compare_runs
 from reports.faults import fault_section, room_rate_per_s
 from tbench.results import FLAG_FAULTS, FaultOutcome, load_run, save_run
 from tests.fixtures import copy_smoke_run
@@ -79,10 +80,13 @@ def _faults(target: str) -> list[FaultOutcome]:
     return faults
 
 
-def faults_run(destination: Path) -> Path:
+def faults_run(destination: Path, sse_p99_times: float = 1.0) -> Path:
     """The smoke run as if run with --faults drop,slow,restart: outcomes, flag, scenario."""
     run_dir = copy_smoke_run(destination)
     run = load_run(run_dir)
+    p99 = run.targets["sse"].metrics["delivery_p99_ms"]
+    assert p99 is not None
+    run.targets["sse"].metrics["delivery_p99_ms"] = p99 * sse_p99_times
     run.scenario["faults"] = {
         "kinds": list(KINDS),
         "lead_s": 1.0,
@@ -225,3 +229,21 @@ def test_the_room_rate_comes_from_the_scenario():
     assert room_rate_per_s(scenario) == 2.0
     assert room_rate_per_s({"users_per_room": 10}) is None
     assert room_rate_per_s(scenario | {"publish_rate_per_s": 0}) is None
+
+
+def test_a_comparison_with_a_fault_run_calls_nothing_better_or_worse(tmp_path):
+    clean = load_run_dir(copy_smoke_run(tmp_path / "clean"))
+    faulted = load_run_dir(faults_run(tmp_path / "faulted", sse_p99_times=3.0))
+    comparison = compare_runs(clean, faulted)
+    assert any(
+        note.startswith("run B injected faults into short-polling, long-polling, sse, ")
+        for note in comparison.differences
+    )
+    (row,) = [r for r in comparison.rows if (r.target, r.metric) == ("sse", "delivery_p99_ms")]
+    assert row.relative == "+200.0 %"
+    assert row.verdict == ""  # the faults' doing, not a regression
+    assert compare_runs(faulted, faulted).differences[:2] == [
+        note.replace("run B", f"run {label}")
+        for label in ("A", "B")
+        for note in comparison.differences[:1]
+    ]
