@@ -219,11 +219,11 @@ def tally_windows(
     windows: Iterable[tuple[float, float]],
     margin_s: float = JOIN_MARGIN_S,
 ) -> list[tuple[int, int, int]]:
-    """(expected, delivered, unaccepted) of the messages sent in each [start, end) window.
+    """(expected, delivered, lost_everywhere) of the messages sent in each [start, end) window.
 
-    `unaccepted`: expected deliveries of messages that no receiver in the room got at all —
-    the server never took them (sent into a connection as it broke), as opposed to messages
-    it took and then failed to deliver to some receivers.
+    `lost_everywhere`: expected deliveries of messages that no receiver in the room got at
+    all — the server never took them (sent into a connection as it broke) or failed them for
+    everyone (a throttled Lambda invocation), as opposed to messages some receivers got.
     """
     spans = list(windows)
     receivers = list(receivers)
@@ -239,7 +239,7 @@ def tally_windows(
             total[0] += expected
             total[1] += delivered
             total[2] += expected - reached_somebody
-    return [(expected, delivered, unaccepted) for expected, delivered, unaccepted in totals]
+    return [(expected, delivered, everywhere) for expected, delivered, everywhere in totals]
 
 
 def _reached_anyone(receivers: list[dict[str, Any]]) -> dict[str, dict[str, list[int]]]:

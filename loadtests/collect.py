@@ -70,7 +70,7 @@ class MergedRun:
             self.ledger, self.receivers, self.frozen_at, [(s["start"], s["end"]) for s in slots]
         )
         results = []
-        for index, (slot, (expected, delivered, unaccepted)) in enumerate(
+        for index, (slot, (expected, delivered, everywhere)) in enumerate(
             zip(slots, owed, strict=True)
         ):
             counts = self.fault_counts[index] if index < len(self.fault_counts) else {}
@@ -84,7 +84,7 @@ class MergedRun:
                     "expected": expected,
                     "delivered": delivered,
                     "lost": expected - delivered,
-                    "lost_unaccepted": unaccepted,
+                    "lost_everywhere": everywhere,
                     "duplicated": counts.get("duplicated", 0),
                     "late": counts.get("late", 0),
                     "slow_clients": counts.get("slow_clients", 0),

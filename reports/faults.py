@@ -28,7 +28,7 @@ class FaultRow:
     recovered: str
     expected: str
     lost: str
-    lost_note: str  # "3 never accepted": the part of the loss the server never took
+    lost_note: str  # "3 reached no one": the part of the loss the server never took
     duplicated: str
     late: str
     rss_mb: str  # before → peak
@@ -104,7 +104,7 @@ def _lost(fault: FaultOutcome) -> str:
 
 def _contradiction(target: str, fault: FaultOutcome) -> str | None:
     """A resuming target that lost, across a drop, messages the server had taken."""
-    resumed_loss = fault.lost - fault.lost_unaccepted
+    resumed_loss = fault.lost - fault.lost_everywhere
     if fault.kind != "drop" or fault.injected_at is None or not _resumes(target):
         return None
     if resumed_loss <= 0:
@@ -150,7 +150,7 @@ def _row(
         expected=integer(fault.expected),
         lost=_lost(fault),
         lost_note=(
-            f"{integer(fault.lost_unaccepted)} never accepted" if fault.lost_unaccepted else ""
+            f"{integer(fault.lost_everywhere)} reached no one" if fault.lost_everywhere else ""
         ),
         duplicated=integer(fault.duplicated),
         late=integer(fault.late),

@@ -116,8 +116,9 @@ class FaultOutcome(BaseModel):
     delivered: int = 0
     lost: int = 0
     # of `lost`: deliveries of messages no receiver got at all — the server never took them
-    # (a WebSocket send into a connection as it broke: the protocol has no publish ack)
-    lost_unaccepted: int = 0
+    # (a WebSocket send into a connection as it broke: the protocol has no publish ack) or
+    # failed them for everyone (e.g. a throttled Lambda invocation); resume cannot help there
+    lost_everywhere: int = 0
     duplicated: int = 0
     late: int = 0  # delivered, but more than late_after_s after it was sent
     late_after_s: float = 0.0
@@ -142,7 +143,7 @@ FAULT_SUMMARY_FIELDS = frozenset(
         "expected",
         "delivered",
         "lost",
-        "lost_unaccepted",
+        "lost_everywhere",
         "duplicated",
         "late",
         "rss_before_bytes",

@@ -163,7 +163,7 @@ def fault_outcomes(
                 expected=slot["expected"],
                 delivered=slot["delivered"],
                 lost=slot["lost"],
-                lost_unaccepted=slot.get("lost_unaccepted", 0),
+                lost_everywhere=slot.get("lost_everywhere", 0),
                 duplicated=slot["duplicated"],
                 late=slot["late"],
                 late_after_s=late_after_s,

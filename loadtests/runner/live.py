@@ -127,7 +127,7 @@ def faults_table(run: RunResult) -> Table:
     """Delivery under faults: one row per target and fault (`tbench run --faults`)."""
     table = Table(title="delivery under faults", title_justify="left")
     columns = ("target", "fault", "reconnects", "back p50/max ms", "expected", "lost")
-    for column in (*columns, "(unaccepted)", "dup", "late", "server RSS MB"):
+    for column in (*columns, "(by all)", "dup", "late", "server RSS MB"):
         table.add_column(column, justify="left" if column in ("target", "fault") else "right")
     for result in run.targets.values():
         for fault in result.faults:
@@ -144,7 +144,7 @@ def faults_table(run: RunResult) -> Table:
                 f"{_ms(fault.reconnect_p50_ms)} / {_ms(fault.reconnect_max_ms)}",
                 str(fault.expected),
                 str(fault.lost),
-                str(fault.lost_unaccepted),
+                str(fault.lost_everywhere),
                 str(fault.duplicated),
                 str(fault.late),
                 rss,

@@ -85,7 +85,7 @@ def test_bulk_hdr_recording_builds_the_same_histogram():
         )
 
 
-def test_tally_windows_attributes_by_sent_at_and_tells_unaccepted_losses_apart():
+def test_tally_windows_attributes_by_sent_at_and_tells_losses_everywhere_apart():
     # "p" publishes seq 1..10 at t = 1..10 into a room of two receivers (p's own echo and "q")
     ledger = _ledger("room", "p", [float(t) for t in range(1, 11)])
     own, other = ReceiveLog("room", joined_at=0.0), ReceiveLog("room", joined_at=0.0)
@@ -95,8 +95,8 @@ def test_tally_windows_attributes_by_sent_at_and_tells_unaccepted_losses_apart()
         other.record("p", seq)
     receivers = [own.to_json(), other.to_json()]
     windows = tally_windows(ledger, receivers, 20.0, [(0.0, 5.5), (5.5, 20.0)], margin_s=0.0)
-    # window 1 (seqs 1..5): 10 owed, 8 delivered, both losses are seq 5 (unaccepted)
-    # window 2 (seqs 6..10): 10 owed, 8 delivered, no loss unaccepted (own got 7 and 8)
+    # window 1 (seqs 1..5): 10 owed, 8 delivered, both losses are seq 5 (lost everywhere)
+    # window 2 (seqs 6..10): 10 owed, 8 delivered, none lost everywhere (own got 7 and 8)
     assert windows == [(10, 8, 2), (10, 8, 0)]
     whole = tally(ledger, receivers, 20.0, margin_s=0.0)
     assert (whole.expected, whole.delivered) == (20, 16)

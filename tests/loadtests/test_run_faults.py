@@ -96,7 +96,7 @@ def test_run_json_has_one_outcome_per_fault_in_order(faults_run: Path):
 @pytest.mark.parametrize("target", RESUMING)
 def test_drop_loses_nothing_the_server_took_with_cursor_resume(faults_run: Path, target: str):
     drop = _fault(faults_run, target, "drop")
-    assert drop.lost - drop.lost_unaccepted == 0
+    assert drop.lost - drop.lost_everywhere == 0
     assert drop.duplicated == 0
     assert drop.resume_covers_s is not None
     assert drop.resume_covers_s > 60

@@ -48,12 +48,12 @@ def _fault(kind: str, index: int, **figures: object) -> FaultOutcome:
 
 
 def _faults(target: str) -> list[FaultOutcome]:
-    """drop, slow, restart; sse breaks its drop promise, websocket's loss was never accepted."""
+    """drop, slow, restart; sse breaks its drop promise, websocket's loss was reached no one."""
     drop: dict[str, object] = {}
     if target == "sse":
         drop = {"lost": 5, "delivered": 235}  # a resuming target losing across a drop
     if target == "websocket":
-        drop = {"lost": 3, "delivered": 237, "lost_unaccepted": 3}  # sent into the closing socket
+        drop = {"lost": 3, "delivered": 237, "lost_everywhere": 3}  # sent into the closing socket
     if target == "lambda":
         drop = {"lost": 48, "delivered": 192, "resume_covers_s": None}
     if target == "short-polling":  # polling clients reconnect inside their next request
@@ -158,7 +158,7 @@ def test_the_rows_carry_the_figures(soup):
     assert restart["injected"] == "+16.0 s"
     assert restart["server down"] == "1.24 s"
     assert restart["lost"] == "30 (12 %)"
-    assert _cells(soup, "websocket", "drop")["lost"] == "3 (1.2 %) 3 never accepted"
+    assert _cells(soup, "websocket", "drop")["lost"] == "3 (1.2 %) 3 reached no one"
     lam = _cells(soup, "lambda", "restart")
     assert lam["reconnects"] == "6, 2 not back"
     assert lam["resume covers"] == "no resume"
