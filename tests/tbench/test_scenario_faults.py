@@ -80,4 +80,4 @@ def test_parse_fault_kinds():
 def test_room_publish_rate():
     scenario = scenario_files.load("faults")
     assert scenario.publishers_per_room == 2
-    assert scenario.room_publish_rate_per_s == 10.0
+    assert scenario.room_publish_rate_per_s == 2.0
