@@ -28,7 +28,7 @@ class FaultRow:
     recovered: str
     expected: str
     lost: str
-    lost_note: str  # "3 reached no one": the part of the loss the server never took
+    lost_note: str  # "3 reached no one": the part of the loss no receiver got at all
     duplicated: str
     late: str
     rss_mb: str  # before → peak
