@@ -199,6 +199,12 @@ def run(
         "restart (kill -9 and start again), drop (the server closes every connection), "
         "slow (some clients stop reading). Settings: the scenario's [faults] table.",
     ),
+    hang_timeout_s: float = typer.Option(
+        30.0,
+        "--hang-timeout-s",
+        min=1.0,
+        help="A target that answers no /healthz probe for this long is failed as hung.",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
@@ -223,6 +229,7 @@ def run(
             target_urls=target_urls or [],
             docker_stats=docker_stats,
             faults=fault_kinds,
+            hang_timeout_s=hang_timeout_s,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from loadtests.runner.targets import StartedTarget, TargetHandle
 from servers.http_common import ADMIN_DROP_PATH
+from tbench.conformance.endpoints import http_root
 from tbench.process import TargetStartError
 from tbench.results import FaultOutcome
 from tbench.scenario import FaultSlot, Scenario
@@ -34,13 +34,6 @@ class Injection:
     error: str | None = None
     server_down_s: float | None = None  # restart
     dropped: int | None = None  # drop
-
-
-def admin_root(url: str) -> str:
-    """The plain-HTTP root of a target URL (a WebSocket URL's host and port)."""
-    parts = urlsplit(url)
-    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
-    return f"{scheme}://{parts.netloc}"
 
 
 def refusal(kinds: Iterable[str], started_here: bool, cluster: bool) -> str | None:
@@ -92,7 +85,7 @@ class FaultInjector:
         return self.handle.process.restart()
 
     def _drop(self) -> int:
-        response = httpx.post(admin_root(self.handle.url) + ADMIN_DROP_PATH, timeout=DROP_TIMEOUT_S)
+        response = httpx.post(http_root(self.handle.url) + ADMIN_DROP_PATH, timeout=DROP_TIMEOUT_S)
         if response.status_code == 404:
             raise ValueError(f"the target has no {ADMIN_DROP_PATH}: start it with {ADMIN_OPTION}")
         response.raise_for_status()

@@ -43,6 +43,7 @@ from loadtests.runner.faults import (
     resume_covers_s,
 )
 from loadtests.runner.live import LiveDisplay
+from loadtests.runner.liveness import LivenessWatch
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
 from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
@@ -86,6 +87,7 @@ class RunOptions:
     target_urls: list[str] = field(default_factory=list)  # NAME=URL: running targets (compose)
     docker_stats: bool = False  # sample the given targets' containers through the Docker API
     faults: list[FaultKind] = field(default_factory=list)  # inject these (scenario's otherwise)
+    hang_timeout_s: float = 30.0  # a target silent on /healthz this long is failed as hung
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -278,8 +280,10 @@ class ComparisonRun:
         locust = LocustRun(plan)
         sampler = self._sampler(spec, handle, lambda: locust.pids)
         injector = FaultInjector(handle)
+        watch = LivenessWatch(handle.url)
         try:
             sampler.start()
+            watch.start()
             locust.start()
             if self.options.remote_workers:
                 self.console.print(
@@ -287,8 +291,9 @@ class ComparisonRun:
                     f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
                     f"--master-port {locust.master_port}`"
                 )
-            self._follow(spec, handle, locust, plan, live, injector)
+            self._follow(spec, handle, locust, plan, live, injector, watch)
         finally:
+            watch.stop()
             locust.stop()
             series = sampler.stop(target_dir / "resources.csv")
             handle.stop()
@@ -332,6 +337,7 @@ class ComparisonRun:
         plan: LocustPlan,
         live: LiveDisplay,
         injector: FaultInjector,
+        watch: LivenessWatch,
     ) -> None:
         deadline = time.monotonic() + plan.run_time_s + DEADLINE_SLACK_S
         status_path = plan.out_dir / STATUS_FILE
@@ -346,6 +352,11 @@ class ComparisonRun:
                 isinstance(handle, ClusterTarget) and not handle.alive()
             ):
                 raise TargetFailed(f"the server exited during the run:\n{handle.failure_detail()}")
+            if watch.silent_for() > self.options.hang_timeout_s:
+                raise TargetFailed(
+                    f"the server hung: no answer on {watch.url} for {watch.silent_for():.0f} s "
+                    f"(--hang-timeout-s {self.options.hang_timeout_s:g})"
+                )
             live.follow_status(spec.name, status_path)
             time.sleep(POLL_INTERVAL_S)
         live.follow_status(spec.name, status_path)
