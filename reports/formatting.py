@@ -41,11 +41,16 @@ def money(value: Decimal | float | None, currency: str = "USD") -> str:
     return f"{amount:,.2f} {currency}"
 
 
-def kib(value: float | None) -> str:
-    """Bytes as KiB with one decimal."""
+def _in_units(value: float | None, unit: float) -> str:
+    """A value in `unit`s with one decimal; dash if missing."""
     if value is None or _missing(value):
         return DASH
-    return f"{value / 1024:,.1f}"
+    return f"{value / unit:,.1f}"
+
+
+def kib(value: float | None) -> str:
+    """Bytes as KiB with one decimal."""
+    return _in_units(value, 1024)
 
 
 def signed_percent(value: float | None) -> str:
@@ -67,9 +72,7 @@ def percent_of(part: float, whole: float) -> str:
 
 def megabytes(value: float | None) -> str:
     """Bytes as MB (10^6) with one decimal."""
-    if value is None or _missing(value):
-        return DASH
-    return f"{value / 1e6:,.1f}"
+    return _in_units(value, 1e6)
 
 
 def span(seconds: float | None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tbench.results import TargetStatus, load_run
 
-from .test_run_smoke import tbench_run
+from .tbench_cli import tbench_run
 
 
 def test_two_workers_deliver_everything_and_merge_their_histograms(tmp_path: Path):

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import csv
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -25,22 +22,13 @@ import pytest
 from tbench.registry import TARGETS
 from tbench.results import FLAG_FAULTS, SUMMARY_FILE, FaultOutcome, TargetStatus, load_run
 
+from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
+
 SCENARIO = Path(__file__).parent / "fixtures" / "faults_ci.toml"
 ALL = list(TARGETS)
 RESUMING = [name for name, spec in TARGETS.items() if spec.supports_resume]
 STREAMING = ["sse", "websocket", "lambda"]  # a connection per subscriber that a drop ends
 USERS = 8  # faults_ci.toml: 2 rooms × 4
-
-
-def tbench_run(out: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tbench.cli", "run", "--no-report", "--out", str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-    done.stderr = " ".join(done.stderr.split())  # rich wraps long lines
-    return done
 
 
 @pytest.fixture(scope="module")
@@ -196,34 +184,13 @@ def test_a_run_survives_one_target_crashing_or_hanging(
     the reason, the WebSocket target after it is measured as usual."""
     scenario = tmp_path / "robustness.toml"
     scenario.write_text(ROBUSTNESS_SCENARIO)
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tbench.cli",
-            "run",
-            "--scenario",
-            str(scenario),
-            "--targets",
-            "sse,websocket",
-            "--no-verify",
-            "--no-report",
-            "--hang-timeout-s",
-            "3",
-            "--out",
-            str(tmp_path),
-            "--run-id",
-            "robustness",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    runner = start_tbench_run(
+        tmp_path,
+        *("--scenario", str(scenario), "--targets", "sse,websocket", "--no-verify"),
+        *("--hang-timeout-s", "3", "--run-id", "robustness"),
     )
     try:
-        status = tmp_path / "robustness" / "sse" / "status.json"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not status.exists():
-            time.sleep(0.2)
-        assert status.exists(), "Locust never reported a status"
+        wait_for_file(tmp_path / "robustness" / "sse" / "status.json")
         servers = [
             child
             for child in psutil.Process(runner.pid).children(recursive=True)

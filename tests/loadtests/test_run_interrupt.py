@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 
 from tbench.results import TargetStatus, load_run
+
+from .tbench_cli import start_tbench_run
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -21,25 +21,9 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 
 def test_sigint_leaves_no_child_process(tmp_path: Path):
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tbench.cli",
-            "run",
-            "--scenario",
-            "chat",
-            "--targets",
-            "sse",
-            "--no-verify",
-            "--no-report",
-            "--out",
-            str(tmp_path),
-            "--run-id",
-            "interrupted",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    runner = start_tbench_run(
+        tmp_path,
+        *("--scenario", "chat", "--targets", "sse", "--no-verify", "--run-id", "interrupted"),
     )
     seen: dict[int, psutil.Process] = {}
     try:

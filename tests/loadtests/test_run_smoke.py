@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tbench.results import RUN_FILE, SUMMARY_FILE, TargetStatus, load_run
 
+from .tbench_cli import tbench_run
+
 TARGETS = ["short-polling", "long-polling", "sse", "websocket"]
-
-
-def tbench_run(out: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # no report: rendering it is the reports' tests' business, and seconds of PDF here
-        [sys.executable, "-m", "tbench.cli", "run", "--no-report", "--out", str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
 
 
 @pytest.fixture(scope="module")

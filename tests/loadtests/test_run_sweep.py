@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tbench.results import TargetStatus, load_run
 
-from .test_run_smoke import tbench_run
+from .tbench_cli import tbench_run
 
 TINY_SWEEP = """
 description = "two quick steps"

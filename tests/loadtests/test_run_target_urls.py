@@ -10,7 +10,7 @@ from loadtests.runner.targets import parse_target_urls
 from tbench.process import TargetProcess
 from tbench.results import TargetStatus, load_run
 
-from .test_run_smoke import tbench_run
+from .tbench_cli import tbench_run
 
 
 def test_pairs_become_a_mapping():

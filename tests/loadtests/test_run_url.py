@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .test_run_smoke import tbench_run
+from .tbench_cli import tbench_run
 
 
 def test_url_takes_exactly_one_target(tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.template import create_table
 from tbench.process import TargetProcess
 from tbench.registry import get_target
@@ -140,3 +142,32 @@ def start_emulator(directory: Path, *options: str) -> Emulator:
 def unique_room(prefix: str) -> str:
     """A room no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[LocalDynamoDB]:
+    """moto's server, shared with an emulator so a test can look inside the table."""
+    server = LocalDynamoDB().start()
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def emulator_on(dynamodb: LocalDynamoDB, directory: Path, *options: str) -> Iterator[Emulator]:
+    """An emulator whose connections table lives in `dynamodb` (the test can read it)."""
+    running = start_emulator(directory, "--dynamodb-endpoint", dynamodb.endpoint_url, *options)
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+def dynamodb_client(server: LocalDynamoDB) -> Any:
+    """A boto3 DynamoDB client for that server (moto takes any credentials)."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
@@ -20,7 +19,7 @@ from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from tbench.lambda_report import EmulatorRecord, LambdaReport
 from tbench.messages import decode_message
 
-from .conftest import Emulator, start_emulator, unique_room, wait_for
+from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
 from .events import fixture, frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,38 +29,18 @@ TABLE = "tbench-connections"
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDB]:
-    """moto's server, shared with the emulator so tests can look inside the table."""
-    server = LocalDynamoDB().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def emulator(
     tmp_path_factory: pytest.TempPathFactory, dynamodb: LocalDynamoDB
 ) -> Iterator[Emulator]:
-    running = start_emulator(
-        tmp_path_factory.mktemp("emulator"),
-        "--dynamodb-endpoint",
-        dynamodb.endpoint_url,
-        "--max-workers",
-        "6",
-    )
-    yield running
-    running.process.stop()
+    options = ("--max-workers", "6")
+    with emulator_on(dynamodb, tmp_path_factory.mktemp("emulator"), *options) as running:
+        yield running
 
 
 @pytest.fixture
 def table(dynamodb: LocalDynamoDB) -> Any:
     """The connections table in moto, through boto3."""
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return dynamodb_client(dynamodb)
 
 
 def receive_json(client: ClientConnection) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -17,7 +16,7 @@ from servers.lambda_ws import emulator as emulator_cli
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from tbench.messages import decode_message
 
-from .conftest import Emulator, start_emulator, unique_room, wait_for
+from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
 from .events import frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -27,23 +26,12 @@ TABLE = "tbench-connections"
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDB]:
-    """moto's server, shared with the emulator so the test can look inside the table."""
-    server = LocalDynamoDB().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def emulator(
     tmp_path_factory: pytest.TempPathFactory, dynamodb: LocalDynamoDB
 ) -> Iterator[Emulator]:
-    running = start_emulator(
-        tmp_path_factory.mktemp("drop"),
-        *("--dynamodb-endpoint", dynamodb.endpoint_url, "--max-workers", "2", "--admin"),
-    )
-    yield running
-    running.process.stop()
+    options = ("--max-workers", "2", "--admin")
+    with emulator_on(dynamodb, tmp_path_factory.mktemp("drop"), *options) as running:
+        yield running
 
 
 @pytest.mark.parametrize(
@@ -74,13 +62,7 @@ def http_root(emulator: Emulator) -> str:
 
 def stored_ids(dynamodb: LocalDynamoDB) -> set[str]:
     """Every connectionId in the connections table."""
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = dynamodb_client(dynamodb)
     items = client.scan(TableName=TABLE)["Items"]
     return {item["connectionId"]["S"] for item in items}
 

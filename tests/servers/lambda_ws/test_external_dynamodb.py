@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import psutil
 import pytest
 
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.emulator import parse_args
 
-from .conftest import start_emulator
+from .conftest import dynamodb_client, start_emulator
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,13 +35,7 @@ def test_an_external_endpoint_is_used_and_no_moto_started(
             assert emulator.process.proc is not None
             children = psutil.Process(emulator.process.proc.pid).children(recursive=True)
             assert not [c for c in children if "moto.server" in " ".join(c.cmdline())]
-            client = boto3.client(
-                "dynamodb",
-                endpoint_url=dynamodb.endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            client = dynamodb_client(dynamodb)
             assert "tbench-connections" in client.list_tables()["TableNames"]
         finally:
             emulator.process.stop()
