@@ -43,6 +43,7 @@ class FaultSection:
     intro: str
     kinds: list[tuple[str, str]]  # (fault kind, what it does and what is expected)
     late_header: str
+    resume_header: str
     rows: list[FaultRow]
     warnings: list[str]  # one per contradicting row, for the report's warnings
 
@@ -88,12 +89,13 @@ def room_rate_per_s(scenario: dict[str, Any]) -> float | None:
     return rate if rate > 0 else None
 
 
-def _resume_covers(fault: FaultOutcome, rate: float | None) -> str:
-    if fault.resume_covers_s is None:
-        return "no resume"
-    if rate is None:
-        return span(fault.resume_covers_s)
-    return f"{span(fault.resume_covers_s)} at {rate:,.3g} msg/s per room"
+def _resume_covers(fault: FaultOutcome) -> str:
+    return "no resume" if fault.resume_covers_s is None else span(fault.resume_covers_s)
+
+
+def _resume_header(rate: float | None) -> str:
+    """The column's header names the rate the coverage holds at (the same for every row)."""
+    return "resume covers" if rate is None else f"resume covers (at {rate:,.3g} msg/s per room)"
 
 
 def _lost(fault: FaultOutcome) -> str:
@@ -155,7 +157,7 @@ def _row(
         duplicated=integer(fault.duplicated),
         late=integer(fault.late),
         rss_mb=rss,
-        resume_covers=_resume_covers(fault, rate),
+        resume_covers=_resume_covers(fault),
         contradiction=_contradiction(target, fault),
     )
 
@@ -241,6 +243,7 @@ def fault_section(data: RunData) -> FaultSection | None:
         intro=_intro(settings, kinds),
         kinds=_kind_texts(kinds, [result.target for result in results], settings),
         late_header=_late_header(everything),
+        resume_header=_resume_header(rate),
         rows=rows,
         warnings=[f"{row.contradiction}." for row in rows if row.contradiction],
     )

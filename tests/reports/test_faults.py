@@ -48,7 +48,7 @@ def _fault(kind: str, index: int, **figures: object) -> FaultOutcome:
 
 
 def _faults(target: str) -> list[FaultOutcome]:
-    """drop, slow, restart; sse breaks its drop promise, websocket's loss was reached no one."""
+    """drop, slow, restart; sse breaks its drop promise, websocket's loss reached no one."""
     drop: dict[str, object] = {}
     if target == "sse":
         drop = {"lost": 5, "delivered": 235}  # a resuming target losing across a drop
@@ -149,7 +149,7 @@ def test_the_rows_carry_the_figures(soup):
     assert drop["expected"] == "240"
     assert drop["lost"].startswith("5 (2.1 %)")
     assert drop["server RSS before → peak MB"] == "40.0 → 52.0"
-    assert drop["resume covers"] == "11 min at 15 msg/s per room"  # 3 publishers × 5 msg/s
+    assert drop["resume covers (at 15 msg/s per room)"] == "11 min"  # 3 publishers × 5 msg/s
     slow = _cells(soup, "sse", "slow")
     assert slow["injected"] == "+8.0 s"
     assert slow["late (> 2 s)"] == "17"
@@ -161,7 +161,7 @@ def test_the_rows_carry_the_figures(soup):
     assert _cells(soup, "websocket", "drop")["lost"] == "3 (1.2 %) 3 reached no one"
     lam = _cells(soup, "lambda", "restart")
     assert lam["reconnects"] == "6, 2 not back"
-    assert lam["resume covers"] == "no resume"
+    assert lam["resume covers (at 15 msg/s per room)"] == "no resume"
     assert lam["server RSS before → peak MB"] == "emulator"  # not what AWS runs
     assert _cells(soup, "long-polling", "restart")["injected"] == (
         "not injected (the run ended first)"
