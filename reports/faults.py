@@ -184,6 +184,12 @@ def _kind_texts(
             )
             if resuming:
                 text += f" With cursor resume, {_names(resuming)} are expected to lose 0."
+            polling = [t for t in targets if t in TARGETS and "polling" in TARGETS[t].family]
+            if polling:
+                text += (
+                    f" {_names(polling)} {'opens' if len(polling) == 1 else 'open'} a new "
+                    "connection with the next request, so no reconnect is counted there."
+                )
             if stateless:
                 text += (
                     f" {_names(stateless)} {'has' if len(stateless) == 1 else 'have'} no resume: "
