@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -53,6 +54,20 @@ UVICORN_SETTINGS: dict[str, Any] = {
     "server_header": True,
     "date_header": True,
 }
+
+
+# CPython's young-generation GC threshold, raised from 700 for every target alike. At 700, a
+# server answering ~1,000 requests/s collects gen 0 every ~20 ms, so each request still in
+# progress (a long poll is held ~0.5 s) is promoted to the oldest generation before it ends;
+# those promotions trigger a full collection every ~1.5 s that stalls the event loop for
+# ~70 ms (long polling under `chat`: delivery p99 78 ms, SSE 6 ms). At 10,000 they mostly end
+# young: no full collection during the run, p99 15-18 ms. Gen 1 and 2 keep CPython's defaults.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Apply GC_THRESHOLDS to this process (every target's server, once, before serving)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class TargetServer(uvicorn.Server):
@@ -163,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = uvicorn.Config(app, host=args.host, port=args.port, **UVICORN_SETTINGS)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
+    tune_gc()
     TargetServer(config, app).run()
 
 

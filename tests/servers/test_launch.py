@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from servers.launch import UVICORN_SETTINGS, parse_args, settings_from
+from servers.launch import GC_THRESHOLDS, UVICORN_SETTINGS, parse_args, settings_from, tune_gc
 from servers.settings import Settings, SettingsError
 from tbench.messages import MAX_MESSAGE_BYTES
 from tbench.process import TargetProcess
@@ -79,6 +80,18 @@ def test_every_target_gets_the_same_uvicorn_settings():
     assert UVICORN_SETTINGS["ws_per_message_deflate"] is False
     assert UVICORN_SETTINGS["ws_max_size"] == MAX_MESSAGE_BYTES
     assert UVICORN_SETTINGS["access_log"] is False
+
+
+def test_every_target_gets_the_same_gc_thresholds():
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
+    # Young collections rarer than CPython's 700, so held polls end before the oldest generation.
+    assert GC_THRESHOLDS[0] > 700
+    assert GC_THRESHOLDS[1:] == (10, 10)
 
 
 def test_launcher_refuses_bad_flags_without_a_traceback():
