@@ -56,6 +56,7 @@ def methodology(data: RunData) -> Methodology:
             ("serializer", _text(held.get("serializer"))),
             ("limits", _text(held.get("limits", {}))),
             ("uvicorn settings", _text(held.get("uvicorn", {}))),
+            ("CPython GC thresholds", _text(held.get("gc_thresholds", "not recorded"))),
             (
                 "where the lambda emulator differs (as API Gateway does)",
                 _text(held.get("lambda_emulator_uvicorn_differs", {})),

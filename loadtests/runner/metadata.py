@@ -113,7 +113,7 @@ def held_equal() -> dict[str, Any]:
     """What every target shares (broker, serializer, uvicorn settings, limits), for the report."""
     # Imported here: only a run needs the servers' settings, and the emulator pulls in boto3.
     from servers.lambda_ws.emulator import uvicorn_settings as emulator_settings
-    from servers.launch import UVICORN_SETTINGS
+    from servers.launch import GC_THRESHOLDS, UVICORN_SETTINGS
     from servers.settings import Settings
 
     settings = Settings.from_env()  # the targets inherit the runner's environment
@@ -121,6 +121,7 @@ def held_equal() -> dict[str, Any]:
         "broker": settings.broker_url,
         "serializer": f"orjson {package_versions(('orjson',)).get('orjson', '?')} (tbench.codec)",
         "uvicorn": {key: _setting_text(value) for key, value in UVICORN_SETTINGS.items()},
+        "gc_thresholds": list(GC_THRESHOLDS),  # CPython's, set alike in every target's server
         "limits": {
             "history_size": settings.history_size,
             "queue_size": settings.queue_size,

@@ -30,7 +30,7 @@ from servers.lambda_ws.environments import FunctionConfig, LambdaService, Servic
 from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
 from servers.lambda_ws.gateway import Gateway, GatewayConfig
 from servers.lambda_ws.template import TEMPLATE_PATH, create_table, load_template, route_functions
-from servers.launch import UVICORN_SETTINGS, add_admin_option
+from servers.launch import UVICORN_SETTINGS, add_admin_option, tune_gc
 from servers.settings import Settings, SettingsError
 
 DEFAULT_TABLE = "tbench-connections"
@@ -194,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             file=sys.stderr,
             flush=True,
         )
+        tune_gc()  # the gateway's event loop collects like every other target's server
         EmulatorServer(server_config, gateway).run()
     finally:
         if dynamodb is not None:

@@ -30,3 +30,9 @@ def test_held_equal_limits_follow_the_environment_the_targets_inherit(
     monkeypatch.setenv("TBENCH_REQUEST_TIMEOUT_S", "2.5")
     limits = held_equal()["limits"]
     assert (limits["max_connections"], limits["request_timeout_s"]) == (20_000, 2.5)
+
+
+def test_held_equal_records_the_gc_thresholds_every_server_uses():
+    from servers.launch import GC_THRESHOLDS
+
+    assert held_equal()["gc_thresholds"] == list(GC_THRESHOLDS)
