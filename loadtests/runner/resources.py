@@ -93,6 +93,19 @@ def _at(series: list[tuple[float, float]], when: float) -> float:
     return v0 + (v1 - v0) * (when - t0) / (t1 - t0) if t1 > t0 else v1
 
 
+def _continuous(series: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A cumulative CPU series across restarts: a process started anew (`--faults restart`)
+    counts from zero again, so its seconds are added to what the old one had used."""
+    offset = previous = 0.0
+    joined = []
+    for when, value in series:
+        if value < previous:
+            offset += previous
+        previous = value
+        joined.append((when, value + offset))
+    return joined
+
+
 def _mean_cpu_percent(series: list[tuple[float, float]], start: float, end: float) -> float | None:
     if len(series) < 2 or end <= start:
         return None
@@ -260,7 +273,7 @@ def summarize(series: ResourceSeries, start: float, end: float) -> dict[str, flo
     inside = [row for row in rows if start <= row["time"] <= end] or rows
     with_server = [row for row in rows if row["server_processes"] > 0]
     if with_server:
-        cpu_series = [(row["time"], row["server_cpu_s"]) for row in with_server]
+        cpu_series = _continuous([(row["time"], row["server_cpu_s"]) for row in with_server])
         cpu_s = _at(cpu_series, end) - _at(cpu_series, start) if end > start else 0.0
         seconds = max(1e-9, min(end, cpu_series[-1][0]) - max(start, cpu_series[0][0]))
         connections = _peak(with_server, "server_connections")
