@@ -15,12 +15,9 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import NamedTuple, Protocol
 
-from servers.fanout import LocalSubscription, RoomFanout
+from servers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
 from servers.settings import Settings
 from tbench.messages import Message, Publish
-
-SHUTDOWN_REASON = "server shutting down"
-DROP_REASON = "connections dropped by the server (fault injection)"
 
 
 class Delivery:
@@ -148,19 +145,15 @@ class _Room(RoomFanout):
         return tail
 
 
-class InProcessBroker:
+class InProcessBroker(LocalRooms[_Room]):
     """Rooms in this process: a ring buffer of history per room, fan-out to local queues."""
 
     def __init__(self, history_size: int = 10_000, queue_size: int = 1_024) -> None:
         if history_size < 1 or queue_size < 1:
             raise ValueError("history_size and queue_size must be >= 1")
+        super().__init__()
         self.history_size = history_size
         self.queue_size = queue_size
-        self._rooms: dict[str, _Room] = {}
-        self._subscriptions = 0
-        self._waiting = 0
-        self._closed = False
-        self._drops = 0  # bumped by drop_all: a held wait that sees it change answers at once
 
     def _room(self, name: str) -> _Room:
         room = self._rooms.get(name)
@@ -241,31 +234,13 @@ class InProcessBroker:
         self._subscriptions -= 1
         self._forget_if_unused(room, state)
 
-    def connection_count(self) -> int:
-        """Open subscriptions plus held `wait_for` calls in this process."""
-        return self._subscriptions + self._waiting
-
-    def room_count(self) -> int:
-        """Rooms currently held in memory."""
-        return len(self._rooms)
-
-    async def drop_all(self) -> int:
-        """End every subscription and answer every held wait now, staying open for new ones."""
-        self._drops += 1
-        return self._end_all(DROP_REASON)
-
     async def close(self) -> None:
         """End every subscription and held wait (server shutdown)."""
         self._closed = True
         self._end_all(SHUTDOWN_REASON)
 
-    def _end_all(self, reason: str) -> int:
-        ended = self._subscriptions + self._waiting
-        for name, state in list(self._rooms.items()):
-            # Held waits are woken too: they re-check and answer with what there is.
-            self._subscriptions -= state.end_all(reason)
-            self._forget_if_unused(name, state)
-        return ended
+    def _room_ended(self, name: str, state: _Room) -> None:
+        self._forget_if_unused(name, state)
 
 
 def make_broker(settings: Settings) -> Broker:

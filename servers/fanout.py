@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from servers.broker import Delivery
 
 SLOW_CONSUMER_REASON = "slow consumer: send queue of {size} messages full"
+SHUTDOWN_REASON = "server shutting down"
+DROP_REASON = "connections dropped by the server (fault injection)"
 
 
 class LocalSubscription:
@@ -154,3 +156,43 @@ class RoomFanout:
         self.subscribers.clear()
         self.wake()
         return ended
+
+
+RoomT = TypeVar("RoomT", bound=RoomFanout)
+
+
+class LocalRooms(Generic[RoomT]):
+    """What every broker keeps alike in this process: its rooms, the open subscriptions and
+    held waits (the connection cap counts them), and the "drop" fault that ends them all."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, RoomT] = {}
+        self._subscriptions = 0
+        self._waiting = 0
+        self._drops = 0  # bumped by drop_all: a held wait that sees it change answers at once
+        self._closed = False
+
+    def connection_count(self) -> int:
+        """Open subscriptions plus held `wait_for` calls in this process."""
+        return self._subscriptions + self._waiting
+
+    def room_count(self) -> int:
+        """Rooms this process holds (stores, listens to or serves)."""
+        return len(self._rooms)
+
+    async def drop_all(self) -> int:
+        """End every subscription and answer every held wait now, staying open for new ones."""
+        self._drops += 1
+        return self._end_all(DROP_REASON)
+
+    def _end_all(self, reason: str) -> int:
+        """End every subscription and wake every held wait; how many of them there were."""
+        ended = self._subscriptions + self._waiting
+        for name, state in list(self._rooms.items()):
+            # Held waits are woken too: they re-check and answer with what there is.
+            self._subscriptions -= state.end_all(reason)
+            self._room_ended(name, state)
+        return ended
+
+    def _room_ended(self, name: str, state: RoomT) -> None:
+        """A room whose subscribers were all just ended (a broker may forget it)."""

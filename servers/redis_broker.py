@@ -24,8 +24,8 @@ from typing import Any, cast
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 
-from servers.broker import DROP_REASON, SHUTDOWN_REASON, Delivery, History, resolve_cursor
-from servers.fanout import LocalSubscription, RoomFanout
+from servers.broker import Delivery, History, resolve_cursor
+from servers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
 from tbench import codec
 from tbench.messages import Publish, decode_message
 
@@ -116,12 +116,13 @@ class _ReplicaRoom(RoomFanout):
         return list(islice(self.recent, cursor + 1 - first, None))
 
 
-class RedisBroker:
+class RedisBroker(LocalRooms[_ReplicaRoom]):
     """Rooms in Redis: Streams for ids and history, pub/sub for live fan-out across replicas."""
 
     def __init__(self, url: str, history_size: int = 10_000, queue_size: int = 1_024) -> None:
         if history_size < 1 or queue_size < 1:
             raise ValueError("history_size and queue_size must be >= 1")
+        super().__init__()
         self.url = url
         self.history_size = history_size
         self.queue_size = queue_size
@@ -138,11 +139,6 @@ class RedisBroker:
         self._listener: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._subscribing = asyncio.Lock()
-        self._rooms: dict[str, _ReplicaRoom] = {}
-        self._subscriptions = 0
-        self._waiting = 0
-        self._drops = 0  # bumped by drop_all: a held wait that sees it change answers at once
-        self._closed = False
 
     async def publish(self, publish: Publish) -> Delivery:
         """Stamp the next id of the room (in Redis) and `server_at`, store, publish."""
@@ -352,25 +348,6 @@ class RedisBroker:
             state.recent.clear()
         self._end_all(CONNECTION_LOST_REASON)
         self._in_background(_close_quietly(pubsub))
-
-    def connection_count(self) -> int:
-        """Open subscriptions plus held `wait_for` calls in this process."""
-        return self._subscriptions + self._waiting
-
-    def room_count(self) -> int:
-        """Rooms this replica currently listens to or serves."""
-        return len(self._rooms)
-
-    async def drop_all(self) -> int:
-        """End every subscription and answer every held wait now, staying open for new ones."""
-        self._drops += 1
-        return self._end_all(DROP_REASON)
-
-    def _end_all(self, reason: str) -> int:
-        ended = self._subscriptions + self._waiting
-        for state in self._rooms.values():
-            self._subscriptions -= state.end_all(reason)
-        return ended
 
     async def close(self) -> None:
         """End every subscription and held wait, then the Redis connections (shutdown)."""

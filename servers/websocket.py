@@ -8,7 +8,8 @@ import contextlib
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from servers.broker import DROP_REASON, Broker, Subscription
+from servers.broker import Broker, Subscription
+from servers.fanout import DROP_REASON
 from servers.http_common import create_app, parse_cursor
 from servers.settings import Settings
 from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_room

@@ -6,14 +6,13 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from servers.broker import (
-    DROP_REASON,
-    SHUTDOWN_REASON,
     Broker,
     InProcessBroker,
     Subscription,
     make_broker,
     resolve_cursor,
 )
+from servers.fanout import DROP_REASON, SHUTDOWN_REASON
 from servers.settings import Settings
 from tbench.messages import Publish, decode_message
 

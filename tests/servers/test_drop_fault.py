@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from servers.broker import DROP_REASON
+from servers.fanout import DROP_REASON
 from tbench import codec
 from tbench.process import TargetProcess
 from tbench.registry import ASGI_LAUNCHER, TARGETS

@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as redis
 
 from servers import redis_broker
-from servers.broker import DROP_REASON, SHUTDOWN_REASON, make_broker
-from servers.fanout import LocalSubscription
+from servers.broker import make_broker
+from servers.fanout import DROP_REASON, SHUTDOWN_REASON, LocalSubscription
 from servers.redis_broker import RedisBroker, channel_name, stream_key
 from servers.settings import Settings
 from tbench.messages import Publish, decode_message
