@@ -26,26 +26,52 @@ def _values(data: RunData, metric: str, *, servers_only: bool) -> tuple[list[str
     return [t for t, _ in pairs], [v for _, v in pairs]
 
 
+def _bars(
+    data: RunData,
+    metric: str,
+    *,
+    servers_only: bool,
+    missing: str,
+    xlabel: str,
+    title: str,
+    divisor: float = 1.0,
+    fmt: str = "{:,.3g}",
+) -> Figure:
+    """One bar per measured target with a finite `metric` (divided by `divisor`), labelled.
+    MissingData(`missing`) when no target has it."""
+    targets, values = _values(data, metric, servers_only=servers_only)
+    require(bool(targets), missing)
+    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
+    bar_per_target(ax, targets, [v / divisor for v in values], fmt=fmt)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return figure
+
+
 def cpu_per_1k_messages(data: RunData) -> Figure:
     """Server CPU-seconds per 1,000 delivered messages, per target."""
-    targets, values = _values(data, "server_cpu_s_per_1k_delivered", servers_only=True)
-    require(bool(targets), "no server CPU measurement per delivered message in this run")
-    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
-    bar_per_target(ax, targets, values)
-    ax.set_xlabel("server CPU-seconds per 1,000 delivered messages")
-    ax.set_title("CPU per 1,000 delivered messages")
-    return figure
+    return _bars(
+        data,
+        "server_cpu_s_per_1k_delivered",
+        servers_only=True,
+        missing="no server CPU measurement per delivered message in this run",
+        xlabel="server CPU-seconds per 1,000 delivered messages",
+        title="CPU per 1,000 delivered messages",
+    )
 
 
 def rss_per_connection(data: RunData) -> Figure:
     """Server resident memory growth per open connection (KiB), per target."""
-    targets, values = _values(data, "server_rss_per_connection_bytes", servers_only=True)
-    require(bool(targets), "no memory-per-connection measurement in this run")
-    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
-    bar_per_target(ax, targets, [v / BYTES_PER_KIB for v in values], fmt="{:,.1f}")
-    ax.set_xlabel("server RSS per open connection (KiB)")
-    ax.set_title("Memory per connection")
-    return figure
+    return _bars(
+        data,
+        "server_rss_per_connection_bytes",
+        servers_only=True,
+        missing="no memory-per-connection measurement in this run",
+        xlabel="server RSS per open connection (KiB)",
+        title="Memory per connection",
+        divisor=BYTES_PER_KIB,
+        fmt="{:,.1f}",
+    )
 
 
 def bytes_per_message(data: RunData) -> Figure:
@@ -91,10 +117,11 @@ def bytes_per_message(data: RunData) -> Figure:
 
 def requests_per_message(data: RunData) -> Figure:
     """HTTP requests, upgrades and frames sent per delivered message, per target."""
-    targets, values = _values(data, "requests_per_delivered", servers_only=False)
-    require(bool(targets), "no request counts in this run")
-    figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
-    bar_per_target(ax, targets, values)
-    ax.set_xlabel("requests (HTTP requests, upgrades, frames sent) per delivered message")
-    ax.set_title("Requests per delivered message")
-    return figure
+    return _bars(
+        data,
+        "requests_per_delivered",
+        servers_only=False,
+        missing="no request counts in this run",
+        xlabel="requests (HTTP requests, upgrades, frames sent) per delivered message",
+        title="Requests per delivered message",
+    )
