@@ -7,9 +7,9 @@ from decimal import Decimal
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.figures.style import FONT_SIZE, new_figure, require
+from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
 from analysis.load import RunData
-from analysis.palette import NEUTRAL, colour_of
+from analysis.palette import colour_of
 from cost_model.measured import (
     DEFAULT_TASK,
     RunPricing,
@@ -66,28 +66,22 @@ def cost_vs_traffic(
         if crossing.delivered_per_second is None or crossing.dearer_from_start:
             continue
         rate = float(crossing.delivered_per_second)
-        ax.axvline(rate, color=colour_of(crossing.containers), linestyle="--", linewidth=0.8)
-        ax.annotate(
+        marked_line(
+            ax,
+            rate,
             f"{rate:,.3g}/s",
-            (rate, 0.02),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
+            vertical=True,
+            at=0.02,
+            colour=colour_of(crossing.containers),
+            linestyle="--",
+            linewidth=0.8,
             fontsize=FONT_SIZE - 2,
-            color=colour_of(crossing.containers),
+            rotation=90,
             ha="right",
             va="bottom",
         )
     run_rate = float(load.delivered_per_second)
-    ax.axvline(run_rate, color=NEUTRAL, linestyle=":", linewidth=1)
-    ax.annotate(
-        "this run's load",
-        (run_rate, 0.98),
-        xycoords=("data", "axes fraction"),
-        fontsize=FONT_SIZE - 1,
-        color=NEUTRAL,
-        ha="left",
-        va="top",
-    )
+    marked_line(ax, run_rate, "this run's load", vertical=True, at=0.98, ha="left", va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_money))

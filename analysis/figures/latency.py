@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from analysis.figures.style import FONT_SIZE, new_figure, require
+from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
 from analysis.load import RunData
 from analysis.palette import NEUTRAL, colour_of
 
@@ -49,16 +49,7 @@ def delivery_cdf(data: RunData) -> Figure:
             linewidth=1.4,
         )
     for level in (0.5, 0.99):
-        ax.axhline(level, color=NEUTRAL, linewidth=0.6, linestyle=":")
-        ax.annotate(
-            f"p{level * 100:g}",
-            (1.0, level),
-            xycoords=("axes fraction", "data"),
-            fontsize=FONT_SIZE - 1,
-            color=NEUTRAL,
-            ha="right",
-            va="bottom",
-        )
+        marked_line(ax, level, f"p{level * 100:g}", at=1.0, linewidth=0.6, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_ms_label))
     ax.set_ylim(0, 1.01)
@@ -127,15 +118,7 @@ def latency_vs_users(data: RunData) -> Figure:
         ax.plot(rows["users"], rows["p50_ms"], linestyle="--", color=colour, linewidth=0.9)
     slo = (data.run.scenario.get("sweep") or {}).get("slo_p95_ms")
     if slo:
-        ax.axhline(slo, color=NEUTRAL, linestyle=":", linewidth=1)
-        ax.annotate(
-            f"SLO p95 {slo:g} ms",
-            (0.0, slo),
-            xycoords=("axes fraction", "data"),
-            fontsize=FONT_SIZE - 1,
-            color=NEUTRAL,
-            va="bottom",
-        )
+        marked_line(ax, slo, f"SLO p95 {slo:g} ms", at=0.0, va="bottom")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_ms_label))
     ax.set_xlabel("simulated users")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.palette import colour_of
+from analysis.palette import NEUTRAL, colour_of
 
 WIDTH_IN = 7.2  # fits an A4 page's text width and a report column
 FONT_SIZE = 8.5
@@ -50,6 +51,30 @@ def bar_per_target(
     ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=3, fontsize=FONT_SIZE)
     ax.margins(x=0.18)
     ax.grid(False, axis="y")
+
+
+def marked_line(
+    ax: Axes,
+    value: float,
+    text: str,
+    *,
+    vertical: bool = False,
+    at: float,
+    colour: str = NEUTRAL,
+    linestyle: str = ":",
+    linewidth: float = 1.0,
+    fontsize: float = FONT_SIZE - 1,
+    **text_kwargs: Any,
+) -> None:
+    """A reference line across the axes at data `value` (vertical: an x value, else a y value),
+    labelled `text` in the line's colour at axes fraction `at` along the line."""
+    if vertical:
+        ax.axvline(value, color=colour, linestyle=linestyle, linewidth=linewidth)
+        xy, xycoords = (value, at), ("data", "axes fraction")
+    else:
+        ax.axhline(value, color=colour, linestyle=linestyle, linewidth=linewidth)
+        xy, xycoords = (at, value), ("axes fraction", "data")
+    ax.annotate(text, xy, xycoords=xycoords, fontsize=fontsize, color=colour, **text_kwargs)
 
 
 def require(condition: bool, note: str) -> None:
