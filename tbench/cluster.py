@@ -160,12 +160,17 @@ def check_cluster_options(spec: TargetSpec, replicas: int, broker: str) -> None:
             f"{spec.name} is not started by servers.launch and has no room broker to share "
             "(API Gateway + Lambda scales on its own): replicas apply to the other targets"
         )
+    check_deployment(replicas, broker)
+
+
+def check_deployment(replicas: int, broker: str) -> None:
+    """Refuse a replica count and broker that cannot work together, whatever the target."""
     if broker not in BROKERS:
         raise ValueError(f"unknown broker {broker!r}; use one of {', '.join(BROKERS)}")
     if replicas < 1:
-        raise ValueError("replicas must be >= 1")
+        raise ValueError("--replicas must be >= 1")
     if replicas > 1 and broker == "memory":
-        raise ValueError("replicas > 1 must share rooms: use the redis broker")
+        raise ValueError("--replicas > 1 must share rooms: use the redis broker (--broker redis)")
 
 
 def tool_version(argv: list[str]) -> str:

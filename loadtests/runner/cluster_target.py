@@ -13,7 +13,7 @@ from typing import Any
 
 from loadtests.runner.resources import ResourceSampler, summarize
 from loadtests.runner.summarize import derived_metrics
-from tbench.cluster import BROKERS, BrokerKind, Cluster, check_cluster_options
+from tbench.cluster import BrokerKind, Cluster, check_cluster_options, check_deployment
 from tbench.process import DEFAULT_HOST
 from tbench.registry import TargetSpec
 
@@ -21,12 +21,7 @@ from tbench.registry import TargetSpec
 def resolve_deployment(replicas: int, broker: str | None) -> tuple[int, BrokerKind]:
     """(replicas, broker) with the default broker filled in: Redis as soon as there are two."""
     chosen = broker or ("redis" if replicas > 1 else "memory")
-    if chosen not in BROKERS:
-        raise ValueError(f"unknown broker {chosen!r}; use one of {', '.join(BROKERS)}")
-    if replicas < 1:
-        raise ValueError("--replicas must be >= 1")
-    if replicas > 1 and chosen == "memory":
-        raise ValueError("--replicas > 1 must share rooms: use --broker redis")
+    check_deployment(replicas, chosen)
     return replicas, "redis" if chosen == "redis" else "memory"
 
 
