@@ -6,6 +6,7 @@ import pytest
 
 from tbench.process import TargetProcess
 from tbench.registry import get_target
+from tests.servers.helpers import started_on_first_use
 
 
 def started(name: str, *extra: str) -> TargetProcess:
@@ -50,15 +51,7 @@ BROWSER_ORIGIN = "http://127.0.0.1:8080"  # the one origin the opted-in targets 
 @pytest.fixture(scope="session")
 def opted_in() -> Iterator[Callable[[str], TargetProcess]]:
     """Targets started with `--cors-origin BROWSER_ORIGIN --admin`, by name, on first use."""
-    servers: dict[str, TargetProcess] = {}
-
-    def get(name: str) -> TargetProcess:
-        if name not in servers:
-            servers[name] = started(name, "--cors-origin", BROWSER_ORIGIN, "--admin")
-        return servers[name]
-
-    try:
+    with started_on_first_use(
+        lambda name: started(name, "--cors-origin", BROWSER_ORIGIN, "--admin")
+    ) as get:
         yield get
-    finally:
-        for server in servers.values():
-            server.stop()

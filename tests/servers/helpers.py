@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +14,25 @@ from tbench import codec
 from tbench.process import TargetProcess
 
 TIMEOUT = httpx.Timeout(10.0)
+
+
+@contextmanager
+def started_on_first_use(
+    start: Callable[[str], TargetProcess],
+) -> Iterator[Callable[[str], TargetProcess]]:
+    """Targets by name, each started by `start` when first asked for; all stopped at the end."""
+    servers: dict[str, TargetProcess] = {}
+
+    def get(name: str) -> TargetProcess:
+        if name not in servers:
+            servers[name] = start(name)
+        return servers[name]
+
+    try:
+        yield get
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 def new_room(prefix: str = "t") -> str:

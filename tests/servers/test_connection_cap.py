@@ -19,7 +19,15 @@ from tbench import codec
 from tbench.messages import SEND_ACTION
 from tbench.process import TargetProcess
 from tbench.registry import get_target
-from tests.servers.helpers import TIMEOUT, connections, http_root, new_room, publish, wait_until
+from tests.servers.helpers import (
+    TIMEOUT,
+    connections,
+    http_root,
+    new_room,
+    publish,
+    started_on_first_use,
+    wait_until,
+)
 
 CAP = 5
 RECV_S = 30.0  # generous: a Lambda cold start on a loaded 2-core machine
@@ -29,21 +37,15 @@ RETRY_FOR_S = 10.0  # a freed slot is counted free once the server has noticed t
 @pytest.fixture(scope="module")
 def capped() -> Iterator[Callable[[str], TargetProcess]]:
     """Targets started with `--max-connections 5`, by name, on first use."""
-    servers: dict[str, TargetProcess] = {}
 
-    def get(name: str) -> TargetProcess:
-        if name not in servers:
-            extra = ("--max-connections", str(CAP))
-            if name == "long-polling":
-                extra += ("--long-poll-max-wait-s", "120")  # held for the whole test
-            servers[name] = TargetProcess(get_target(name), extra_args=extra).start(60)
-        return servers[name]
+    def start(name: str) -> TargetProcess:
+        extra = ("--max-connections", str(CAP))
+        if name == "long-polling":
+            extra += ("--long-poll-max-wait-s", "120")  # held for the whole test
+        return TargetProcess(get_target(name), extra_args=extra).start(60)
 
-    try:
+    with started_on_first_use(start) as get:
         yield get
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 # --- HTTP targets: held polls and event streams ---------------------------------------------
