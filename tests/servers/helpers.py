@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from servers.broker import Subscription
 from tbench import codec
 from tbench.process import TargetProcess
 
@@ -78,6 +80,20 @@ def wait_until(predicate: Any, timeout_s: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.02)
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    """Await until `predicate` holds (a broker's bookkeeping after an await); fail after 5 s."""
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+async def take(subscription: Subscription, count: int, timeout_s: float = 5.0) -> list[int]:
+    """The ids of the next `count` deliveries of a broker subscription."""
+    return [(await asyncio.wait_for(anext(subscription), timeout_s)).id for _ in range(count)]
 
 
 class EventStream:

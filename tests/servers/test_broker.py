@@ -8,13 +8,13 @@ import pytest
 from servers.broker import (
     Broker,
     InProcessBroker,
-    Subscription,
     make_broker,
     resolve_cursor,
 )
 from servers.fanout import DROP_REASON, SHUTDOWN_REASON
 from servers.settings import Settings
 from tbench.messages import Publish, decode_message
+from tests.servers.helpers import eventually, take
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -27,21 +27,6 @@ def post(room: str = "r", seq: int = 1, sender: str = "s") -> Publish:
 
 async def publish_many(broker: Broker, count: int, room: str = "r") -> list[int]:
     return [(await broker.publish(post(room, seq))).id for seq in range(1, count + 1)]
-
-
-async def eventually(predicate: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
-
-
-async def take(subscription: Subscription, count: int) -> list[int]:
-    ids = []
-    for _ in range(count):
-        ids.append((await asyncio.wait_for(anext(subscription), timeout=2)).id)
-    return ids
 
 
 def test_ids_are_per_room_and_strictly_increasing():

@@ -12,11 +12,12 @@ import redis.asyncio as redis
 
 from servers import redis_broker
 from servers.broker import make_broker
-from servers.fanout import DROP_REASON, SHUTDOWN_REASON, LocalSubscription
+from servers.fanout import DROP_REASON, SHUTDOWN_REASON
 from servers.redis_broker import RedisBroker, channel_name, stream_key
 from servers.settings import Settings
 from tbench.messages import Publish, decode_message
 from tbench.redis_server import RedisServer
+from tests.servers.helpers import eventually, take
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -42,18 +43,6 @@ async def replicas(
 
 def post(room: str, seq: int = 1, sender: str = "s") -> Publish:
     return Publish(room, sender, seq, f"body {seq}", 1.0)
-
-
-async def take(subscription: LocalSubscription, count: int) -> list[int]:
-    return [(await asyncio.wait_for(anext(subscription), 5)).id for _ in range(count)]
-
-
-async def eventually(predicate: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def test_ids_are_small_per_room_and_strictly_increasing_across_replicas(redis_server, room):
