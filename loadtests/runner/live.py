@@ -18,6 +18,15 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def read_status(status_path: Path) -> dict[str, Any]:
+    """The Locust conductor's status.json ({} before it is written, or if it is half-read)."""
+    try:
+        status: dict[str, Any] = json.loads(status_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return status
+
+
 class LiveDisplay:
     """A table with one row per target; in a terminal it redraws, elsewhere it prints changes."""
 
@@ -53,11 +62,9 @@ class LiveDisplay:
             note = f"  {row['note']}" if row.get("note") else ""
             self.console.print(f"{target}: {phase}{note}", highlight=False)
 
-    def follow_status(self, target: str, status_path: Path) -> None:
-        """Copy the Locust conductor's status.json into the target's row."""
-        try:
-            status = json.loads(status_path.read_text())
-        except (OSError, ValueError):
+    def follow_status(self, target: str, status: dict[str, Any]) -> None:
+        """Copy the Locust conductor's status (`read_status`) into the target's row."""
+        if not status:
             return
         self.update(
             target,

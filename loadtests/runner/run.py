@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -42,7 +43,7 @@ from loadtests.runner.faults import (
     refusal,
     resume_covers_s,
 )
-from loadtests.runner.live import LiveDisplay
+from loadtests.runner.live import LiveDisplay, read_status
 from loadtests.runner.liveness import LivenessWatch
 from loadtests.runner.locust_process import LocustPlan, LocustRun
 from loadtests.runner.resources import ResourceSampler, summarize
@@ -345,7 +346,8 @@ class ComparisonRun:
         while locust.poll() is None:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
-            for slot, injection in injector.poll(_fault_slots(status_path)):
+            status = read_status(status_path)  # once per round: live row and fault schedule
+            for slot, injection in injector.poll(_fault_slots(status)):
                 note = injection.error or f"{slot.kind} injected"
                 live.update(spec.name, phase=f"fault: {slot.kind}", note=note[:80])
             if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
@@ -357,9 +359,9 @@ class ComparisonRun:
                     f"the server hung: no answer on {watch.url} for {watch.silent_for():.0f} s "
                     f"(--hang-timeout-s {self.options.hang_timeout_s:g})"
                 )
-            live.follow_status(spec.name, status_path)
+            live.follow_status(spec.name, status)
             time.sleep(POLL_INTERVAL_S)
-        live.follow_status(spec.name, status_path)
+        live.follow_status(spec.name, read_status(status_path))
 
     def _files(self, target_dir: Path) -> dict[str, str]:
         files = {}
@@ -369,10 +371,6 @@ class ComparisonRun:
         return files
 
 
-def _fault_slots(status_path: Path) -> list[FaultSlot]:
-    """The fault schedule the conductor published in status.json (empty before the timeline)."""
-    try:
-        status = json.loads(status_path.read_text())
-    except (OSError, ValueError):
-        return []
+def _fault_slots(status: dict[str, Any]) -> list[FaultSlot]:
+    """The fault schedule the conductor published in its status (empty before the timeline)."""
     return [FaultSlot.from_json(slot) for slot in status.get("faults") or ()]
