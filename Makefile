@@ -4,9 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest bench clean lock compose-nginx
+.PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx
 
-install: $(STAMP)
+install: system-packages $(STAMP)
+
+# The Debian packages in scripts/system-packages.txt: installed as root, else named with the
+# command that installs them. Quick when none is missing.
+system-packages:
+	@scripts/install-system-packages.sh
 
 # Reinstall only when the dependency list changes; otherwise `make install` is a no-op.
 $(STAMP): pyproject.toml
