@@ -89,7 +89,9 @@ class Emulator:
         """Every event the handlers received so far."""
         if not self.event_log.exists():
             return []
-        return [json.loads(line) for line in self.event_log.read_text().splitlines() if line]
+        # A line still being written by a handler has no newline yet: skip it until it is whole.
+        lines = self.event_log.read_text().split("\n")[:-1]
+        return [json.loads(line) for line in lines if line]
 
     def connection_id(self, room: str, timeout_s: float = 30.0) -> str:
         """The connectionId of the (only) connection that joined `room`."""
