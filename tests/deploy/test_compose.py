@@ -22,7 +22,7 @@ LIMITS = ("cpus", "mem_limit", "ulimits")
 
 
 def docker_compose() -> str:
-    """The docker-compose binary; CI must have it (.ci/run installs it), elsewhere it may lack."""
+    """The docker-compose binary; `make install` installs it, elsewhere it may lack."""
     found = shutil.which("docker-compose")
     if found is None:
         if os.environ.get("CI"):

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from tbench.process import free_port
 from tbench.registry import TARGETS
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; .ci/run installs it (Playwright's download
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `make install` installs it (Playwright's download
 CHROMIUM_ARGS = [  # is not available here)
     "--headless",
     "--no-sandbox",
