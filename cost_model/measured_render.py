@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cost_model.lambda_cost import INIT_BILLING_RULES
 from cost_model.measured import Crossover, RunPricing, TargetCost
 from cost_model.pricing import Pricing
 from cost_model.render import INDENT, count, fixed, usd
@@ -22,7 +23,8 @@ def describe_load(priced: RunPricing) -> list[str]:
         "Serverless: the servers/lambda_ws architecture (API Gateway WebSocket, Lambda at the"
         " run's billed durations and memory, DynamoDB connections table), "
         + ("with" if priced.free_tier else "without")
-        + " Lambda's free tier",
+        + " Lambda's free tier; "
+        + INIT_BILLING_RULES[priced.init_billing],
     ]
 
 
@@ -32,7 +34,9 @@ def describe_cost(cost: TargetCost) -> str:
         bill = cost.chat
         return (
             f"API Gateway {usd(bill.apigw.total_usd)} + Lambda {usd(bill.lambda_.total_usd)}"
-            f" ({count(bill.lambda_.requests.requests)} invocations)"
+            f" ({count(bill.lambda_.requests.requests)} invocations,"
+            f" {fixed(bill.workload.cold_start_fraction * 100, 3)} % cold starts of"
+            f" {fixed(bill.init.duration_ms, 0)} ms INIT as in the run)"
             f" + DynamoDB {usd(bill.dynamodb.total_usd)}"
         )
     if cost.sizing is not None and cost.fargate is not None:

@@ -331,7 +331,8 @@ class LambdaService:
         overhead_ms: float,
     ) -> None:
         """Count one finished invocation and write its REPORT and EMULATOR lines."""
-        billed = billed_duration_ms(duration_ms)
+        # As AWS prints it since 2025-08-01: a cold start's Billed Duration includes its INIT.
+        billed = billed_duration_ms(duration_ms + (env.init_ms if cold else 0.0))
         self.stats.duration_ms_total += duration_ms
         self.stats.billed_ms_total += billed
         self.stats.invoke_overhead_ms_total += overhead_ms
