@@ -20,12 +20,11 @@ from cost_model.dynamodb import (
     read_units_per_request,
     write_units_per_item,
 )
-from cost_model.lambda_cost import InitBilling, LambdaBill, compute_seconds, lambda_bill
+from cost_model.lambda_cost import LambdaBill, compute_seconds, lambda_bill
 from cost_model.pricing import Architecture, Pricing
 
 MAX_CONNECTION_HOURS = Decimal(2)  # API Gateway closes every WebSocket after 2 hours
 ROOM_INDEX_COUNT = 1  # each connection-item write is also written to the room index
-INIT_USAGE_NAME = "INIT (cold starts)"
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,6 @@ class ChatWorkload:
     send_duration_ms: Decimal = Decimal(100)  # grows with room size: one POST per member
     connect_duration_ms: Decimal = Decimal(20)
     disconnect_duration_ms: Decimal = Decimal(20)
-    # Cold starts: the share of invocations that begin with an INIT phase, and its length.
-    cold_start_fraction: Decimal = Decimal(0)
-    init_duration_ms: Decimal = Decimal(0)
-    init_billing: InitBilling = "billed"
     connection_item_bytes: int = 100  # ~75 B: connection id, room, connectedAt, expiresAt
     free_tier: bool = True
 
@@ -84,7 +79,6 @@ class ChatBill:
     messages_out: Decimal
     apigw: ApiGatewayWsBill
     functions: tuple[FunctionUsage, ...]
-    init: FunctionUsage  # the cold starts' INIT phases: compute 0 under the old rule
     lambda_: LambdaBill
     room_query_bytes: int
     writes: tuple[TableOperation, ...]
@@ -96,17 +90,6 @@ class ChatBill:
 def sessions_per_user_per_day(hours_per_day: Decimal) -> Decimal:
     """Connections a user opens per day when each may last at most 2 hours."""
     return max(Decimal(1), ceil_whole(hours_per_day / MAX_CONNECTION_HOURS))
-
-
-def init_usage(workload: ChatWorkload, invocations: Decimal) -> FunctionUsage:
-    """The month's INIT phases: cold starts x init duration, billed or not by the rule."""
-    cold_starts = invocations * workload.cold_start_fraction
-    seconds = (
-        compute_seconds(cold_starts, workload.init_duration_ms)
-        if workload.init_billing == "billed"
-        else Decimal(0)
-    )
-    return FunctionUsage(INIT_USAGE_NAME, cold_starts, workload.init_duration_ms, seconds)
 
 
 def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
@@ -134,10 +117,9 @@ def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
             ("$disconnect", sessions, workload.disconnect_duration_ms),
         )
     )
-    init = init_usage(workload, sum((f.invocations for f in functions), Decimal(0)))
     lambda_charges = lambda_bill(
-        sum((f.invocations for f in functions), Decimal(0)),  # INIT is no request of its own
-        sum((f.compute_seconds for f in (*functions, init)), Decimal(0)),
+        sum((f.invocations for f in functions), Decimal(0)),
+        sum((f.compute_seconds for f in functions), Decimal(0)),
         workload.memory_mb,
         pricing,
         architecture=workload.architecture,
@@ -174,7 +156,6 @@ def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
         messages_out=messages_out,
         apigw=apigw,
         functions=functions,
-        init=init,
         lambda_=lambda_charges,
         room_query_bytes=room_query_bytes,
         writes=writes,

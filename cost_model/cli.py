@@ -12,7 +12,6 @@ from cost_model.apigw import apigw_ws_bill, connection_minutes
 from cost_model.chat import ChatWorkload, chat_bill
 from cost_model.containers import fargate_bill, hours_in_month
 from cost_model.lambda_cost import (
-    InitBilling,
     estimate_lambda,
     throughput_from_concurrency,
     throughput_from_monthly_requests,
@@ -88,14 +87,6 @@ FreeTier = Annotated[
     typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
 ]
 Arch = Annotated[Architecture, typer.Option("--arch", help="Lambda architecture.")]
-InitRule = Annotated[
-    InitBilling,
-    typer.Option(
-        "--init-billing",
-        help="billed: cold starts' INIT phase billed like INVOKE (AWS since 2025-08-01);"
-        " free: the rule before, for on-demand ZIP functions on managed runtimes.",
-    ),
-]
 MessageBytes = Annotated[
     int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
 ]
@@ -227,13 +218,6 @@ def chat_cost(
     connection_item_bytes: Annotated[
         int, typer.Option(min=1, help="Size of one connection item in DynamoDB, bytes.")
     ] = 100,
-    cold_start_percent: Annotated[
-        Decimal, _number("Invocations that begin with an INIT phase (cold start), %.")
-    ] = Decimal(0),
-    init_duration_ms: Annotated[Decimal, _number("Init Duration of one cold start, ms.")] = Decimal(
-        0
-    ),
-    init_billing: InitRule = "billed",
     free_tier: FreeTier = True,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
@@ -246,8 +230,6 @@ def chat_cost(
         raise typer.BadParameter("a day has 24 hours", param_hint="--hours-per-day")
     _positive(month_days, "--month-days")
     _positive(sessions_per_user_per_day, "--sessions-per-user-per-day")
-    if cold_start_percent > 100:
-        raise typer.BadParameter("at most 100", param_hint="--cold-start-percent")
     pricing = _pricing(pricing_file, rate)
     workload = ChatWorkload(
         users=users,
@@ -263,9 +245,6 @@ def chat_cost(
         connect_duration_ms=connect_duration_ms,
         disconnect_duration_ms=disconnect_duration_ms,
         connection_item_bytes=connection_item_bytes,
-        cold_start_fraction=cold_start_percent / 100,
-        init_duration_ms=init_duration_ms,
-        init_billing=init_billing,
         free_tier=free_tier,
     )
     bill = chat_bill(workload, pricing)
@@ -326,7 +305,6 @@ def run_cost(
     task_memory_gb: Annotated[
         Decimal, _number("Memory of one Fargate task, GB.")
     ] = TaskSize.memory_gb,
-    init_billing: InitRule = "billed",
     free_tier: FreeTier = False,
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
@@ -365,9 +343,7 @@ def run_cost(
     )
     task = TaskSize(vcpu=task_vcpu, memory_gb=task_memory_gb)
     try:
-        priced = price_run(
-            measured, pricing, load, task=task, free_tier=free_tier, init_billing=init_billing
-        )
+        priced = price_run(measured, pricing, load, task=task, free_tier=free_tier)
     except ValueError as exc:  # e.g. a task too small for the server's own memory
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

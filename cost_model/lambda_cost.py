@@ -77,18 +77,6 @@ def _throughput(
     )
 
 
-# Since 2025-08-01 AWS bills the INIT phase of on-demand ZIP functions on managed runtimes like
-# the INVOKE phase (it was free before; container images, custom runtimes and provisioned
-# concurrency always paid it): "AWS Lambda standardizes billing for INIT Phase", AWS Compute
-# Blog, 2025-04-29, aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/.
-# A cold start's Billed Duration is then ceil(Init Duration + Duration), at the function's memory.
-InitBilling = Literal["billed", "free"]
-INIT_BILLING_RULES: dict[InitBilling, str] = {
-    "billed": "INIT billed like INVOKE: the AWS rule for on-demand ZIP functions since 2025-08-01",
-    "free": "INIT not billed: the rule for on-demand ZIP functions before 2025-08-01",
-}
-
-
 def compute_seconds(requests: Decimal, duration_ms: Decimal) -> Decimal:
     """Total billed compute time of `requests` requests of `duration_ms` each."""
     return requests * duration_ms / MS_PER_SECOND

@@ -26,13 +26,12 @@ from cost_model.containers import (
     hours_in_month,
     tasks_for_load,
 )
-from cost_model.lambda_cost import InitBilling, seconds_in_month
+from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
 from tbench.lambda_report import (
     REPORT_LOG_FILE,
     UNNAMED_FUNCTION,
     LambdaReport,
-    billed_duration_ms,
     read_invocations,
 )
 from tbench.results import RunResult, TargetStatus, load_run
@@ -59,10 +58,9 @@ class FunctionUse:
 
     name: str  # from the emulator's notes; UNNAMED_FUNCTION when the log does not say
     invocations: int
-    billed_ms: int  # INVOKE only, ceil(Duration) per invocation: INIT is priced by its rule
+    billed_ms: int
     memory_mb: int
     cold_starts: int
-    init_ms: float = 0.0  # the cold starts' Init Duration, summed
 
 
 @dataclass(frozen=True)
@@ -95,19 +93,6 @@ class MeasuredLambda:
     def disconnect_ms_per_session(self) -> Decimal:
         """Billed ms of $disconnect per connection opened."""
         return Decimal(self._billed_ms([DISCONNECT_FUNCTION])) / max(self.sessions, 1)
-
-    @property
-    def cold_start_fraction(self) -> Decimal:
-        """The share of this run's invocations that began with an INIT phase."""
-        invocations = sum(f.invocations for f in self.functions)
-        return Decimal(sum(f.cold_starts for f in self.functions)) / max(invocations, 1)
-
-    @property
-    def init_duration_ms(self) -> Decimal:
-        """The mean Init Duration of this run's cold starts."""
-        cold_starts = sum(f.cold_starts for f in self.functions)
-        total = sum(f.init_ms for f in self.functions)
-        return Decimal(str(round(total / cold_starts, 3))) if cold_starts else Decimal(0)
 
     @property
     def memory_mb(self) -> int:
@@ -149,12 +134,9 @@ def read_function_uses(path: Path) -> tuple[FunctionUse, ...]:
         FunctionUse(
             name=name,
             invocations=len(group),
-            # AWS's Billed Duration includes INIT since 2025-08-01; re-derived from Duration
-            # so that either rule can be applied (cost_model.lambda_cost.InitBilling)
-            billed_ms=sum(billed_duration_ms(r.duration_ms) for r in group),
+            billed_ms=sum(r.billed_duration_ms for r in group),
             memory_mb=Counter(r.memory_size_mb for r in group).most_common(1)[0][0],
             cold_starts=sum(r.init_duration_ms is not None for r in group),
-            init_ms=sum(r.init_duration_ms or 0.0 for r in group),
         )
         for name, group in sorted(by_name.items())
     )
@@ -300,12 +282,7 @@ class TargetCost:
 
 
 def serverless_cost(
-    measured: MeasuredLambda,
-    load: Load,
-    pricing: Pricing,
-    *,
-    free_tier: bool = False,
-    init_billing: InitBilling = "billed",
+    measured: MeasuredLambda, load: Load, pricing: Pricing, *, free_tier: bool = False
 ) -> TargetCost:
     """The serverless chat's month at `load`, with the run's billed durations and memory."""
     workload = ChatWorkload(
@@ -319,10 +296,6 @@ def serverless_cost(
         send_duration_ms=measured.send_ms_per_message,
         connect_duration_ms=measured.connect_ms_per_session,
         disconnect_duration_ms=measured.disconnect_ms_per_session,
-        # the run's own cold-start share: a short run has more than a month at steady load
-        cold_start_fraction=measured.cold_start_fraction,
-        init_duration_ms=measured.init_duration_ms,
-        init_billing=init_billing,
         free_tier=free_tier,
     )
     bill = chat_bill(workload, pricing)
@@ -385,15 +358,12 @@ def crossover(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
-    init_billing: InitBilling = "billed",
 ) -> Crossover:
     """The lowest delivered rate (same users and rooms) at which serverless is the dearer."""
 
     def dearer(rate: Decimal) -> bool:
         at = load.at_delivered_rate(rate)
-        lambda_usd = serverless_cost(
-            serverless, at, pricing, free_tier=free_tier, init_billing=init_billing
-        ).monthly_usd
+        lambda_usd = serverless_cost(serverless, at, pricing, free_tier=free_tier).monthly_usd
         return lambda_usd > container_cost(containers, at, pricing, task).monthly_usd
 
     rates = _rates(CROSSOVER_LOW_PER_S, CROSSOVER_HIGH_PER_S, CROSSOVER_POINTS_PER_DECADE)
@@ -419,7 +389,6 @@ class RunPricing:
     load: Load
     task: TaskSize
     free_tier: bool
-    init_billing: InitBilling
     costs: tuple[TargetCost, ...]
     crossovers: tuple[Crossover, ...]
     skipped: dict[str, str]
@@ -432,29 +401,18 @@ def price_run(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
-    init_billing: InitBilling = "billed",
 ) -> RunPricing:
     """Price every measured target at `load` (the run's own by default), with crossovers."""
     load = load or load_of_run(measured)
-    costs = [
-        serverless_cost(s, load, pricing, free_tier=free_tier, init_billing=init_billing)
-        for s in measured.serverless
-    ]
+    costs = [serverless_cost(s, load, pricing, free_tier=free_tier) for s in measured.serverless]
     costs += [container_cost(c, load, pricing, task) for c in measured.containers]
     crossovers = tuple(
-        crossover(s, c, load, pricing, task=task, free_tier=free_tier, init_billing=init_billing)
+        crossover(s, c, load, pricing, task=task, free_tier=free_tier)
         for s in measured.serverless
         for c in measured.containers
     )
     return RunPricing(
-        measured.run_id,
-        load,
-        task,
-        free_tier,
-        init_billing,
-        tuple(costs),
-        crossovers,
-        measured.skipped,
+        measured.run_id, load, task, free_tier, tuple(costs), crossovers, measured.skipped
     )
 
 
@@ -466,14 +424,13 @@ def cost_curve(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
-    init_billing: InitBilling = "billed",
 ) -> dict[str, list[Decimal]]:
     """Monthly cost of every priced target at each delivered rate (same users and rooms)."""
     curves: dict[str, list[Decimal]] = {}
     for rate in rates:
         at = load.at_delivered_rate(rate)
         for s in measured.serverless:
-            cost = serverless_cost(s, at, pricing, free_tier=free_tier, init_billing=init_billing)
+            cost = serverless_cost(s, at, pricing, free_tier=free_tier)
             curves.setdefault(s.target, []).append(cost.monthly_usd)
         for c in measured.containers:
             curves.setdefault(c.target, []).append(container_cost(c, at, pricing, task).monthly_usd)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cost_model.lambda_cost import INIT_BILLING_RULES
 from cost_model.measured import Crossover, RunPricing, TargetCost
 from cost_model.pricing import Pricing
 from cost_model.render import INDENT, count, fixed, usd
@@ -23,8 +22,7 @@ def describe_load(priced: RunPricing) -> list[str]:
         "Serverless: the servers/lambda_ws architecture (API Gateway WebSocket, Lambda at the"
         " run's billed durations and memory, DynamoDB connections table), "
         + ("with" if priced.free_tier else "without")
-        + " Lambda's free tier; "
-        + INIT_BILLING_RULES[priced.init_billing],
+        + " Lambda's free tier",
     ]
 
 
@@ -34,9 +32,7 @@ def describe_cost(cost: TargetCost) -> str:
         bill = cost.chat
         return (
             f"API Gateway {usd(bill.apigw.total_usd)} + Lambda {usd(bill.lambda_.total_usd)}"
-            f" ({count(bill.lambda_.requests.requests)} invocations,"
-            f" {fixed(bill.workload.cold_start_fraction * 100, 3)} % cold starts of"
-            f" {fixed(bill.init.duration_ms, 0)} ms INIT as in the run)"
+            f" ({count(bill.lambda_.requests.requests)} invocations)"
             f" + DynamoDB {usd(bill.dynamodb.total_usd)}"
         )
     if cost.sizing is not None and cost.fargate is not None:

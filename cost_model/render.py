@@ -16,7 +16,7 @@ from cost_model.charges import FlatCharge, TieredCharge
 from cost_model.chat import MAX_CONNECTION_HOURS, ChatBill
 from cost_model.containers import FargateBill
 from cost_model.dynamodb import DynamoDbBill
-from cost_model.lambda_cost import INIT_BILLING_RULES, LambdaBill, LambdaEstimate
+from cost_model.lambda_cost import LambdaBill, LambdaEstimate
 from cost_model.pricing import Pricing, TieredRate, iter_rates
 from cost_model.units import GB_PER_MB, MINUTES_PER_HOUR, MS_PER_SECOND
 
@@ -119,27 +119,6 @@ def lambda_bill_lines(bill: LambdaBill, depth: int = 1) -> list[str]:
         ]
     lines.append(f"{pad}Monthly ephemeral storage charges: {usd(storage.charge.usd)}")
     return lines
-
-
-def _init_line(bill: ChatBill) -> str:
-    """The cold starts' INIT phases: how many, how long, and whether the rule bills them."""
-    workload, init = bill.workload, bill.init
-    head = (
-        f"{INDENT}{init.name}: {count(init.invocations)} x {plain(init.duration_ms)} ms"
-        f" ({plain(workload.cold_start_fraction * 100)} % of invocations)"
-    )
-    if workload.init_billing == "free":
-        return f"{head}; {INIT_BILLING_RULES['free']}"
-    compute = bill.lambda_.compute
-    share = (
-        compute.charge.usd * init.compute_seconds / compute.compute_seconds
-        if compute.compute_seconds
-        else Decimal(0)
-    )
-    return (
-        f"{head} = {fixed(init.compute_seconds)} seconds, about {usd(share)} of compute;"
-        f" {INIT_BILLING_RULES['billed']}"
-    )
 
 
 def _lambda_total_line(bill: LambdaBill) -> str:
@@ -306,12 +285,10 @@ def render_chat(bill: ChatBill, pricing: Pricing) -> str:
         f" = {fixed(fn.compute_seconds)} seconds"
         for fn in bill.functions
     ]
-    lines.append(_init_line(bill))
-    compute = (*bill.functions, bill.init)
     lines += [
         f"{INDENT}Invocations: {' + '.join(count(fn.invocations) for fn in bill.functions)}"
         f" = {count(bill.lambda_.requests.requests)}",
-        f"{INDENT}Compute: {' + '.join(fixed(fn.compute_seconds) for fn in compute)}"
+        f"{INDENT}Compute: {' + '.join(fixed(fn.compute_seconds) for fn in bill.functions)}"
         f" = {fixed(bill.lambda_.compute.compute_seconds)} seconds",
         *lambda_bill_lines(bill.lambda_),
         f"{INDENT}{_lambda_total_line(bill.lambda_)}",

@@ -81,31 +81,3 @@ def test_no_free_tier_bills_every_invocation_and_gb_second(pricing):
     assert bill.lambda_.requests.charge.usd == D("3.48")  # 17.4 M x 0.20/M
     assert bill.lambda_.compute.charge.usd == D("6.45")  # 387,000 x 0.0000166667 = 6.4500129
     assert bill.total_usd == D("214.87")  # 201.00 + 3.48 + 6.45 + 3.94
-
-
-def test_cold_starts_init_is_billed_like_invoke_by_hand(pricing):
-    # office chat, no free tier, 1 % of the 17.4 M invocations start cold with 400 ms of INIT.
-    workload = office_chat(free_tier=False, cold_start_fraction=D("0.01"), init_duration_ms=D(400))
-    bill = chat_bill(workload, pricing)
-    # 174,000 cold starts x 0.4 s = 69,600 s; x 0.25 GB = 17,400 GB-s.
-    assert bill.init.invocations == 174_000
-    assert bill.init.compute_seconds == 69_600
-    # INVOKE: 1,548,000 s (as above) + INIT 69,600 s = 1,617,600 s x 0.25 GB = 404,400 GB-s,
-    # all in the first tier: 404,400 x 0.0000166667 = 6.74001... USD.
-    assert bill.lambda_.compute.compute_seconds == 1_617_600
-    assert bill.lambda_.compute.gb_seconds == 404_400
-    assert bill.lambda_.compute.charge.usd == D("6.74")
-    # INIT is no request of its own: still 17.4 M requests x 0.20/M.
-    assert bill.lambda_.requests.requests == 17_400_000
-    assert bill.lambda_.requests.charge.usd == D("3.48")
-
-
-def test_the_rule_before_august_2025_leaves_init_unbilled(pricing):
-    cold = {"free_tier": False, "cold_start_fraction": D("0.01"), "init_duration_ms": D(400)}
-    before = chat_bill(office_chat(**cold, init_billing="free"), pricing)
-    warm = chat_bill(office_chat(free_tier=False), pricing)
-    assert before.init.invocations == 174_000
-    assert before.init.compute_seconds == 0
-    # 1,548,000 s x 0.25 GB = 387,000 GB-s x 0.0000166667 = 6.45 USD: as if every start were warm
-    assert before.lambda_.compute.charge.usd == warm.lambda_.compute.charge.usd == D("6.45")
-    assert before.total_usd == warm.total_usd

@@ -70,38 +70,13 @@ def test_serverless_is_the_chat_model_at_measured_durations(run_dir, pricing):
             send_duration_ms=D(100),
             connect_duration_ms=D(20),
             disconnect_duration_ms=D(20),
-            # the run's first invocation of each of 3 functions started cold: 3 of 120
-            cold_start_fraction=D(3) / D(120),
-            init_duration_ms=D(250),
             free_tier=False,
         ),
         pricing,
     )
     assert cost.monthly_usd == expected.total_usd
-    assert cost.chat is not None
-    # 3 / 120 of 10 x (17,280 + 2 x 12) x 30 = 5,191,200 invocations start cold, 250 ms each
-    assert cost.chat.init.invocations == D("129780")
-    assert cost.chat.init.compute_seconds == D("32445")
     assert cost.delivered_per_month == 25_920_000  # 10 users x 17,280 x 30 days x 5 members
     assert cost.usd_per_million_delivered == expected.total_usd / D("25.92")
-
-
-def test_cost_run_prices_init_by_the_rule_asked_for(run_dir):
-    billed = runner.invoke(app, ["cost", "run", str(run_dir)])
-    free = runner.invoke(app, ["cost", "run", str(run_dir), "--init-billing", "free"])
-    assert billed.exit_code == free.exit_code == 0, billed.output + free.output
-    assert "INIT billed like INVOKE: the AWS rule for on-demand ZIP" in billed.output
-    assert "INIT not billed" in free.output
-    assert "2.500 % cold starts of 250 ms INIT" in billed.output
-
-    def lambda_monthly(output: str) -> D:
-        (row,) = [line for line in output.splitlines() if line.startswith("lambda ")]
-        return D(row.split()[1].lstrip("$").replace(",", ""))
-
-    assert lambda_monthly(billed.output) > lambda_monthly(free.output)
-    bad = runner.invoke(app, ["cost", "run", str(run_dir), "--init-billing", "sometimes"])
-    assert bad.exit_code == 2
-    assert "--init-billing" in bad.output
 
 
 def test_containers_are_fargate_tasks_sized_from_cpu_and_memory(run_dir, pricing):
