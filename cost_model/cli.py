@@ -11,6 +11,7 @@ import typer
 from cost_model.apigw import apigw_ws_bill, connection_minutes
 from cost_model.chat import ChatWorkload, chat_bill
 from cost_model.containers import fargate_bill, hours_in_month
+from cost_model.init_phase import INIT_BILLED_SINCE, InitBilling
 from cost_model.lambda_cost import (
     estimate_lambda,
     throughput_from_concurrency,
@@ -87,6 +88,14 @@ FreeTier = Annotated[
     typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
 ]
 Arch = Annotated[Architecture, typer.Option("--arch", help="Lambda architecture.")]
+InitBillingRule = Annotated[
+    InitBilling,
+    typer.Option(
+        "--init-billing",
+        help=f"Cold starts' INIT phase: billed (AWS's rule since {INIT_BILLED_SINCE}) or free"
+        " (the rule before, for ZIP functions on managed runtimes).",
+    ),
+]
 MessageBytes = Annotated[
     int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
 ]
@@ -306,6 +315,7 @@ def run_cost(
         Decimal, _number("Memory of one Fargate task, GB.")
     ] = TaskSize.memory_gb,
     free_tier: FreeTier = False,
+    init_billing: InitBillingRule = "billed",
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
     rate: Rates = None,
@@ -343,7 +353,9 @@ def run_cost(
     )
     task = TaskSize(vcpu=task_vcpu, memory_gb=task_memory_gb)
     try:
-        priced = price_run(measured, pricing, load, task=task, free_tier=free_tier)
+        priced = price_run(
+            measured, pricing, load, task=task, free_tier=free_tier, init_billing=init_billing
+        )
     except ValueError as exc:  # e.g. a task too small for the server's own memory
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
