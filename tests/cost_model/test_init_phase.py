@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from cost_model.init_phase import init_billed_ms, invoke_billed_ms
+from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import lambda_bill
 from cost_model.talk import talk_estimate
 from tbench.lambda_report import LambdaReport
@@ -36,9 +36,9 @@ def test_a_failed_start_bills_its_init():
     assert init_billed_ms(failed) == 80  # ceil(80.5) = 81, less the 1 ms already billed
 
 
-def test_init_line_against_hand_computed_figures(pricing):
-    # 1 M invocations of 100 ms at 256 MB, 100,000 of them cold starts with 500 ms of INIT.
-    bill = lambda_bill(
+def cold_month(pricing, rule: InitBilling = "billed"):
+    """1 M invocations of 100 ms at 256 MB, 100,000 of them cold starts with 500 ms of INIT."""
+    return lambda_bill(
         D(1_000_000),
         D(100_000),  # 1,000,000 x 100 ms
         D(256),
@@ -46,7 +46,12 @@ def test_init_line_against_hand_computed_figures(pricing):
         free_tier=False,
         init_invocations=D(100_000),
         init_seconds=D(50_000),  # 100,000 x 500 ms
+        init_billing=rule,
     )
+
+
+def test_init_line_against_hand_computed_figures(pricing):
+    bill = cold_month(pricing)
     # compute: 100,000 s x 0.25 GB = 25,000 GB-s x 0.0000166667 = 0.4166675 -> 0.42 USD
     assert bill.compute.charge.usd == D("0.42")
     # INIT: 50,000 s x 0.25 GB = 12,500 GB-s x 0.0000166667 = 0.20833375 -> 0.21 USD
@@ -59,16 +64,7 @@ def test_init_line_against_hand_computed_figures(pricing):
 
 
 def test_old_rule_gives_no_init_charge(pricing):
-    bill = lambda_bill(
-        D(1_000_000),
-        D(100_000),
-        D(256),
-        pricing,
-        free_tier=False,
-        init_invocations=D(100_000),
-        init_seconds=D(50_000),
-        init_billing="free",
-    )
+    bill = cold_month(pricing, "free")
     assert bill.init.rule == "free"
     assert bill.init.gb_seconds == 12_500  # still counted, not charged
     assert bill.init.usd == 0
