@@ -129,6 +129,13 @@ def lambda_cost(
     ] = 512,
     arch: Arch = "x86_64",
     free_tier: FreeTier = True,
+    cold_start_percent: Annotated[
+        Decimal, _number("Share of requests that are cold starts, in % (AWS: often under 1).")
+    ] = Decimal(0),
+    init_duration_ms: Annotated[
+        Decimal, _number("Billed INIT ms of one cold start (REPORT's Init Duration).")
+    ] = Decimal(0),
+    init_billing: InitBillingRule = "billed",
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
     rate: Rates = None,
@@ -137,6 +144,10 @@ def lambda_cost(
     """Lambda: throughput from concurrency and duration, then the monthly bill."""
     _positive(duration_ms, "--duration-ms")
     _positive(month_days, "--month-days")
+    if cold_start_percent > 100:
+        raise typer.BadParameter(
+            "a share of requests is at most 100", param_hint="--cold-start-percent"
+        )
     if (concurrency is None) == (requests_per_month is None):
         raise typer.BadParameter(
             "give exactly one of them", param_hint="--concurrency / --requests-per-month"
@@ -155,6 +166,9 @@ def lambda_cost(
         architecture=arch,
         ephemeral_mb=Decimal(ephemeral_mb),
         free_tier=free_tier,
+        cold_start_percent=cold_start_percent,
+        init_duration_ms=init_duration_ms,
+        init_billing=init_billing,
     )
     _emit(as_json, "lambda", estimate, pricing, render_lambda(estimate, pricing))
 

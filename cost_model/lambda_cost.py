@@ -252,6 +252,8 @@ class LambdaEstimate:
 
     throughput: Throughput
     bill: LambdaBill
+    cold_start_percent: Decimal = Decimal(0)  # share of requests that ran an INIT phase
+    init_duration_ms: Decimal = Decimal(0)  # billed INIT ms of one cold start
 
 
 def estimate_lambda(
@@ -262,9 +264,13 @@ def estimate_lambda(
     architecture: Architecture = "x86_64",
     ephemeral_mb: Decimal = Decimal(512),
     free_tier: bool = True,
+    cold_start_percent: Decimal = Decimal(0),
+    init_duration_ms: Decimal = Decimal(0),
+    init_billing: InitBilling = "billed",
 ) -> LambdaEstimate:
     """Price a steady workload for a month (the `tbench cost lambda` calculator)."""
     requests = throughput.per_month
+    cold_starts = requests * cold_start_percent / 100
     bill = lambda_bill(
         requests,
         compute_seconds(requests, throughput.duration_ms),
@@ -273,5 +279,8 @@ def estimate_lambda(
         architecture=architecture,
         ephemeral_mb=ephemeral_mb,
         free_tier=free_tier,
+        init_invocations=cold_starts,
+        init_seconds=compute_seconds(cold_starts, init_duration_ms),
+        init_billing=init_billing,
     )
-    return LambdaEstimate(throughput, bill)
+    return LambdaEstimate(throughput, bill, cold_start_percent, init_duration_ms)

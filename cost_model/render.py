@@ -206,6 +206,15 @@ def render_lambda(estimate: LambdaEstimate, pricing: Pricing) -> str:
         "Pricing calculations",
         f"{INDENT}{count(rate.per_month)} requests x {plain(rate.duration_ms)} ms x 0.001 ms to sec"
         f" conversion factor = {fixed(compute.compute_seconds)} total compute (seconds)",
+    ]
+    if estimate.cold_start_percent > 0:
+        init = bill.init
+        lines.append(
+            f"{INDENT}{count(rate.per_month)} requests x {plain(estimate.cold_start_percent)} %"
+            f" cold starts = {count(whole(init.invocations))} invocations with INIT x"
+            f" {plain(estimate.init_duration_ms)} ms x 0.001 = {fixed(init.seconds)} INIT seconds"
+        )
+    lines += [
         *lambda_bill_lines(bill),
         "",
         _lambda_total_line(bill),
