@@ -46,9 +46,13 @@ def describe_cost(cost: TargetCost) -> str:
     return ""
 
 
-def describe_init(cost: TargetCost) -> str | None:
-    """A serverless target's INIT line (cold starts, INIT GB-s, USD); None for containers."""
-    return None if cost.chat is None else init_summary(cost.chat.lambda_)
+def describe_inits(priced: RunPricing) -> list[str]:
+    """Each serverless target's INIT line: cold starts, INIT GB-s, USD, the rule."""
+    return [
+        f"{cost.target}: {init_summary(cost.chat.lambda_)}"
+        for cost in priced.costs
+        if cost.chat is not None
+    ]
 
 
 def describe_crossover(crossing: Crossover) -> str:
@@ -82,10 +86,9 @@ def render_run_pricing(priced: RunPricing, pricing: Pricing) -> str:
             f"{cost.target:<16}{usd(cost.monthly_usd):>16}{per_million(cost):>20}"
             f"  {describe_cost(cost)}"
         )
-    inits = [(cost.target, describe_init(cost)) for cost in priced.costs]
-    if any(line is not None for _, line in inits):
+    if inits := describe_inits(priced):
         lines += ["", "Lambda cold starts (included in the monthly figures above)"]
-        lines += [f"{INDENT}{target}: {line}" for target, line in inits if line is not None]
+        lines += [f"{INDENT}{line}" for line in inits]
     if priced.crossovers:
         lines += ["", "Crossover (same users, more or fewer messages)"]
         lines += [f"{INDENT}{describe_crossover(crossing)}" for crossing in priced.crossovers]

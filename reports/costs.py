@@ -8,7 +8,7 @@ from cost_model.measured import RunPricing
 from cost_model.measured_render import (
     describe_cost,
     describe_crossover,
-    describe_init,
+    describe_inits,
     describe_load,
 )
 from cost_model.pricing import Pricing
@@ -80,11 +80,7 @@ def cost_table(priced: RunPricing, pricing: Pricing, origin: str) -> CostTable:
         currency=currency,
         assumptions=describe_load(priced),
         rows=rows,
-        init_lines=[
-            f"{cost.target}: {line}"
-            for cost in priced.costs
-            if (line := describe_init(cost)) is not None
-        ],
+        init_lines=describe_inits(priced),
         crossovers=[describe_crossover(crossing) for crossing in priced.crossovers],
         skipped=[f"{target}: {why}" for target, why in priced.skipped.items()],
     )
