@@ -20,11 +20,23 @@ from cost_model.dynamodb import (
     read_units_per_request,
     write_units_per_item,
 )
+from cost_model.init_phase import InitBilling
 from cost_model.lambda_cost import LambdaBill, compute_seconds, lambda_bill
 from cost_model.pricing import Architecture, Pricing
 
 MAX_CONNECTION_HOURS = Decimal(2)  # API Gateway closes every WebSocket after 2 hours
 ROOM_INDEX_COUNT = 1  # each connection-item write is also written to the room index
+
+
+@dataclass(frozen=True)
+class InitPerUse:
+    """Cold starts per use of a function (a message sent, a session) and their billed INIT ms."""
+
+    cold_starts: Decimal = Decimal(0)
+    billed_ms: Decimal = Decimal(0)
+
+
+NO_COLD_STARTS = InitPerUse()
 
 
 @dataclass(frozen=True)
@@ -45,16 +57,22 @@ class ChatWorkload:
     disconnect_duration_ms: Decimal = Decimal(20)
     connection_item_bytes: int = 100  # ~75 B: connection id, room, connectedAt, expiresAt
     free_tier: bool = True
+    send_init: InitPerUse = NO_COLD_STARTS  # per message sent
+    connect_init: InitPerUse = NO_COLD_STARTS  # per session
+    disconnect_init: InitPerUse = NO_COLD_STARTS  # per session
+    init_billing: InitBilling = "billed"
 
 
 @dataclass(frozen=True)
 class FunctionUsage:
-    """One Lambda function's month: invocations x billed duration = compute seconds."""
+    """One Lambda function's month: invocations x billed duration = compute seconds, and INIT."""
 
     name: str
     invocations: Decimal
     duration_ms: Decimal
     compute_seconds: Decimal
+    cold_starts: Decimal = Decimal(0)
+    init_seconds: Decimal = Decimal(0)  # billed INIT time of those cold starts
 
 
 @dataclass(frozen=True)
@@ -110,11 +128,18 @@ def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
     )
 
     functions = tuple(
-        FunctionUsage(name, count, duration, compute_seconds(count, duration))
-        for name, count, duration in (
-            ("sendMessage", messages_sent, workload.send_duration_ms),
-            ("$connect", sessions, workload.connect_duration_ms),
-            ("$disconnect", sessions, workload.disconnect_duration_ms),
+        FunctionUsage(
+            name,
+            count,
+            duration,
+            compute_seconds(count, duration),
+            count * init.cold_starts,
+            compute_seconds(count, init.billed_ms),
+        )
+        for name, count, duration, init in (
+            ("sendMessage", messages_sent, workload.send_duration_ms, workload.send_init),
+            ("$connect", sessions, workload.connect_duration_ms, workload.connect_init),
+            ("$disconnect", sessions, workload.disconnect_duration_ms, workload.disconnect_init),
         )
     )
     lambda_charges = lambda_bill(
@@ -124,6 +149,9 @@ def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
         pricing,
         architecture=workload.architecture,
         free_tier=workload.free_tier,
+        init_invocations=sum((f.cold_starts for f in functions), Decimal(0)),
+        init_seconds=sum((f.init_seconds for f in functions), Decimal(0)),
+        init_billing=workload.init_billing,
     )
 
     item_write = Decimal(write_units_per_item(workload.connection_item_bytes, pricing))

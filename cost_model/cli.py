@@ -11,6 +11,7 @@ import typer
 from cost_model.apigw import apigw_ws_bill, connection_minutes
 from cost_model.chat import ChatWorkload, chat_bill
 from cost_model.containers import fargate_bill, hours_in_month
+from cost_model.init_phase import INIT_BILLED_SINCE, InitBilling
 from cost_model.lambda_cost import (
     estimate_lambda,
     throughput_from_concurrency,
@@ -87,6 +88,14 @@ FreeTier = Annotated[
     typer.Option("--free-tier/--no-free-tier", help="Subtract Lambda's monthly free tier."),
 ]
 Arch = Annotated[Architecture, typer.Option("--arch", help="Lambda architecture.")]
+InitBillingRule = Annotated[
+    InitBilling,
+    typer.Option(
+        "--init-billing",
+        help=f"Cold starts' INIT phase: billed (AWS's rule since {INIT_BILLED_SINCE}) or free"
+        " (the rule before, for ZIP functions on managed runtimes).",
+    ),
+]
 MessageBytes = Annotated[
     int, typer.Option(min=0, help="Average message size in bytes (metered per 32 KB).")
 ]
@@ -120,6 +129,13 @@ def lambda_cost(
     ] = 512,
     arch: Arch = "x86_64",
     free_tier: FreeTier = True,
+    cold_start_percent: Annotated[
+        Decimal, _number("Share of requests that are cold starts, in % (AWS: often under 1).")
+    ] = Decimal(0),
+    init_duration_ms: Annotated[
+        Decimal, _number("Billed INIT ms of one cold start (REPORT's Init Duration).")
+    ] = Decimal(0),
+    init_billing: InitBillingRule = "billed",
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
     rate: Rates = None,
@@ -128,6 +144,10 @@ def lambda_cost(
     """Lambda: throughput from concurrency and duration, then the monthly bill."""
     _positive(duration_ms, "--duration-ms")
     _positive(month_days, "--month-days")
+    if cold_start_percent > 100:
+        raise typer.BadParameter(
+            "a share of requests is at most 100", param_hint="--cold-start-percent"
+        )
     if (concurrency is None) == (requests_per_month is None):
         raise typer.BadParameter(
             "give exactly one of them", param_hint="--concurrency / --requests-per-month"
@@ -146,6 +166,9 @@ def lambda_cost(
         architecture=arch,
         ephemeral_mb=Decimal(ephemeral_mb),
         free_tier=free_tier,
+        cold_start_percent=cold_start_percent,
+        init_duration_ms=init_duration_ms,
+        init_billing=init_billing,
     )
     _emit(as_json, "lambda", estimate, pricing, render_lambda(estimate, pricing))
 
@@ -306,6 +329,7 @@ def run_cost(
         Decimal, _number("Memory of one Fargate task, GB.")
     ] = TaskSize.memory_gb,
     free_tier: FreeTier = False,
+    init_billing: InitBillingRule = "billed",
     month_days: MonthDays = Decimal(30),
     pricing_file: PricingFile = None,
     rate: Rates = None,
@@ -343,7 +367,9 @@ def run_cost(
     )
     task = TaskSize(vcpu=task_vcpu, memory_gb=task_memory_gb)
     try:
-        priced = price_run(measured, pricing, load, task=task, free_tier=free_tier)
+        priced = price_run(
+            measured, pricing, load, task=task, free_tier=free_tier, init_billing=init_billing
+        )
     except ValueError as exc:  # e.g. a task too small for the server's own memory
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

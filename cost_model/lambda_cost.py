@@ -18,6 +18,7 @@ from cost_model.charges import (
     to_cents,
     whole,
 )
+from cost_model.init_phase import InitBilling
 from cost_model.pricing import Architecture, Pricing
 from cost_model.units import MS_PER_SECOND, SECONDS_PER_DAY, mb_to_gb
 
@@ -170,14 +171,53 @@ def price_ephemeral_storage(
 
 
 @dataclass(frozen=True)
+class InitCharge:
+    """Cold starts' INIT phase: GB-s at the compute rates since 2025-08-01 (`init_phase`)."""
+
+    rule: InitBilling
+    invocations: Decimal  # invocations that ran an INIT phase (cold starts)
+    seconds: Decimal  # INIT time as billed: what it adds to the rounded durations
+    gb_seconds: Decimal
+    exact_usd: Decimal  # what these GB-s add to the compute charge; 0 under the "free" rule
+    usd: Decimal
+
+
+NO_INIT = InitCharge("billed", Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+
+
+def price_init(
+    invocations: Decimal,
+    seconds: Decimal,
+    compute: ComputeCharge,
+    pricing: Pricing,
+    rule: InitBilling = "billed",
+    free_tier: bool = True,
+) -> InitCharge:
+    """Price INIT seconds on top of `compute`: same tiers and free tier, so what they add."""
+    gb_seconds = compute.memory_gb * seconds
+    exact = Decimal(0)
+    if rule == "billed" and seconds > 0:
+        with_init = price_compute(
+            compute.compute_seconds + seconds,
+            compute.memory_mb,
+            pricing,
+            compute.architecture,
+            free_tier,
+        )
+        exact = with_init.charge.exact_usd - compute.charge.exact_usd
+    return InitCharge(rule, invocations, seconds, gb_seconds, exact, to_cents(exact))
+
+
+@dataclass(frozen=True)
 class LambdaBill:
-    """A month of Lambda: compute, requests and ephemeral storage lines, and their total."""
+    """A month of Lambda: compute, requests, ephemeral storage and INIT lines, and their total."""
 
     free_tier: bool
     compute: ComputeCharge
     requests: RequestCharge
     ephemeral_storage: EphemeralStorageCharge
     total_usd: Decimal  # the sum of the cent-rounded lines
+    init: InitCharge = NO_INIT  # cold starts' INIT phase, its own line
 
 
 def lambda_bill(
@@ -189,13 +229,21 @@ def lambda_bill(
     architecture: Architecture = "x86_64",
     ephemeral_mb: Decimal = Decimal(512),
     free_tier: bool = True,
+    init_invocations: Decimal = Decimal(0),
+    init_seconds: Decimal = Decimal(0),
+    init_billing: InitBilling = "billed",
 ) -> LambdaBill:
-    """A month's Lambda bill from invocations and their total billed compute seconds."""
+    """A month's Lambda bill from invocations and their total billed compute seconds.
+
+    `seconds` leaves INIT out; `init_seconds` is the billed INIT time of `init_invocations`
+    cold starts, priced as its own line by `init_billing`'s rule.
+    """
     compute = price_compute(seconds, memory_mb, pricing, architecture, free_tier)
+    init = price_init(init_invocations, init_seconds, compute, pricing, init_billing, free_tier)
     request_charge = price_requests(requests, pricing, free_tier)
     storage = price_ephemeral_storage(seconds, ephemeral_mb, pricing)
-    total = compute.charge.usd + request_charge.charge.usd + storage.charge.usd
-    return LambdaBill(free_tier, compute, request_charge, storage, to_cents(total))
+    total = compute.charge.usd + init.usd + request_charge.charge.usd + storage.charge.usd
+    return LambdaBill(free_tier, compute, request_charge, storage, to_cents(total), init)
 
 
 @dataclass(frozen=True)
@@ -204,6 +252,8 @@ class LambdaEstimate:
 
     throughput: Throughput
     bill: LambdaBill
+    cold_start_percent: Decimal = Decimal(0)  # share of requests that ran an INIT phase
+    init_duration_ms: Decimal = Decimal(0)  # billed INIT ms of one cold start
 
 
 def estimate_lambda(
@@ -214,9 +264,13 @@ def estimate_lambda(
     architecture: Architecture = "x86_64",
     ephemeral_mb: Decimal = Decimal(512),
     free_tier: bool = True,
+    cold_start_percent: Decimal = Decimal(0),
+    init_duration_ms: Decimal = Decimal(0),
+    init_billing: InitBilling = "billed",
 ) -> LambdaEstimate:
     """Price a steady workload for a month (the `tbench cost lambda` calculator)."""
     requests = throughput.per_month
+    cold_starts = requests * cold_start_percent / 100
     bill = lambda_bill(
         requests,
         compute_seconds(requests, throughput.duration_ms),
@@ -225,5 +279,8 @@ def estimate_lambda(
         architecture=architecture,
         ephemeral_mb=ephemeral_mb,
         free_tier=free_tier,
+        init_invocations=cold_starts,
+        init_seconds=compute_seconds(cold_starts, init_duration_ms),
+        init_billing=init_billing,
     )
-    return LambdaEstimate(throughput, bill)
+    return LambdaEstimate(throughput, bill, cold_start_percent, init_duration_ms)

@@ -1,24 +1,24 @@
 """Price a measured run: what each target would cost a month at a given load, per message.
 
-The Lambda target is priced from its `REPORT` lines (billed milliseconds per function, memory)
-through the serverless chat model (`cost_model.chat`: API Gateway messages and
-connection-minutes, Lambda, DynamoDB); the container targets from their measured CPU-seconds
-per 1,000 delivered messages and RSS per connection, sized into Fargate tasks
-(`cost_model.containers.tasks_for_load`). The crossover is the delivered-message rate above
-which the serverless bill passes a container target's.
+The Lambda target is priced from its `REPORT` lines (billed milliseconds per function, memory,
+cold starts' INIT by `cost_model.init_phase`'s rule) through the serverless chat model
+(`cost_model.chat`: API Gateway messages and connection-minutes, Lambda, DynamoDB); the
+container targets from their measured CPU-seconds per 1,000 delivered messages and RSS per
+connection, sized into Fargate tasks (`cost_model.containers.tasks_for_load`). The crossover is
+the delivered-message rate above which the serverless bill passes a container target's.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from cost_model.chat import ChatBill, ChatWorkload, chat_bill
+from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
     TaskSizing,
@@ -26,6 +26,7 @@ from cost_model.containers import (
     hours_in_month,
     tasks_for_load,
 )
+from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
 from tbench.lambda_report import (
@@ -58,9 +59,10 @@ class FunctionUse:
 
     name: str  # from the emulator's notes; UNNAMED_FUNCTION when the log does not say
     invocations: int
-    billed_ms: int
+    billed_ms: int  # the invocations' billed ms without INIT (`init_phase.invoke_billed_ms`)
     memory_mb: int
     cold_starts: int
+    init_ms: int = 0  # what the cold starts' INIT adds to the billed ms when it is billed
 
 
 @dataclass(frozen=True)
@@ -73,26 +75,52 @@ class MeasuredLambda:
     sessions: int  # connections opened in the run ($connect / $disconnect serve these)
     message_bytes: int  # size each message is metered at (bytes per delivered message)
 
-    def _billed_ms(self, names: Iterable[str]) -> int:
-        wanted = set(names)
-        return sum(f.billed_ms for f in self.functions if f.name in wanted)
+    def _serving(self, route: str | None) -> list[FunctionUse]:
+        """The functions behind $connect or $disconnect, or (None) every per-message one."""
+        if route is None:
+            session_names = {CONNECT_FUNCTION, DISCONNECT_FUNCTION}
+            return [f for f in self.functions if f.name not in session_names]
+        return [f for f in self.functions if f.name == route]
+
+    def _ms_per_use(self, route: str | None, uses: int) -> Decimal:
+        return Decimal(sum(f.billed_ms for f in self._serving(route))) / max(uses, 1)
+
+    def _init_per_use(self, route: str | None, uses: int) -> InitPerUse:
+        functions = self._serving(route)
+        return InitPerUse(
+            cold_starts=Decimal(sum(f.cold_starts for f in functions)) / max(uses, 1),
+            billed_ms=Decimal(sum(f.init_ms for f in functions)) / max(uses, 1),
+        )
 
     @property
     def send_ms_per_message(self) -> Decimal:
         """Billed ms of every per-message function, per message sent."""
-        session_names = {CONNECT_FUNCTION, DISCONNECT_FUNCTION}
-        other = sum(f.billed_ms for f in self.functions if f.name not in session_names)
-        return Decimal(other) / max(self.published, 1)
+        return self._ms_per_use(None, self.published)
 
     @property
     def connect_ms_per_session(self) -> Decimal:
         """Billed ms of $connect per connection opened."""
-        return Decimal(self._billed_ms([CONNECT_FUNCTION])) / max(self.sessions, 1)
+        return self._ms_per_use(CONNECT_FUNCTION, self.sessions)
 
     @property
     def disconnect_ms_per_session(self) -> Decimal:
         """Billed ms of $disconnect per connection opened."""
-        return Decimal(self._billed_ms([DISCONNECT_FUNCTION])) / max(self.sessions, 1)
+        return self._ms_per_use(DISCONNECT_FUNCTION, self.sessions)
+
+    @property
+    def send_init(self) -> InitPerUse:
+        """Cold starts and INIT ms of every per-message function, per message sent."""
+        return self._init_per_use(None, self.published)
+
+    @property
+    def connect_init(self) -> InitPerUse:
+        """Cold starts and INIT ms of $connect per connection opened."""
+        return self._init_per_use(CONNECT_FUNCTION, self.sessions)
+
+    @property
+    def disconnect_init(self) -> InitPerUse:
+        """Cold starts and INIT ms of $disconnect per connection opened."""
+        return self._init_per_use(DISCONNECT_FUNCTION, self.sessions)
 
     @property
     def memory_mb(self) -> int:
@@ -134,9 +162,10 @@ def read_function_uses(path: Path) -> tuple[FunctionUse, ...]:
         FunctionUse(
             name=name,
             invocations=len(group),
-            billed_ms=sum(r.billed_duration_ms for r in group),
+            billed_ms=sum(invoke_billed_ms(r) for r in group),
             memory_mb=Counter(r.memory_size_mb for r in group).most_common(1)[0][0],
             cold_starts=sum(r.init_duration_ms is not None for r in group),
+            init_ms=sum(init_billed_ms(r) for r in group),
         )
         for name, group in sorted(by_name.items())
     )
@@ -282,9 +311,15 @@ class TargetCost:
 
 
 def serverless_cost(
-    measured: MeasuredLambda, load: Load, pricing: Pricing, *, free_tier: bool = False
+    measured: MeasuredLambda,
+    load: Load,
+    pricing: Pricing,
+    *,
+    free_tier: bool = False,
+    init_billing: InitBilling = "billed",
 ) -> TargetCost:
-    """The serverless chat's month at `load`, with the run's billed durations and memory."""
+    """The serverless chat's month at `load`, with the run's billed durations, cold starts
+    (as many per message and per session as in the run) and memory."""
     workload = ChatWorkload(
         users=load.users,
         hours_per_day=load.hours_per_day,
@@ -297,6 +332,10 @@ def serverless_cost(
         connect_duration_ms=measured.connect_ms_per_session,
         disconnect_duration_ms=measured.disconnect_ms_per_session,
         free_tier=free_tier,
+        send_init=measured.send_init,
+        connect_init=measured.connect_init,
+        disconnect_init=measured.disconnect_init,
+        init_billing=init_billing,
     )
     bill = chat_bill(workload, pricing)
     return TargetCost(
@@ -358,12 +397,15 @@ def crossover(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
+    init_billing: InitBilling = "billed",
 ) -> Crossover:
     """The lowest delivered rate (same users and rooms) at which serverless is the dearer."""
 
     def dearer(rate: Decimal) -> bool:
         at = load.at_delivered_rate(rate)
-        lambda_usd = serverless_cost(serverless, at, pricing, free_tier=free_tier).monthly_usd
+        lambda_usd = serverless_cost(
+            serverless, at, pricing, free_tier=free_tier, init_billing=init_billing
+        ).monthly_usd
         return lambda_usd > container_cost(containers, at, pricing, task).monthly_usd
 
     rates = _rates(CROSSOVER_LOW_PER_S, CROSSOVER_HIGH_PER_S, CROSSOVER_POINTS_PER_DECADE)
@@ -392,6 +434,7 @@ class RunPricing:
     costs: tuple[TargetCost, ...]
     crossovers: tuple[Crossover, ...]
     skipped: dict[str, str]
+    init_billing: InitBilling = "billed"
 
 
 def price_run(
@@ -401,18 +444,29 @@ def price_run(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
+    init_billing: InitBilling = "billed",
 ) -> RunPricing:
     """Price every measured target at `load` (the run's own by default), with crossovers."""
     load = load or load_of_run(measured)
-    costs = [serverless_cost(s, load, pricing, free_tier=free_tier) for s in measured.serverless]
+    costs = [
+        serverless_cost(s, load, pricing, free_tier=free_tier, init_billing=init_billing)
+        for s in measured.serverless
+    ]
     costs += [container_cost(c, load, pricing, task) for c in measured.containers]
     crossovers = tuple(
-        crossover(s, c, load, pricing, task=task, free_tier=free_tier)
+        crossover(s, c, load, pricing, task=task, free_tier=free_tier, init_billing=init_billing)
         for s in measured.serverless
         for c in measured.containers
     )
     return RunPricing(
-        measured.run_id, load, task, free_tier, tuple(costs), crossovers, measured.skipped
+        measured.run_id,
+        load,
+        task,
+        free_tier,
+        tuple(costs),
+        crossovers,
+        measured.skipped,
+        init_billing,
     )
 
 
@@ -424,13 +478,14 @@ def cost_curve(
     *,
     task: TaskSize = DEFAULT_TASK,
     free_tier: bool = False,
+    init_billing: InitBilling = "billed",
 ) -> dict[str, list[Decimal]]:
     """Monthly cost of every priced target at each delivered rate (same users and rooms)."""
     curves: dict[str, list[Decimal]] = {}
     for rate in rates:
         at = load.at_delivered_rate(rate)
         for s in measured.serverless:
-            cost = serverless_cost(s, at, pricing, free_tier=free_tier)
+            cost = serverless_cost(s, at, pricing, free_tier=free_tier, init_billing=init_billing)
             curves.setdefault(s.target, []).append(cost.monthly_usd)
         for c in measured.containers:
             curves.setdefault(c.target, []).append(container_cost(c, at, pricing, task).monthly_usd)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from cost_model.init_phase import describe_rule
 from cost_model.measured import Crossover, RunPricing, TargetCost
 from cost_model.pricing import Pricing
-from cost_model.render import INDENT, count, fixed, usd
+from cost_model.render import INDENT, count, fixed, init_summary, usd
 
 
 def describe_load(priced: RunPricing) -> list[str]:
@@ -22,7 +23,8 @@ def describe_load(priced: RunPricing) -> list[str]:
         "Serverless: the servers/lambda_ws architecture (API Gateway WebSocket, Lambda at the"
         " run's billed durations and memory, DynamoDB connections table), "
         + ("with" if priced.free_tier else "without")
-        + " Lambda's free tier",
+        + " Lambda's free tier; cold starts as often per message and per connection as in the"
+        f" run, their INIT phase {describe_rule(priced.init_billing)}",
     ]
 
 
@@ -32,7 +34,8 @@ def describe_cost(cost: TargetCost) -> str:
         bill = cost.chat
         return (
             f"API Gateway {usd(bill.apigw.total_usd)} + Lambda {usd(bill.lambda_.total_usd)}"
-            f" ({count(bill.lambda_.requests.requests)} invocations)"
+            f" ({count(bill.lambda_.requests.requests)} invocations,"
+            f" INIT {usd(bill.lambda_.init.usd)})"
             f" + DynamoDB {usd(bill.dynamodb.total_usd)}"
         )
     if cost.sizing is not None and cost.fargate is not None:
@@ -41,6 +44,15 @@ def describe_cost(cost: TargetCost) -> str:
             f" vCPU and {fixed(cost.sizing.required_memory_gb, 3)} GB"
         )
     return ""
+
+
+def describe_inits(priced: RunPricing) -> list[str]:
+    """Each serverless target's INIT line: cold starts, INIT GB-s, USD, the rule."""
+    return [
+        f"{cost.target}: {init_summary(cost.chat.lambda_)}"
+        for cost in priced.costs
+        if cost.chat is not None
+    ]
 
 
 def describe_crossover(crossing: Crossover) -> str:
@@ -74,6 +86,9 @@ def render_run_pricing(priced: RunPricing, pricing: Pricing) -> str:
             f"{cost.target:<16}{usd(cost.monthly_usd):>16}{per_million(cost):>20}"
             f"  {describe_cost(cost)}"
         )
+    if inits := describe_inits(priced):
+        lines += ["", "Lambda cold starts (included in the monthly figures above)"]
+        lines += [f"{INDENT}{line}" for line in inits]
     if priced.crossovers:
         lines += ["", "Crossover (same users, more or fewer messages)"]
         lines += [f"{INDENT}{describe_crossover(crossing)}" for crossing in priced.crossovers]

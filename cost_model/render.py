@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from cost_model.apigw import ApiGatewayWsBill, metering_unit_bytes
-from cost_model.charges import FlatCharge, TieredCharge
+from cost_model.charges import FlatCharge, TieredCharge, whole
 from cost_model.chat import MAX_CONNECTION_HOURS, ChatBill
 from cost_model.containers import FargateBill
 from cost_model.dynamodb import DynamoDbBill
-from cost_model.lambda_cost import LambdaBill, LambdaEstimate
+from cost_model.init_phase import describe_rule
+from cost_model.lambda_cost import InitCharge, LambdaBill, LambdaEstimate
 from cost_model.pricing import Pricing, TieredRate, iter_rates
 from cost_model.units import GB_PER_MB, MINUTES_PER_HOUR, MS_PER_SECOND
 
@@ -69,6 +70,31 @@ def _flat_line(charge: FlatCharge, unit: str) -> str:
     return f"{count(charge.quantity)} {unit} x {plain(charge.unit_price)} USD = {usd(charge.usd)}"
 
 
+def init_summary(bill: LambdaBill) -> str:
+    """The INIT line in one sentence: cold starts, their GB-s, what they cost and by which rule."""
+    init, invocations = bill.init, bill.requests.requests
+    share = init.invocations / invocations * 100 if invocations > 0 else Decimal(0)
+    return (
+        f"INIT phase: {count(whole(init.invocations))} of {count(invocations)} invocations"
+        f" with INIT ({fixed(share)} %), {fixed(init.gb_seconds)} GB-s, {usd(init.usd)}"
+        f" ({describe_rule(init.rule)})"
+    )
+
+
+def init_lines(init: InitCharge, memory_gb: Decimal, depth: int = 1) -> list[str]:
+    """The INIT phase's lines: cold starts, billed INIT seconds, GB-s, the charge."""
+    pad = INDENT * depth
+    lines = [
+        f"{pad}INIT phase (cold starts): {count(whole(init.invocations))} invocations with INIT,"
+        f" {plain(memory_gb)} GB x {fixed(init.seconds)} seconds"
+        f" = {fixed(init.gb_seconds)} INIT GB-s",
+    ]
+    # Billed: what the INIT GB-s add to the compute tiers, after what the free tier leaves.
+    charge = f"{fixed(init.exact_usd, 4)} USD = " if init.rule == "billed" else ""
+    lines.append(f"{pad}Monthly INIT charges ({describe_rule(init.rule)}): {charge}{usd(init.usd)}")
+    return lines
+
+
 def lambda_bill_lines(bill: LambdaBill, depth: int = 1) -> list[str]:
     """The Pricing calculations section of a Lambda bill: compute, requests, /tmp, total."""
     pad = INDENT * depth
@@ -92,7 +118,7 @@ def lambda_bill_lines(bill: LambdaBill, depth: int = 1) -> list[str]:
     lines.append(
         f"{pad}Monthly compute charges ({compute.architecture}): {usd(compute.charge.usd)}"
     )
-    lines.append("")
+    lines += ["", *init_lines(bill.init, compute.memory_gb, depth), ""]
     billable = f"{count(requests.billable_requests)} total monthly billable requests"
     if bill.free_tier:
         lines += [
@@ -125,7 +151,7 @@ def _lambda_total_line(bill: LambdaBill) -> str:
     with_free = "with free tier" if bill.free_tier else "without free tier"
     return (
         f"Lambda costs - {with_free} (monthly): {usd(bill.compute.charge.usd)} compute"
-        f" + {usd(bill.requests.charge.usd)} requests"
+        f" + {usd(bill.init.usd)} INIT + {usd(bill.requests.charge.usd)} requests"
         f" + {usd(bill.ephemeral_storage.charge.usd)} ephemeral storage"
         f" = {usd(bill.total_usd)}"
     )
@@ -180,6 +206,15 @@ def render_lambda(estimate: LambdaEstimate, pricing: Pricing) -> str:
         "Pricing calculations",
         f"{INDENT}{count(rate.per_month)} requests x {plain(rate.duration_ms)} ms x 0.001 ms to sec"
         f" conversion factor = {fixed(compute.compute_seconds)} total compute (seconds)",
+    ]
+    if estimate.cold_start_percent > 0:
+        init = bill.init
+        lines.append(
+            f"{INDENT}{count(rate.per_month)} requests x {plain(estimate.cold_start_percent)} %"
+            f" cold starts = {count(whole(init.invocations))} invocations with INIT x"
+            f" {plain(estimate.init_duration_ms)} ms x 0.001 = {fixed(init.seconds)} INIT seconds"
+        )
+    lines += [
         *lambda_bill_lines(bill),
         "",
         _lambda_total_line(bill),
@@ -280,11 +315,16 @@ def render_chat(bill: ChatBill, pricing: Pricing) -> str:
         f"AWS Lambda ({count(load.memory_mb)} MB = {plain(bill.lambda_.compute.memory_gb)} GB,"
         f" {load.architecture})",
     ]
-    lines += [
-        f"{INDENT}{fn.name}: {count(fn.invocations)} invocations x {plain(fn.duration_ms)} ms"
-        f" = {fixed(fn.compute_seconds)} seconds"
-        for fn in bill.functions
-    ]
+    for fn in bill.functions:
+        lines.append(
+            f"{INDENT}{fn.name}: {count(fn.invocations)} invocations x {plain(fn.duration_ms)} ms"
+            f" = {fixed(fn.compute_seconds)} seconds"
+        )
+        if fn.cold_starts > 0:
+            lines.append(
+                f"{INDENT * 2}with INIT (cold starts): {count(fn.cold_starts)} invocations,"
+                f" {fixed(fn.init_seconds)} seconds of INIT"
+            )
     lines += [
         f"{INDENT}Invocations: {' + '.join(count(fn.invocations) for fn in bill.functions)}"
         f" = {count(bill.lambda_.requests.requests)}",

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cost_model.measured import RunPricing
-from cost_model.measured_render import describe_cost, describe_crossover, describe_load
+from cost_model.measured_render import (
+    describe_cost,
+    describe_crossover,
+    describe_inits,
+    describe_load,
+)
 from cost_model.pricing import Pricing
 from cost_model.render import render_lambda
 from cost_model.talk import TALK_COMMAND, talk_estimate
@@ -52,6 +57,7 @@ class CostTable:
     currency: str
     assumptions: list[str]
     rows: list[CostRow]
+    init_lines: list[str]  # per serverless target: cold starts, INIT GB-s, USD
     crossovers: list[str]
     skipped: list[str]
 
@@ -74,6 +80,7 @@ def cost_table(priced: RunPricing, pricing: Pricing, origin: str) -> CostTable:
         currency=currency,
         assumptions=describe_load(priced),
         rows=rows,
+        init_lines=describe_inits(priced),
         crossovers=[describe_crossover(crossing) for crossing in priced.crossovers],
         skipped=[f"{target}: {why}" for target, why in priced.skipped.items()],
     )

@@ -84,6 +84,46 @@ def test_lambda_tier_crossing_is_shown_tier_by_tier():
     assert "exceeds Lambda's default quota" in result.output  # 3,858 concurrent
 
 
+COLD = [
+    "cost", "lambda", "--requests-per-month", "1000000", "--duration-ms", "100",
+    "--memory-mb", "256", "--no-free-tier", "--cold-start-percent", "10",
+    "--init-duration-ms", "500",
+]  # fmt: skip
+
+
+def test_lambda_cold_starts_are_an_init_line():
+    result = invoke(*COLD)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # 1,000,000 x 10 % = 100,000 cold starts x 500 ms = 50,000 s x 0.25 GB = 12,500 GB-s;
+    # 12,500 x 0.0000166667 = 0.20833375 -> 0.21 USD; 0.42 compute + 0.21 + 0.20 requests
+    for expected in [
+        "1,000,000 requests x 10 % cold starts = 100,000 invocations with INIT x 500 ms x 0.001"
+        " = 50,000.00 INIT seconds",
+        "INIT phase (cold starts): 100,000 invocations with INIT, 0.25 GB x 50,000.00 seconds"
+        " = 12,500.00 INIT GB-s",
+        "Monthly INIT charges (billed since 2025-08-01): 0.2083 USD = 0.21 USD",
+        "0.42 USD compute + 0.21 USD INIT + 0.20 USD requests",
+    ]:
+        assert expected in out, expected
+    assert out.rstrip().endswith("= 0.83 USD")
+    old = invoke(*COLD, "--init-billing", "free")
+    assert "Monthly INIT charges (not billed: the rule before 2025-08-01): 0.00 USD" in old.output
+    assert old.output.rstrip().endswith("= 0.62 USD")
+
+
+def test_the_talk_counts_no_cold_starts():
+    out = invoke(*TALK).output
+    assert "INIT phase (cold starts): 0 invocations with INIT" in out
+    assert "0.00 USD INIT" in out
+
+
+def test_cold_starts_are_a_share_of_requests():
+    result = invoke(*COLD[:-4], "--cold-start-percent", "101")
+    assert result.exit_code == 2
+    assert "at most 100" in error_text(result)
+
+
 def test_lambda_needs_exactly_one_of_concurrency_and_monthly_requests():
     neither = invoke("cost", "lambda", "--duration-ms", "200")
     both = invoke(*TALK, "--requests-per-month", "5")
