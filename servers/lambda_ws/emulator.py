@@ -2,7 +2,7 @@
 
 `python -m servers.lambda_ws.emulator servers.lambda_ws.handlers --host H --port P [options]`
 
-Starts moto's DynamoDB server (a child), creates the connections table from template.yaml,
+Starts a local DynamoDB (dynalite, a child), creates the connections table from template.yaml,
 maps the template's routes to the handler module's functions, and serves `WS /{stage}`,
 `/{stage}/@connections/{id}`, `GET /healthz` and `GET /_stats` (and with `--admin`, as every
 launcher, `POST /_admin/drop`) on uvicorn with the settings every target shares, except where
@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dynamodb-endpoint",
         # the AWS SDKs' own variable, so a compose service or a shell can point it elsewhere
         default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-        help="use this DynamoDB instead of starting moto (default: $AWS_ENDPOINT_URL_DYNAMODB)",
+        help="use this DynamoDB instead of starting dynalite (default: $AWS_ENDPOINT_URL_DYNAMODB)",
     )
     parser.add_argument("--report-log", type=Path, help="append Lambda REPORT lines here")
     parser.add_argument("--memory-mb", type=int, help="function memory (template's otherwise)")
