@@ -115,7 +115,7 @@ def process_role(process: psutil.Process, root_pid: int) -> str:
         return "handler"
     if process.pid == root_pid:
         return "emulator: gateway"
-    return "emulator: " + " ".join(Path(arg).name for arg in cmdline[:3])
+    return "emulator: " + (" ".join(Path(arg).name for arg in cmdline[:3]) or "(exiting)")
 
 
 def cpu_by_process(root_pid: int) -> dict[int, tuple[str, float]]:
@@ -138,7 +138,9 @@ def cpu_spent(
     """CPU seconds each role spent between two snapshots (a process new since counts in full)."""
     spent: dict[str, float] = defaultdict(float)
     for pid, (role, cpu_s) in after.items():
-        spent[role] += cpu_s - before.get(pid, (role, 0.0))[1]
+        # An exiting process's command line reads empty: the role seen first counts.
+        first_role, first_cpu_s = before.get(pid, (role, 0.0))
+        spent[first_role] += cpu_s - first_cpu_s
     return dict(spent)
 
 
