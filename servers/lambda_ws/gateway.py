@@ -14,7 +14,7 @@ import contextlib
 import socket
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -35,7 +35,7 @@ from servers.lambda_ws.events import (
     new_id,
 )
 from servers.lambda_ws.frames import ACTIVITY_EXTENSION, Activity
-from servers.lambda_ws.management_api import close_server, serve_management_api
+from servers.lambda_ws.management_api import BodyReader, close_server, serve_management_api
 from tbench import codec
 from tbench.messages import MAX_MESSAGE_BYTES
 
@@ -223,7 +223,7 @@ class Gateway:
         stage: str,
         connection_id: str,
         body_bytes: int,
-        read_body: Callable[[], Awaitable[bytes]],
+        read_body: BodyReader,
     ) -> Response:
         """One @connections request, from this app's route or the workers' lean server."""
         if stage != self.config.stage:
@@ -251,7 +251,7 @@ class Gateway:
     async def _post(
         self,
         declared: int,
-        read_body: Callable[[], Awaitable[bytes]],
+        read_body: BodyReader,
         connection: ClientConnection | None,
     ) -> Response:
         data = b"" if declared > self.config.max_message_bytes else await read_body()

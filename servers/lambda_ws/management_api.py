@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Protocol, cast
+from typing import cast
 
 import httptools
 from starlette.responses import Response
@@ -26,17 +26,9 @@ from starlette.responses import Response
 CONNECTIONS_PATH = "@connections"
 
 
-class ManagementCall(Protocol):
-    """`Gateway.management_call`: one @connections request answered."""
-
-    def __call__(
-        self,
-        method: str,
-        stage: str,
-        connection_id: str,
-        body_bytes: int,
-        read_body: Callable[[], Awaitable[bytes]],
-    ) -> Awaitable[Response]: ...
+BodyReader = Callable[[], Awaitable[bytes]]
+# `Gateway.management_call(method, stage, connection_id, body_bytes, read_body)`.
+ManagementCall = Callable[[str, str, str, int, BodyReader], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)

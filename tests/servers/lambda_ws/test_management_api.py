@@ -6,12 +6,12 @@ import asyncio
 import http.client
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from starlette.responses import JSONResponse, Response
 
-from servers.lambda_ws.management_api import close_server, serve_management_api
+from servers.lambda_ws.management_api import BodyReader, close_server, serve_management_api
 
 MAX_BODY = 16
 Call = tuple[str, str, str, int, bytes]
@@ -22,16 +22,9 @@ def server() -> Iterator[tuple[int, list[Call]]]:
     """The server on a loopback port, answering with what it was asked; the calls it made."""
     calls: list[Call] = []
 
-    async def call(
-        method: str,
-        stage: str,
-        connection_id: str,
-        body_bytes: int,
-        read_body: Callable[[], Awaitable[bytes]],
-    ) -> Response:
-        body = await read_body()
-        calls.append((method, stage, connection_id, body_bytes, body))
-        if connection_id == "gone":
+    async def call(method: str, stage: str, conn: str, size: int, read: BodyReader) -> Response:
+        calls.append((method, stage, conn, size, await read()))
+        if conn == "gone":
             return JSONResponse({"message": None}, 410, {"x-amzn-ErrorType": "GoneException"})
         return Response(status_code=200)
 
