@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The Lambda emulator's DynamoDB (dynalite, from npm), pinned by its package-lock.json.
+DYNALITE_DIR := servers/lambda_ws/dynalite
+DYNALITE     := $(DYNALITE_DIR)/node_modules/.package-lock.json
 
 .PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx
 
-install: system-packages $(STAMP)
+install: system-packages $(STAMP) $(DYNALITE)
 
 # The Debian packages in scripts/system-packages.txt: installed as root, else named with the
 # command that installs them. Quick when none is missing.
@@ -19,6 +22,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# npm ci: exactly the lockfile's versions. No install scripts: dynalite keeps its tables in
+# memory, so the native LevelDB binding it can build is never loaded.
+$(DYNALITE): $(DYNALITE_DIR)/package.json $(DYNALITE_DIR)/package-lock.json
+	cd $(DYNALITE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,4 +57,4 @@ compose-nginx: install
 	done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DYNALITE_DIR)/node_modules build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -15,7 +15,9 @@ fi
 
 missing=()
 for pkg in "${wanted[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && continue
+  # A command of that name counts too: NodeSource's nodejs package carries npm inside it.
+  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 ((${#missing[@]})) || exit 0
 

@@ -2,11 +2,12 @@
 
 `python -m servers.lambda_ws.emulator servers.lambda_ws.handlers --host H --port P [options]`
 
-Starts moto's DynamoDB server (a child), creates the connections table from template.yaml,
+Starts a local DynamoDB (dynalite, a child), creates the connections table from template.yaml,
 maps the template's routes to the handler module's functions, and serves `WS /{stage}`,
 `/{stage}/@connections/{id}`, `GET /healthz` and `GET /_stats` (and with `--admin`, as every
 launcher, `POST /_admin/drop`) on uvicorn with the settings every target shares, except where
-API Gateway differs (see `uvicorn_settings`).
+API Gateway differs (see `uvicorn_settings`). The functions' own @connections calls go to a
+lean server on another loopback port (management_api.py) that answers them the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from servers.launch import UVICORN_SETTINGS, add_admin_option, tune_gc
 from servers.settings import Settings, SettingsError
 
 DEFAULT_TABLE = "tbench-connections"
+MANAGEMENT_HOST = "127.0.0.1"  # the functions' @connections endpoint: only workers use it
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -58,7 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--dynamodb-endpoint",
         # the AWS SDKs' own variable, so a compose service or a shell can point it elsewhere
         default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
-        help="use this DynamoDB instead of starting moto (default: $AWS_ENDPOINT_URL_DYNAMODB)",
+        help="use this DynamoDB instead of starting dynalite (default: $AWS_ENDPOINT_URL_DYNAMODB)",
     )
     parser.add_argument("--report-log", type=Path, help="append Lambda REPORT lines here")
     parser.add_argument("--memory-mb", type=int, help="function memory (template's otherwise)")
@@ -143,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     template = load_template(args.template)
     dynamodb = None if args.dynamodb_endpoint else LocalDynamoDB().start()
+    management_socket = socket.create_server((MANAGEMENT_HOST, 0), backlog=1024)
     try:
         dynamodb_url = args.dynamodb_endpoint or (dynamodb.endpoint_url if dynamodb else "")
         os.environ.pop("AWS_PROFILE", None)
@@ -153,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "AWS_DEFAULT_REGION": args.region,
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+                # The functions post to the lean @connections server, not the public route.
                 "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": local_endpoint(
-                    args.host, args.port, args.stage
+                    MANAGEMENT_HOST, management_socket.getsockname()[1], args.stage
                 ),
                 "CONNECTIONS_TABLE": args.table_name,
             }
@@ -184,7 +188,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         gateway = Gateway(config, lambdas, {key: r.function_id for key, r in routes.items()})
         warnings.filterwarnings("ignore", message="The `websockets` implementation is deprecated")
         server_config = uvicorn.Config(
-            gateway.app(admin=args.admin), host=args.host, port=args.port, **uvicorn_settings()
+            gateway.app(admin=args.admin, management_socket=management_socket),
+            host=args.host,
+            port=args.port,
+            **uvicorn_settings(),
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)
@@ -197,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         tune_gc()  # the gateway's event loop collects like every other target's server
         EmulatorServer(server_config, gateway).run()
     finally:
+        management_socket.close()
         if dynamodb is not None:
             dynamodb.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -34,6 +35,7 @@ from servers.lambda_ws.events import (
     new_id,
 )
 from servers.lambda_ws.frames import ACTIVITY_EXTENSION, Activity
+from servers.lambda_ws.management_api import BodyReader, close_server, serve_management_api
 from tbench import codec
 from tbench.messages import MAX_MESSAGE_BYTES
 
@@ -128,17 +130,30 @@ class Gateway:
         self._new_connections = TokenBucket(config.new_connections_per_s)
         self._sessions = 0  # client connections from handshake to $disconnect (the cap's count)
 
-    def app(self, *, admin: bool = False) -> Starlette:
-        """The ASGI app; with `admin`, also `POST /_admin/drop` (as every target's `--admin`)."""
+    def app(
+        self, *, admin: bool = False, management_socket: socket.socket | None = None
+    ) -> Starlette:
+        """The ASGI app; with `admin`, also `POST /_admin/drop` (as every target's `--admin`).
+
+        With `management_socket` (bound, listening), the functions' @connections API is also
+        served there, lean, beside the app's own route (see management_api.py).
+        """
 
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            management = None
+            if management_socket is not None:
+                management = await serve_management_api(
+                    self.management_call, self.config.max_message_bytes, management_socket
+                )
             await self.lambdas.start()
             try:
                 yield
             finally:
                 self.closing = True
                 await self.lambdas.close()
+                if management is not None:
+                    await close_server(management)
 
         admin_routes = [Route(ADMIN_DROP_PATH, self.drop, methods=["POST"])] if admin else []
         return Starlette(
@@ -193,14 +208,32 @@ class Gateway:
 
     async def manage_connection(self, request: Request) -> Response:
         """POST (send), GET (describe) or DELETE (disconnect) one connection."""
-        if request.path_params["stage"] != self.config.stage:
+        declared = int(request.headers.get("content-length") or 0)
+        return await self.management_call(
+            request.method,
+            request.path_params["stage"],
+            request.path_params["connection_id"],
+            declared,
+            request.body,
+        )
+
+    async def management_call(
+        self,
+        method: str,
+        stage: str,
+        connection_id: str,
+        body_bytes: int,
+        read_body: BodyReader,
+    ) -> Response:
+        """One @connections request, from this app's route or the workers' lean server."""
+        if stage != self.config.stage:
             return _aws_error(403, "ForbiddenException", "Forbidden")
-        connection = self.connections.get(request.path_params["connection_id"])
-        if request.method == "POST":
-            return await self._post(request, connection)
+        connection = self.connections.get(connection_id)
+        if method == "POST":
+            return await self._post(body_bytes, read_body, connection)
         if connection is None:
             return _gone()
-        if request.method == "GET":
+        if method == "GET":
             return JSONResponse(
                 {
                     "connectedAt": _iso8601(connection.info.connected_at_ms / 1000),
@@ -215,9 +248,13 @@ class Gateway:
         await self._close(connection, 1000, "Connection Closed Normally")
         return Response(status_code=204)
 
-    async def _post(self, request: Request, connection: ClientConnection | None) -> Response:
-        declared = int(request.headers.get("content-length") or 0)
-        data = b"" if declared > self.config.max_message_bytes else await request.body()
+    async def _post(
+        self,
+        declared: int,
+        read_body: BodyReader,
+        connection: ClientConnection | None,
+    ) -> Response:
+        data = b"" if declared > self.config.max_message_bytes else await read_body()
         if declared > self.config.max_message_bytes or len(data) > self.config.max_message_bytes:
             self.stats.posts_too_large += 1
             return _aws_error(413, "PayloadTooLargeException", "Message too long")

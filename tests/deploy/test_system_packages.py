@@ -24,11 +24,11 @@ def listed_packages() -> list[str]:
 
 
 def installed(package: str) -> bool:
-    """Whether dpkg has `package` installed."""
+    """Whether dpkg has `package` installed, or (as the script accepts) a command of its name."""
     status = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
     )
-    return "install ok installed" in status.stdout
+    return "install ok installed" in status.stdout or shutil.which(package) is not None
 
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a Debian system")
@@ -36,7 +36,10 @@ pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not 
 
 def test_the_list_names_what_the_project_uses():
     packages = listed_packages()
-    for needed in ("libpango-1.0-0", "redis-server", "nginx-light", "chromium", "docker-compose"):
+    for needed in (
+        *("libpango-1.0-0", "redis-server", "nginx-light", "chromium", "docker-compose"),
+        *("nodejs", "npm"),  # dynalite, the Lambda emulator's DynamoDB
+    ):
         assert needed in packages
     assert len(packages) == len(set(packages))
 
@@ -60,9 +63,11 @@ def test_without_root_it_names_the_missing_packages_and_the_command():
 def check_unprivileged_run(nobody: pwd.struct_passwd, tmp_path: Path) -> None:
     """Run a copy of the script as `nobody` with a list naming one absent package."""
     shutil.copy(SCRIPT, tmp_path)
-    # a package this machine does not have, beside one it has
+    # a package this machine does not have, beside one it has and a command it has (no package
+    # of that name: as npm inside NodeSource's nodejs)
     absent = "transport-bench-no-such-package"
-    (tmp_path / "system-packages.txt").write_text(f"# comment\nredis-server\n\n{absent}  # why\n")
+    listed = f"# comment\nredis-server\nenv\n\n{absent}  # why\n"
+    (tmp_path / "system-packages.txt").write_text(listed)
     tmp_path.chmod(0o755)
     run = subprocess.run(
         [tmp_path / SCRIPT.name],

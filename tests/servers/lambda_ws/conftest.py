@@ -148,7 +148,7 @@ def unique_room(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def dynamodb() -> Iterator[LocalDynamoDB]:
-    """moto's server, shared with an emulator so a test can look inside the table."""
+    """dynalite, shared with an emulator so a test can look inside the table."""
     server = LocalDynamoDB().start()
     yield server
     server.stop()
@@ -165,7 +165,7 @@ def emulator_on(dynamodb: LocalDynamoDB, directory: Path, *options: str) -> Iter
 
 
 def dynamodb_client(server: LocalDynamoDB) -> Any:
-    """A boto3 DynamoDB client for that server (moto takes any credentials)."""
+    """A boto3 DynamoDB client for that server (it takes any credentials)."""
     return boto3.client(
         "dynamodb",
         endpoint_url=server.endpoint_url,

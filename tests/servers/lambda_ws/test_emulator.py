@@ -1,4 +1,4 @@
-"""The emulator as a real process: real websockets clients, real boto3, moto's real server."""
+"""The emulator as a real process: real websockets clients, real boto3, dynalite (DynamoDB)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def emulator(
 
 @pytest.fixture
 def table(dynamodb: LocalDynamoDB) -> Any:
-    """The connections table in moto, through boto3."""
+    """The connections table in the local DynamoDB, through boto3."""
     return dynamodb_client(dynamodb)
 
 

@@ -30,7 +30,7 @@ RECV_S = 30.0
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """An emulator with its own moto server and every limit small."""
+    """An emulator with its own DynamoDB (dynalite) and every limit small."""
     running = start_emulator(
         tmp_path_factory.mktemp("quotas"),
         *("--concurrency-limit", str(CONCURRENCY_LIMIT), "--max-workers", "2"),

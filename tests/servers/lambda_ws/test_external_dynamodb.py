@@ -21,10 +21,10 @@ def test_the_sdk_variable_is_the_default_endpoint(monkeypatch: pytest.MonkeyPatc
     given = parse_args(["handlers", "--port", "1", "--dynamodb-endpoint", "http://other:1"])
     assert given.dynamodb_endpoint == "http://other:1"  # the flag wins
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
-    assert parse_args(["handlers", "--port", "1"]).dynamodb_endpoint is None  # start moto
+    assert parse_args(["handlers", "--port", "1"]).dynamodb_endpoint is None  # start dynalite
 
 
-def test_an_external_endpoint_is_used_and_no_moto_started(
+def test_an_external_endpoint_is_used_and_no_dynamodb_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     dynamodb = LocalDynamoDB().start()
@@ -34,7 +34,7 @@ def test_an_external_endpoint_is_used_and_no_moto_started(
         try:
             assert emulator.process.proc is not None
             children = psutil.Process(emulator.process.proc.pid).children(recursive=True)
-            assert not [c for c in children if "moto.server" in " ".join(c.cmdline())]
+            assert not [c for c in children if "dynalite" in " ".join(c.cmdline())]
             client = dynamodb_client(dynamodb)
             assert "tbench-connections" in client.list_tables()["TableNames"]
         finally:
