@@ -28,6 +28,7 @@ from cost_model.containers import (
 )
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
+from cost_model.units import MILLION
 from tbench.lambda_report import (
     REPORT_LOG_FILE,
     UNNAMED_FUNCTION,
@@ -38,7 +39,6 @@ from tbench.results import RunResult, TargetStatus, load_run
 
 BYTES_PER_MB = Decimal(1024 * 1024)
 HOURS_PER_DAY = Decimal(24)
-MILLION = Decimal(1_000_000)
 # template.yaml's functions behind $connect and $disconnect; the others run per message sent.
 CONNECT_FUNCTION = "ConnectFunction"
 DISCONNECT_FUNCTION = "DisconnectFunction"

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from cost_model.cli import cost_app
+from loadtests.lambda_tune_cli import lambda_app
 from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
 from tbench.registry import TARGETS, get_target, resolve_targets
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 app.add_typer(cost_app, name="cost")
+app.add_typer(lambda_app, name="lambda")
 
 
 def _target_or_exit(name: str) -> None:

@@ -48,7 +48,7 @@ def check_memory_mb(memory_mb: int) -> int:
     """`memory_mb` if Lambda allows it (128 to 10,240 MB), else a MemorySizeError saying so."""
     if not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB:
         raise MemorySizeError(
-            f"memory {memory_mb} MB is outside Lambda's range "
+            f"{memory_mb} MB is outside Lambda's memory range "
             f"({MIN_MEMORY_MB:,} to {MAX_MEMORY_MB:,} MB)"
         )
     return memory_mb

@@ -189,7 +189,7 @@ def test_the_emulator_refuses_a_memory_size_lambda_does_not_allow() -> None:
         text=True,
     )
     assert answer.returncode == 2
-    assert "--memory-mb: memory 64 MB is outside Lambda's range" in answer.stderr
+    assert "--memory-mb: 64 MB is outside Lambda's memory range" in answer.stderr
 
 
 def test_the_root_can_be_chosen_by_environment(
