@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from websockets.sync.client import ClientConnection, connect
@@ -30,7 +31,7 @@ from cost_model.pricing import Architecture, Pricing
 from servers.lambda_ws.cpu_model import NO_CPU_MODEL, MemorySizeError, check_memory_mb
 from servers.lambda_ws.template import route_functions
 from tbench.lambda_report import LambdaReport, read_invocations
-from tbench.process import TargetProcess, http_root
+from tbench.process import TargetProcess
 from tbench.registry import get_target
 
 SEND_FUNCTION = "SendMessageFunction"  # template.yaml's function behind `sendMessage`
@@ -110,10 +111,13 @@ def _await_delivery(client: ClientConnection, seq: int) -> None:
             raise RuntimeError(f"the emulator refused the frame: {message['error']}")
 
 
-def read_cpu_model(host: str, port: int) -> dict[str, Any] | None:
-    """The emulator's CPU model state (its /_stats), None if the server does not say."""
+def read_cpu_model(url: str) -> dict[str, Any] | None:
+    """The CPU model state of the emulator at `url` (its /_stats); None if it does not say
+    (a real API Gateway stage, a server that is gone)."""
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     try:
-        stats = httpx.get(f"{http_root(host, port)}/_stats", timeout=5.0).json()
+        stats = httpx.get(f"{scheme}://{parts.netloc}/_stats", timeout=5.0).json()
     except (httpx.HTTPError, ValueError):
         return None
     model = (stats.get("lambda") or {}).get("cpu_model") if isinstance(stats, dict) else None
@@ -169,7 +173,7 @@ def measure_memory_size(
             _await_reports(report_log, seq)  # the invocation ended: the next one runs alone
             if progress:
                 progress(memory_mb, "invoked")
-        state = read_cpu_model(emulator.host, emulator.port) or {}
+        state = read_cpu_model(emulator.url) or {}
     reports = [r for r in _send_reports(report_log) if r.status is None]
     warm = reports[WARMUP_INVOCATIONS:]
     if len(warm) < invocations:
@@ -201,6 +205,7 @@ def tune(
     with ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tune-")))
+        directory.mkdir(parents=True, exist_ok=True)
         return [
             measure_memory_size(size, invocations, directory, cpu_model, progress)
             for size in memory_sizes

@@ -207,6 +207,12 @@ def run(
         min=1.0,
         help="A target that answers no /healthz probe for this long is failed as hung.",
     ),
+    cpu_model: bool = typer.Option(
+        True,
+        "--cpu-model/--no-cpu-model",
+        help="lambda: give each execution environment memory/1,769 vCPU, as AWS does (off: "
+        "the machine's CPU; its durations are then flagged unmodelled).",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
@@ -232,6 +238,7 @@ def run(
             docker_stats=docker_stats,
             faults=fault_kinds,
             hang_timeout_s=hang_timeout_s,
+            cpu_model=cpu_model,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

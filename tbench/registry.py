@@ -35,6 +35,9 @@ class TargetSpec:
     # The launcher option that makes it append Lambda REPORT lines to a file (tbench run keeps
     # them as <target>/lambda-reports.log); None for targets that write none.
     report_log_option: str | None = None
+    # The launcher option that turns Lambda's CPU model off (`--no-cpu-model`); None for
+    # targets without one. A target that has it gets a short memory tune in `tbench run`.
+    no_cpu_model_option: str | None = None
 
     def argv(self, host: str, port: int, *extra: str) -> list[str]:
         """The command that starts this target's server on host:port."""
@@ -98,6 +101,7 @@ TARGETS: dict[str, TargetSpec] = {
             assigns_ids=False,
             ws_bad_input="error-frame",
             report_log_option="--report-log",
+            no_cpu_model_option="--no-cpu-model",
         ),
     )
 }
