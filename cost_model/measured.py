@@ -26,6 +26,7 @@ from cost_model.containers import (
     hours_in_month,
     tasks_for_load,
 )
+from cost_model.duration_source import duration_source
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
 from cost_model.units import MILLION
@@ -72,6 +73,10 @@ class MeasuredLambda:
     published: int  # messages sent in the run (sendMessage invocations serve these)
     sessions: int  # connections opened in the run ($connect / $disconnect serve these)
     message_bytes: int  # size each message is metered at (bytes per delivered message)
+    # Billed ms per message sent from the memory tune, when the run was saturated (None: the
+    # run's own REPORT lines), and which durations price the target, in words
+    uncontended_send_ms: Decimal | None = None
+    durations_from: str = ""
 
     def _billed_ms(self, names: Iterable[str]) -> int:
         wanted = set(names)
@@ -80,6 +85,8 @@ class MeasuredLambda:
     @property
     def send_ms_per_message(self) -> Decimal:
         """Billed ms of every per-message function, per message sent."""
+        if self.uncontended_send_ms is not None:
+            return self.uncontended_send_ms
         session_names = {CONNECT_FUNCTION, DISCONNECT_FUNCTION}
         other = sum(f.billed_ms for f in self.functions if f.name not in session_names)
         return Decimal(other) / max(self.published, 1)
@@ -186,6 +193,7 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
             if not functions:
                 skipped[name] = f"{REPORT_LOG_FILE} holds no REPORT line"
                 continue
+            source = duration_source(result, run.host.cpu_count_logical)
             serverless.append(
                 MeasuredLambda(
                     target=name,
@@ -193,6 +201,8 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
                     published=int(metrics.get("published") or 0),
                     sessions=int((metrics.get("users") or 0) + (metrics.get("reconnects") or 0)),
                     message_bytes=round(float(metrics.get("bytes_per_delivered") or 0)),
+                    uncontended_send_ms=source.send_ms,
+                    durations_from=source.note,
                 )
             )
             continue

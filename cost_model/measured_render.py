@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cost_model.measured import Crossover, RunPricing, TargetCost
+from cost_model.measured import Crossover, MeasuredRun, RunPricing, TargetCost
 from cost_model.pricing import Pricing
 from cost_model.render import INDENT, count, fixed, usd
 
@@ -24,6 +24,11 @@ def describe_load(priced: RunPricing) -> list[str]:
         + ("with" if priced.free_tier else "without")
         + " Lambda's free tier",
     ]
+
+
+def describe_durations(measured: MeasuredRun) -> list[str]:
+    """Which Lambda durations each serverless target is priced from (the run's or the tune's)."""
+    return [f"{s.target}: Lambda priced from {s.durations_from}" for s in measured.serverless]
 
 
 def describe_cost(cost: TargetCost) -> str:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,9 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from cost_model.lambda_cost import usd_per_million_invocations
-from cost_model.pricing import Architecture, Pricing
-from servers.lambda_ws.cpu_model import NO_CPU_MODEL, MemorySizeError, check_memory_mb
+from servers.lambda_ws.cpu_model import NO_CPU_MODEL, MemorySizeError, check_memory_mb, sweep_stale
 from servers.lambda_ws.template import route_functions
 from tbench.lambda_report import LambdaReport, read_invocations
 from tbench.process import TargetProcess
@@ -174,6 +171,7 @@ def measure_memory_size(
             if progress:
                 progress(memory_mb, "invoked")
         state = read_cpu_model(emulator.url) or {}
+    sweep_stale()  # if the emulator outlived its grace and was killed, its groups remain
     reports = [r for r in _send_reports(report_log) if r.status is None]
     warm = reports[WARMUP_INVOCATIONS:]
     if len(warm) < invocations:
@@ -210,27 +208,3 @@ def tune(
             measure_memory_size(size, invocations, directory, cpu_model, progress)
             for size in memory_sizes
         ]
-
-
-def priced_rows(
-    results: Sequence[TuneResult], pricing: Pricing, architecture: Architecture = "x86_64"
-) -> list[dict[str, Any]]:
-    """Each size with its cost per million invocations (compute + requests, billed p50), and
-    which is the cheapest and which the fastest (p50)."""
-    costs = [
-        usd_per_million_invocations(
-            Decimal(str(r.billed_duration_p50_ms)), Decimal(r.memory_mb), pricing, architecture
-        )
-        for r in results
-    ]
-    cheapest = min(range(len(results)), key=lambda i: costs[i], default=None)
-    fastest = min(range(len(results)), key=lambda i: results[i].duration_p50_ms, default=None)
-    return [
-        {
-            **result.to_json(),
-            "usd_per_million": float(round(cost, 6)),
-            "cheapest": index == cheapest,
-            "fastest": index == fastest,
-        }
-        for index, (result, cost) in enumerate(zip(results, costs, strict=True))
-    ]

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cost_model.cli import Arch
+from cost_model.memory_tune import priced_rows
 from cost_model.pricing import DEFAULT_PRICING_FILE, load_pricing
 from loadtests.lambda_tune import (
     DEFAULT_INVOCATIONS,
@@ -20,7 +21,6 @@ from loadtests.lambda_tune import (
     WARMUP_INVOCATIONS,
     TuneResult,
     parse_memory_sizes,
-    priced_rows,
     tune,
 )
 from tbench.process import TargetStartError
@@ -107,7 +107,7 @@ def tune_command(
     except (TargetStartError, RuntimeError, TimeoutError, OSError) as exc:
         err_console.print(f"[red]tuning failed: {exc}[/]")
         raise typer.Exit(1) from None
-    rows = priced_rows(results, load_pricing(), arch)
+    rows = priced_rows([result.to_json() for result in results], load_pricing(), arch)
     unmodelled = {r.unmodelled_reason for r in results if not r.cpu_modelled}
     for reason in sorted(filter(None, unmodelled)):
         err_console.print(f"[yellow]durations unmodelled (the machine's CPU): {reason}[/]")

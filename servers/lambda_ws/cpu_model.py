@@ -135,13 +135,12 @@ class CpuLimit:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (which has exited, only its parent is late)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state != "Z"
 
 
 def _remove_group(path: Path) -> None:
@@ -295,3 +294,10 @@ class CpuModel:
             with contextlib.suppress(OSError):  # busy while another emulator has groups there
                 self.group.parent.rmdir()
             self.group = None
+
+
+def quotas_available() -> bool:
+    """Whether this process may set CPU quotas (a model is created and removed at once)."""
+    model = CpuModel()
+    model.close()
+    return model.hierarchy is not None

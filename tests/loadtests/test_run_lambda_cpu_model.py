@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from loadtests.runner.lambda_target import RUN_TUNE_INVOCATIONS, run_tune_sizes
-from servers.lambda_ws.cpu_model import GROUP_DIR, ROOT_ENV, CpuModel, find_hierarchy
+from servers.lambda_ws.cpu_model import (
+    GROUP_DIR,
+    ROOT_ENV,
+    find_hierarchy,
+    quotas_available,
+)
 from tbench.results import FLAG_DURATIONS_UNMODELLED, TargetResult, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
@@ -28,7 +33,7 @@ def run_lambda(out: Path, *args: str) -> TargetResult:
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or not CpuModel().modelled, reason="needs root and the cpu controller"
+    os.geteuid() != 0 or not quotas_available(), reason="needs root and the cpu controller"
 )
 def test_a_run_records_the_model_and_tunes_memory_without_contention(tmp_path: Path) -> None:
     result = run_lambda(tmp_path)
