@@ -31,7 +31,7 @@ from servers.lambda_ws.cpu_model import (
 )
 from servers.lambda_ws.environments import FunctionConfig, Invocation, LambdaService, ServiceLimits
 
-from .conftest import start_emulator, unique_room, wait_for
+from .conftest import Emulator, start_emulator, unique_room, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -151,14 +151,24 @@ def test_without_permission_the_model_says_why_and_the_emulator_still_serves(
     assert "root" in state["reason"]
 
 
-@needs_quotas
-def test_the_emulator_reports_the_model_and_removes_its_groups_on_stop(tmp_path: Path) -> None:
+def emulator_with_a_group(directory: Path) -> tuple[Emulator, Path]:
+    """A started emulator whose $connect has run in a CPU group; that emulator's group."""
     assert HIERARCHY is not None
-    emulator = start_emulator(tmp_path)
+    emulator = start_emulator(directory)
     group = HIERARCHY.path / GROUP_DIR / str(emulator.process.pid)
     try:
         with connect(emulator.url(unique_room("cpu")), open_timeout=30):
-            wait_for(lambda: [p for p in group.glob("ConnectFunction-*")], 30)
+            wait_for(lambda: list(group.glob("ConnectFunction-*")), 30)
+    except BaseException:
+        emulator.process.stop()
+        raise
+    return emulator, group
+
+
+@needs_quotas
+def test_the_emulator_reports_the_model_and_removes_its_groups_on_stop(tmp_path: Path) -> None:
+    emulator, group = emulator_with_a_group(tmp_path)
+    try:
         model = emulator.stats()["lambda"]["cpu_model"]
         assert (model["modelled"], model["period_us"]) == (True, 20_000)
         quota = next(group.glob("ConnectFunction-*")) / "cpu.cfs_quota_us"
@@ -171,14 +181,8 @@ def test_the_emulator_reports_the_model_and_removes_its_groups_on_stop(tmp_path:
 
 @needs_quotas
 def test_groups_of_a_killed_emulator_are_swept(tmp_path: Path) -> None:
-    assert HIERARCHY is not None
-    emulator = start_emulator(tmp_path)
-    group = HIERARCHY.path / GROUP_DIR / str(emulator.process.pid)
-    try:
-        with connect(emulator.url(unique_room("cpu")), open_timeout=30):
-            wait_for(lambda: group.exists(), 30)
-    finally:
-        emulator.process.kill()  # kill -9 of the whole group: no cleanup ran
+    emulator, group = emulator_with_a_group(tmp_path)
+    emulator.process.kill()  # kill -9 of the whole group: no cleanup ran
     assert group.exists()
     assert group in wait_for(lambda: sweep_stale(HIERARCHY), 10)
     assert not group.exists()
