@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from servers.lambda_ws.cpu_model import NO_CPU_MODEL, MemorySizeError, check_memory_mb, sweep_stale
+from servers.lambda_ws.cpu_model import MemorySizeError, check_memory_mb, sweep_stale
 from servers.lambda_ws.template import route_functions
 from tbench.lambda_report import LambdaReport, read_invocations
 from tbench.process import TargetProcess
@@ -146,12 +146,11 @@ def measure_memory_size(
 ) -> TuneResult:
     """Start an emulator at `memory_mb`, register a room of 10, invoke `sendMessage` N times."""
     report_log = directory / f"tune-{memory_mb}mb-reports.log"
-    options = ["--memory-mb", str(memory_mb), "--report-log", str(report_log)]
-    if not cpu_model:
-        options.append(NO_CPU_MODEL)
+    spec = get_target("lambda")
+    options = ("--memory-mb", str(memory_mb), "--report-log", str(report_log))
     emulator = TargetProcess(
-        get_target("lambda"),
-        extra_args=tuple(options),
+        spec,
+        extra_args=(*options, *spec.cpu_model_args(cpu_model)),
         log_path=directory / f"tune-{memory_mb}mb-emulator.log",
     )
     room = f"tune-{memory_mb}"

@@ -46,10 +46,19 @@ def serve(
     target: str = typer.Argument(..., help="Target name (see `tbench targets`)."),
     host: str = typer.Option(DEFAULT_HOST, help="Address to bind; loopback unless told."),
     port: int = typer.Option(8000, help="TCP port to bind."),
+    cpu_model: bool = typer.Option(
+        True,
+        "--cpu-model/--no-cpu-model",
+        help="lambda: each execution environment gets memory/1,769 vCPU, as on AWS.",
+    ),
 ) -> None:
     """Start one target's server in the foreground and print its URL."""
     _target_or_exit(target)
-    server = TargetProcess(get_target(target), host=host, port=port)
+    spec = get_target(target)
+    if not cpu_model and spec.no_cpu_model_option is None:
+        err_console.print(f"[red]--no-cpu-model: {target} has no CPU model (lambda has)[/]")
+        raise typer.Exit(2)
+    server = TargetProcess(spec, host=host, port=port, extra_args=spec.cpu_model_args(cpu_model))
     try:
         server.start()
     except TargetStartError as exc:

@@ -54,6 +54,12 @@ class TargetSpec:
             *extra,
         ]
 
+    def cpu_model_args(self, cpu_model: bool) -> tuple[str, ...]:
+        """The launcher options that turn the CPU model off when asked (none otherwise)."""
+        if cpu_model or self.no_cpu_model_option is None:
+            return ()
+        return (self.no_cpu_model_option,)
+
     def url(self, host: str, port: int) -> str:
         """Base URL clients use (HTTP root, or the WebSocket endpoint)."""
         bracketed = f"[{host}]" if ":" in host else host

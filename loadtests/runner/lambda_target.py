@@ -26,11 +26,6 @@ def has_cpu_model(spec: TargetSpec) -> bool:
     return spec.no_cpu_model_option is not None
 
 
-def cpu_model_options(spec: TargetSpec, cpu_model: bool) -> tuple[str, ...]:
-    """The launcher options that turn the model off when asked (none otherwise)."""
-    return () if cpu_model or spec.no_cpu_model_option is None else (spec.no_cpu_model_option,)
-
-
 def record(result: TargetResult, state: dict[str, Any] | None) -> None:
     """Put the CPU model into the target's deployment; flag durations it did not model."""
     if state is None:

@@ -203,7 +203,7 @@ class ComparisonRun:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         faults = self.scenario.faults
         admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
-        cpu = lambda_target.cpu_model_options(spec, self.options.cpu_model)
+        cpu = spec.cpu_model_args(self.options.cpu_model)
         return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:

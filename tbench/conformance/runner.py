@@ -33,7 +33,7 @@ def verify_server_args(spec: TargetSpec) -> tuple[tuple[str, ...], ServerFacts]:
     finish out of order, as concurrent ones may on AWS; the run measures that).
     """
     if spec.no_cpu_model_option is not None:
-        return (spec.no_cpu_model_option,), ServerFacts()
+        return spec.cpu_model_args(False), ServerFacts()
     if spec.launcher != ASGI_LAUNCHER:
         return (), ServerFacts()
     if spec.family == "sse":
