@@ -68,7 +68,7 @@ def test_tune_json_has_the_fields_and_128_mb_is_far_slower_than_1769() -> None:
     assert sum(row["cheapest"] for row in rows) == 1
 
 
-def test_without_the_cpu_model_the_sizes_run_alike() -> None:
+def test_without_the_cpu_model_every_row_says_unmodelled() -> None:
     rows = json_rows(
         tbench_tune("--memory", "128,1769", "--invocations", "5", "--json", "--no-cpu-model")
     )
