@@ -298,8 +298,8 @@ class ComparisonRun:
                     f"--master-port {locust.master_port}`"
                 )
             self._follow(spec, handle, locust, plan, live, injector, watch)
-            if lambda_target.has_cpu_model(spec):
-                cpu_state = read_cpu_model(handle.url)  # while the emulator still runs
+            if lambda_target.has_cpu_model(spec) and not handle.url.startswith("wss://"):
+                cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
         finally:
             watch.stop()
             locust.stop()
