@@ -25,7 +25,7 @@ from cost_model.measured import (
     measure_run,
     price_run,
 )
-from cost_model.measured_render import render_run_pricing
+from cost_model.measured_render import describe_durations, render_run_pricing
 from cost_model.pricing import Architecture, Pricing, PricingError, load_pricing
 from cost_model.render import (
     bill_json,
@@ -374,3 +374,6 @@ def run_cost(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _emit(as_json, "run", priced, pricing, render_run_pricing(priced, pricing))
+    if not as_json:
+        for line in describe_durations(measured):
+            typer.echo(line)

@@ -20,7 +20,7 @@ from cost_model.charges import (
 )
 from cost_model.init_phase import InitBilling
 from cost_model.pricing import Architecture, Pricing
-from cost_model.units import MS_PER_SECOND, SECONDS_PER_DAY, mb_to_gb
+from cost_model.units import MILLION, MS_PER_SECOND, SECONDS_PER_DAY, mb_to_gb
 
 
 @dataclass(frozen=True)
@@ -284,3 +284,22 @@ def estimate_lambda(
         init_billing=init_billing,
     )
     return LambdaEstimate(throughput, bill, cold_start_percent, init_duration_ms)
+
+
+def usd_per_million_invocations(
+    billed_duration_ms: Decimal,
+    memory_mb: Decimal,
+    pricing: Pricing,
+    architecture: Architecture = "x86_64",
+) -> Decimal:
+    """Compute and requests of a million invocations of `billed_duration_ms` each, unrounded
+    and without the free tier (what `tbench lambda tune` compares memory sizes by)."""
+    bill = lambda_bill(
+        MILLION,
+        compute_seconds(MILLION, billed_duration_ms),
+        memory_mb,
+        pricing,
+        architecture=architecture,
+        free_tier=False,
+    )
+    return bill.compute.charge.exact_usd + bill.requests.charge.exact_usd

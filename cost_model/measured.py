@@ -26,9 +26,11 @@ from cost_model.containers import (
     hours_in_month,
     tasks_for_load,
 )
+from cost_model.duration_source import duration_source
 from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
+from cost_model.units import MILLION
 from tbench.lambda_report import (
     REPORT_LOG_FILE,
     UNNAMED_FUNCTION,
@@ -39,7 +41,6 @@ from tbench.results import RunResult, TargetStatus, load_run
 
 BYTES_PER_MB = Decimal(1024 * 1024)
 HOURS_PER_DAY = Decimal(24)
-MILLION = Decimal(1_000_000)
 # template.yaml's functions behind $connect and $disconnect; the others run per message sent.
 CONNECT_FUNCTION = "ConnectFunction"
 DISCONNECT_FUNCTION = "DisconnectFunction"
@@ -74,6 +75,10 @@ class MeasuredLambda:
     published: int  # messages sent in the run (sendMessage invocations serve these)
     sessions: int  # connections opened in the run ($connect / $disconnect serve these)
     message_bytes: int  # size each message is metered at (bytes per delivered message)
+    # Billed ms per message sent from the memory tune, when the run was saturated (None: the
+    # run's own REPORT lines), and which durations price the target, in words
+    uncontended_send_ms: Decimal | None = None
+    durations_from: str = ""
 
     def _serving(self, route: str | None) -> list[FunctionUse]:
         """The functions behind $connect or $disconnect, or (None) every per-message one."""
@@ -95,6 +100,8 @@ class MeasuredLambda:
     @property
     def send_ms_per_message(self) -> Decimal:
         """Billed ms of every per-message function, per message sent."""
+        if self.uncontended_send_ms is not None:
+            return self.uncontended_send_ms
         return self._ms_per_use(None, self.published)
 
     @property
@@ -215,6 +222,7 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
             if not functions:
                 skipped[name] = f"{REPORT_LOG_FILE} holds no REPORT line"
                 continue
+            source = duration_source(result, run.host.cpu_count_logical)
             serverless.append(
                 MeasuredLambda(
                     target=name,
@@ -222,6 +230,8 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
                     published=int(metrics.get("published") or 0),
                     sessions=int((metrics.get("users") or 0) + (metrics.get("reconnects") or 0)),
                     message_bytes=round(float(metrics.get("bytes_per_delivered") or 0)),
+                    uncontended_send_ms=source.send_ms,
+                    durations_from=source.note,
                 )
             )
             continue

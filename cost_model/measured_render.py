@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cost_model.init_phase import describe_rule
-from cost_model.measured import Crossover, RunPricing, TargetCost
+from cost_model.measured import Crossover, MeasuredRun, RunPricing, TargetCost
 from cost_model.pricing import Pricing
 from cost_model.render import INDENT, count, fixed, init_summary, usd
 
@@ -26,6 +26,11 @@ def describe_load(priced: RunPricing) -> list[str]:
         + " Lambda's free tier; cold starts as often per message and per connection as in the"
         f" run, their INIT phase {describe_rule(priced.init_billing)}",
     ]
+
+
+def describe_durations(measured: MeasuredRun) -> list[str]:
+    """Which Lambda durations each serverless target is priced from (the run's or the tune's)."""
+    return [f"{s.target}: Lambda priced from {s.durations_from}" for s in measured.serverless]
 
 
 def describe_cost(cost: TargetCost) -> str:

@@ -10,6 +10,7 @@ MS_PER_SECOND = Decimal(1000)
 MINUTES_PER_HOUR = 60
 HOURS_PER_DAY = 24
 SECONDS_PER_DAY = 86_400
+MILLION = Decimal(1_000_000)  # prices are quoted per million requests and messages
 
 
 def mb_to_gb(megabytes: Decimal) -> Decimal:

@@ -8,6 +8,7 @@ from pathlib import Path
 from analysis.figures import build_figures
 from analysis.load import RunData
 from cost_model.measured import measured_from, price_run
+from cost_model.measured_render import describe_durations
 from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
 from reports.faults import FaultSection, fault_section
@@ -74,6 +75,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
     verdict_priced, verdict_pricing, verdict_origin = priced[-1]
     run = data.run
     faults = fault_section(data)
+    durations = describe_durations(measured)
     return ReportContext(
         title=f"transport-bench: {run.scenario.get('name', 'run')} on {len(data.targets)} targets",
         run_id=run.run_id,
@@ -90,6 +92,8 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         guarantees=guarantee_rows(data),
         faults=faults,
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
-        cost_tables=[cost_table(run_priced, p, origin) for run_priced, p, origin in priced],
+        cost_tables=[
+            cost_table(run_priced, p, origin, durations) for run_priced, p, origin in priced
+        ],
         methodology=methodology(data),
     )

@@ -62,8 +62,11 @@ class CostTable:
     skipped: list[str]
 
 
-def cost_table(priced: RunPricing, pricing: Pricing, origin: str) -> CostTable:
-    """Rows, crossovers and the assumptions behind them, in cost_model's own words."""
+def cost_table(
+    priced: RunPricing, pricing: Pricing, origin: str, durations: list[str] | None = None
+) -> CostTable:
+    """Rows, crossovers and the assumptions behind them, in cost_model's own words;
+    `durations`: which Lambda durations each serverless target is priced from."""
     currency = pricing.currency
     rows = [
         CostRow(
@@ -78,7 +81,7 @@ def cost_table(priced: RunPricing, pricing: Pricing, origin: str) -> CostTable:
     return CostTable(
         pricing_origin=origin,
         currency=currency,
-        assumptions=describe_load(priced),
+        assumptions=[*describe_load(priced), *(durations or [])],
         rows=rows,
         init_lines=describe_inits(priced),
         crossovers=[describe_crossover(crossing) for crossing in priced.crossovers],

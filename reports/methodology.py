@@ -11,6 +11,7 @@ from reports.faults import faulted_targets
 from reports.formatting import integer, number
 from reports.verdict import VERDICT_METRICS
 from tbench.results import (
+    FLAG_DURATIONS_UNMODELLED,
     FLAG_ERRORS,
     FLAG_LOADGEN_SATURATED,
     FLAG_UNDER_DELIVERED,
@@ -44,6 +45,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def cpu_model_text(state: dict[str, Any]) -> str:
+    """The Lambda CPU model of a run, in words (run.json's deployment.cpu_model)."""
+    if state.get("modelled"):
+        return (
+            f"each execution environment gets memory / {integer(state.get('mb_per_vcpu'))} vCPU, "
+            f"as on AWS ({state.get('mechanism')}, {integer(state.get('period_us'))} µs period): "
+            "durations are what AWS would bill for the CPU-bound part"
+        )
+    return (
+        f"off: {state.get('reason')}. Durations are unmodelled: the environments had the "
+        "machine's CPU, not their memory's share"
+    )
+
+
+def _deployment_text(deployment: dict[str, Any]) -> str:
+    state = deployment.get("cpu_model")
+    rest = {key: value for key, value in deployment.items() if key != "cpu_model"}
+    parts = [f"Lambda CPU model: {cpu_model_text(state)}"] if isinstance(state, dict) else []
+    return "; ".join([*parts, *([_text(rest)] if rest else [])])
+
+
 def methodology(data: RunData) -> Methodology:
     """Read the run's metadata (run.json), not prose: what ran, where, with what."""
     run = data.run
@@ -67,7 +89,7 @@ def methodology(data: RunData) -> Methodology:
         scenario=[(key, _text(value)) for key, value in run.scenario.items()],
         held_equal=held_pairs,
         deployments=[
-            (target, _text(run.targets[target].deployment))
+            (target, _deployment_text(run.targets[target].deployment or {}))
             for target in data.targets
             if run.targets[target].deployment
         ],
@@ -128,6 +150,12 @@ def warnings(data: RunData) -> list[str]:
             notes.append(
                 f"{target}: delivered {integer(data.metric(target, 'delivered'))} of "
                 f"{integer(data.metric(target, 'expected'))} expected messages."
+            )
+        if FLAG_DURATIONS_UNMODELLED in result.flags:
+            state = (result.deployment or {}).get("cpu_model") or {}
+            notes.append(
+                f"{target}: Lambda's CPU model was {cpu_model_text(state)}, so its Duration and "
+                "cost are not what AWS would bill at the configured memory."
             )
         if FLAG_ERRORS in result.flags:
             notes.append(f"{target}: {integer(data.metric(target, 'errors'))} errors.")

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from cost_model.cli import cost_app
+from loadtests.lambda_tune_cli import lambda_app
 from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
 from tbench.registry import TARGETS, get_target, resolve_targets
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 app.add_typer(cost_app, name="cost")
+app.add_typer(lambda_app, name="lambda")
 
 
 def _target_or_exit(name: str) -> None:
@@ -44,10 +46,19 @@ def serve(
     target: str = typer.Argument(..., help="Target name (see `tbench targets`)."),
     host: str = typer.Option(DEFAULT_HOST, help="Address to bind; loopback unless told."),
     port: int = typer.Option(8000, help="TCP port to bind."),
+    cpu_model: bool = typer.Option(
+        True,
+        "--cpu-model/--no-cpu-model",
+        help="lambda: each execution environment gets memory/1,769 vCPU, as on AWS.",
+    ),
 ) -> None:
     """Start one target's server in the foreground and print its URL."""
     _target_or_exit(target)
-    server = TargetProcess(get_target(target), host=host, port=port)
+    spec = get_target(target)
+    if not cpu_model and spec.no_cpu_model_option is None:
+        err_console.print(f"[red]--no-cpu-model: {target} has no CPU model (lambda has)[/]")
+        raise typer.Exit(2)
+    server = TargetProcess(spec, host=host, port=port, extra_args=spec.cpu_model_args(cpu_model))
     try:
         server.start()
     except TargetStartError as exc:
@@ -205,6 +216,12 @@ def run(
         min=1.0,
         help="A target that answers no /healthz probe for this long is failed as hung.",
     ),
+    cpu_model: bool = typer.Option(
+        True,
+        "--cpu-model/--no-cpu-model",
+        help="lambda: give each execution environment memory/1,769 vCPU, as AWS does (off: "
+        "the machine's CPU; its durations are then flagged unmodelled).",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
@@ -230,6 +247,7 @@ def run(
             docker_stats=docker_stats,
             faults=fault_kinds,
             hang_timeout_s=hang_timeout_s,
+            cpu_model=cpu_model,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

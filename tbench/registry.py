@@ -35,6 +35,9 @@ class TargetSpec:
     # The launcher option that makes it append Lambda REPORT lines to a file (tbench run keeps
     # them as <target>/lambda-reports.log); None for targets that write none.
     report_log_option: str | None = None
+    # The launcher option that turns Lambda's CPU model off (`--no-cpu-model`); None for
+    # targets without one. A target that has it gets a short memory tune in `tbench run`.
+    no_cpu_model_option: str | None = None
 
     def argv(self, host: str, port: int, *extra: str) -> list[str]:
         """The command that starts this target's server on host:port."""
@@ -50,6 +53,12 @@ class TargetSpec:
             *self.extra_args,
             *extra,
         ]
+
+    def cpu_model_args(self, cpu_model: bool) -> tuple[str, ...]:
+        """The launcher options that turn the CPU model off when asked (none otherwise)."""
+        if cpu_model or self.no_cpu_model_option is None:
+            return ()
+        return (self.no_cpu_model_option,)
 
     def url(self, host: str, port: int) -> str:
         """Base URL clients use (HTTP root, or the WebSocket endpoint)."""
@@ -98,6 +107,7 @@ TARGETS: dict[str, TargetSpec] = {
             assigns_ids=False,
             ws_bad_input="error-frame",
             report_log_option="--report-log",
+            no_cpu_model_option="--no-cpu-model",
         ),
     )
 }

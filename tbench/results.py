@@ -28,6 +28,9 @@ FLAG_UNDER_DELIVERED = "delivered_below_expected"
 FLAG_ERRORS = "errors"  # connect, publish or receive errors happened
 FLAG_ENDED_EARLY = "ended_early"  # Locust stopped before the scenario's end (--run-time cap)
 FLAG_FAULTS = "faults_injected"  # latencies and losses include injected faults (by design)
+# Lambda durations on the machine's whole CPU, not memory/1,769 vCPU (--no-cpu-model, or no
+# permission to set CPU quotas): not what AWS would bill
+FLAG_DURATIONS_UNMODELLED = "lambda_durations_unmodelled"
 LOADGEN_SATURATION_PERCENT = 90.0
 
 # Metric names carry their unit; the catalogue says what each one is.
@@ -171,6 +174,9 @@ class TargetResult(BaseModel):
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
     sweep: list[dict[str, Any]] = Field(default_factory=list)
     faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
+    # The lambda target: `tbench lambda tune` rows (memory_mb, duration_p50_ms, ...) measured
+    # after the load, one invocation at a time: durations without contention
+    lambda_tune: list[dict[str, Any]] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict)  # relative to the run directory
 
 

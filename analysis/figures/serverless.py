@@ -1,12 +1,15 @@
-"""The Lambda target from its REPORT lines: invocations, cold starts, billed duration."""
+"""The Lambda target: its REPORT lines (invocations, cold starts, billed duration), and its
+memory tune (duration and cost against memory)."""
 
 from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from analysis.figures.style import FONT_SIZE, new_figure, require
+from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
 from analysis.load import RunData
-from analysis.palette import colour_of
+from analysis.palette import NEUTRAL, colour_of
+from cost_model.memory_tune import priced_rows
+from cost_model.pricing import Pricing, load_pricing
 
 COLD_HATCH = "////"
 
@@ -81,5 +84,70 @@ def lambda_invocations(data: RunData) -> Figure:
         frameon=False,
         loc="outside lower center",
         ncols=2,
+    )
+    return figure
+
+
+def lambda_memory(data: RunData, pricing: Pricing | None = None) -> Figure:
+    """The run's memory tune: sendMessage duration (p50, p95) and cost per million, by memory."""
+    pricing = pricing or load_pricing()
+    tuned = [t for t in data.measured if data.run.targets[t].lambda_tune]
+    require(bool(tuned), "no memory tune in this run (no lambda target started here)")
+    target = tuned[0]
+    result = data.run.targets[target]
+    rows = priced_rows(sorted(result.lambda_tune, key=lambda r: r["memory_mb"]), pricing)
+    memory = [row["memory_mb"] for row in rows]
+    colour = colour_of(target)
+    figure, (duration_ax,) = new_figure(3.0)
+    p50 = [row["duration_p50_ms"] for row in rows]
+    p95 = [row["duration_p95_ms"] for row in rows]
+    duration_ax.plot(memory, p50, color=colour, marker="o", label="duration p50")
+    duration_ax.plot(memory, p95, color=colour, marker="^", linestyle="--", label="duration p95")
+    duration_ax.set_xscale("log", base=2)
+    duration_ax.set_ylim(bottom=0)
+    duration_ax.set_xticks(memory, [f"{m:,}" for m in memory])
+    duration_ax.minorticks_off()
+    duration_ax.set_xlabel("function memory (MB, log) — CPU share = memory / 1,769 vCPU")
+    duration_ax.set_ylabel("sendMessage duration (ms)")
+    cost_ax = duration_ax.twinx()
+    cost_ax.plot(
+        memory,
+        [row["usd_per_million"] for row in rows],
+        color=NEUTRAL,
+        marker="s",
+        label=f"{pricing.currency} per million invocations",
+    )
+    cost_ax.set_ylim(bottom=0)
+    cost_ax.set_ylabel(f"{pricing.currency} per million invocations")
+    cost_ax.grid(False)
+    configured = (result.deployment or {}).get("function_memory_mb")
+    if isinstance(configured, int) and configured in memory:
+        marked_line(duration_ax, configured, "configured", vertical=True, at=0.02, ha="left")
+    cheapest = next(row for row in rows if row["cheapest"])
+    cost_ax.annotate(
+        "cheapest",
+        (cheapest["memory_mb"], cheapest["usd_per_million"]),
+        textcoords="offset points",
+        xytext=(0, 6),
+        ha="center",
+        fontsize=FONT_SIZE - 1,
+        color=NEUTRAL,
+    )
+    modelled = all(row.get("cpu_modelled") for row in rows)
+    invocations = rows[0].get("invocations", "?")
+    duration_ax.set_title(
+        f"{target}: sendMessage to a room of 10, {invocations} invocations per size"
+        f"{'' if modelled else ' (CPU unmodelled)'}",
+        fontsize=FONT_SIZE + 1,
+    )
+    handles = duration_ax.get_legend_handles_labels()
+    extra = cost_ax.get_legend_handles_labels()
+    figure.legend(
+        handles[0] + extra[0],
+        handles[1] + extra[1],
+        fontsize=FONT_SIZE - 1,
+        frameon=False,
+        loc="outside lower center",
+        ncols=3,
     )
     return figure

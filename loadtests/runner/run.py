@@ -19,7 +19,8 @@ from rich.console import Console
 
 from loadtests import scenario_files
 from loadtests.collect import RESULT_FILE, STATUS_FILE
-from loadtests.runner import metadata
+from loadtests.lambda_tune import read_cpu_model
+from loadtests.runner import lambda_target, metadata
 from loadtests.runner.cluster_target import (
     ClusterTarget,
     replicable,
@@ -51,6 +52,7 @@ from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metri
 from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle, parse_target_urls
 from loadtests.runner.verification import Verification, verify_all
 from loadtests.users import user_class_name
+from servers.lambda_ws.cpu_model import sweep_stale
 from tbench.process import DEFAULT_HOST, TargetStartError
 from tbench.registry import TargetSpec
 from tbench.results import FLAG_FAULTS, RunResult, TargetResult, TargetStatus, save_run
@@ -89,6 +91,7 @@ class RunOptions:
     docker_stats: bool = False  # sample the given targets' containers through the Docker API
     faults: list[FaultKind] = field(default_factory=list)  # inject these (scenario's otherwise)
     hang_timeout_s: float = 30.0  # a target silent on /healthz this long is failed as hung
+    cpu_model: bool = True  # Lambda's CPU model in the emulator (--no-cpu-model: off)
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -200,7 +203,8 @@ class ComparisonRun:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         faults = self.scenario.faults
         admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
-        return StartedTarget(spec, target_dir / "server.log", self.options.host, admin)
+        cpu = spec.cpu_model_args(self.options.cpu_model)
+        return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
         """Verify before benchmark; all targets at once, each on its own fresh server."""
@@ -282,6 +286,7 @@ class ComparisonRun:
         sampler = self._sampler(spec, handle, lambda: locust.pids)
         injector = FaultInjector(handle)
         watch = LivenessWatch(handle.url)
+        cpu_state: dict[str, Any] | None = None
         try:
             sampler.start()
             watch.start()
@@ -293,11 +298,15 @@ class ComparisonRun:
                     f"--master-port {locust.master_port}`"
                 )
             self._follow(spec, handle, locust, plan, live, injector, watch)
+            if lambda_target.has_cpu_model(spec) and not handle.url.startswith("wss://"):
+                cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
         finally:
             watch.stop()
             locust.stop()
             series = sampler.stop(target_dir / "resources.csv")
             handle.stop()
+            if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
+                sweep_stale()  # the groups of an emulator killed before its cleanup
         loadgen_path = target_dir / RESULT_FILE
         if not loadgen_path.exists():
             raise TargetFailed(
@@ -329,6 +338,12 @@ class ComparisonRun:
             result.deployment = {"replicas": 1, "note": replicable(spec)}
         elif isinstance(sampler, DockerStatsSampler):
             result.deployment = {"runtime": "docker", "containers": sampler.server_containers}
+        lambda_target.record(result, cpu_state)
+        if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
+            live.update(spec.name, phase="tuning memory")
+            error = lambda_target.short_tune(result, target_dir, self.options.cpu_model)
+            if error is not None:
+                self.console.print(f"[yellow]{spec.name}: no memory tune: {error}[/]")
 
     def _follow(
         self,

@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 import uvicorn
 
+from servers.lambda_ws.cpu_model import NO_CPU_MODEL, CpuModel, MemorySizeError, check_memory_mb
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
 from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
@@ -64,6 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--report-log", type=Path, help="append Lambda REPORT lines here")
     parser.add_argument("--memory-mb", type=int, help="function memory (template's otherwise)")
+    parser.add_argument(
+        NO_CPU_MODEL,
+        dest="cpu_model",
+        action="store_false",
+        help="give environments the whole machine's CPU instead of memory/1,769 vCPU (AWS's)",
+    )
     parser.add_argument("--concurrency-limit", type=int, default=1_000, help="Lambda concurrency")
     parser.add_argument("--max-workers", type=int, default=4, help="real worker processes")
     parser.add_argument(
@@ -86,6 +93,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.concurrency_limit < 1 or args.max_workers < 1:
         parser.error("--concurrency-limit and --max-workers must be >= 1")
+    if args.memory_mb is not None:
+        try:
+            check_memory_mb(args.memory_mb)
+        except MemorySizeError as exc:
+            parser.error(f"--memory-mb: {exc}")
     try:
         # The TBENCH_* settings every target reads (request timeout, connection cap).
         settings = Settings.from_env()
@@ -176,7 +188,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             for route in routes.values()
         }
         limits = ServiceLimits(args.concurrency_limit, args.max_workers, args.env_idle_s)
-        lambdas = LambdaService(functions, limits, os.environ, args.report_log, args.region)
+        cpu = CpuModel(enabled=args.cpu_model)
+        if cpu.enabled and not cpu.modelled:
+            print(
+                f"lambda CPU model off: {cpu.reason}; durations are unmodelled "
+                "(the whole machine's CPU, not memory/1,769 vCPU)",
+                file=sys.stderr,
+                flush=True,
+            )
+        lambdas = LambdaService(
+            functions, limits, os.environ, args.report_log, args.region, cpu=cpu
+        )
         config = GatewayConfig(
             stage=args.stage,
             api_id=args.api_id,
@@ -197,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             signal.signal(signum, _exit_cleanly)
         print(
             f"lambda emulator on ws://{args.host}:{args.port}/{args.stage} "
-            f"(DynamoDB {dynamodb_url}, {args.max_workers} workers)",
+            f"(DynamoDB {dynamodb_url}, {args.max_workers} workers, CPU model "
+            f"{cpu.state().mechanism if cpu.modelled else 'off'})",
             file=sys.stderr,
             flush=True,
         )

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from servers.lambda_ws.cpu_model import CpuLimit, CpuModel
 from servers.lambda_ws.runtime import HEADER
 from tbench.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 
@@ -106,8 +107,12 @@ class Environment:
 
     _ids = itertools.count(1)
 
-    def __init__(self, function: FunctionConfig, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, function: FunctionConfig, env: Mapping[str, str], cpu: CpuModel | None = None
+    ) -> None:
         self.function = function
+        self.cpu = cpu
+        self.cpu_limit: CpuLimit | None = None
         self.id = f"{function.name}-{next(self._ids)}"
         self.env = dict(env)
         self.process: asyncio.subprocess.Process | None = None
@@ -134,6 +139,9 @@ class Environment:
         self.import_ms = float(ready.get("import_ms", 0.0))
         if ready.get("error"):
             raise EnvironmentDied(f"init failed: {ready['error'].get('errorMessage')}")
+        if self.cpu is not None:
+            # After init: on AWS the init phase runs faster than the handler (unthrottled).
+            self.cpu_limit = self.cpu.limit(self.process.pid, self.function.memory_mb, self.id)
 
     def _lambda_env(self) -> dict[str, str]:
         """The variables Lambda sets in every execution environment."""
@@ -174,16 +182,18 @@ class Environment:
     async def stop(self) -> None:
         """Shut the worker down (end of input, then a kill if it lingers)."""
         process = self.process
-        if process is None or process.returncode is not None:
-            return
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), 1.0)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 1.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self.cpu is not None:
+            self.cpu.release(self.cpu_limit)  # the process has exited: its group can go
+            self.cpu_limit = None
 
 
 class LambdaService:
@@ -196,8 +206,10 @@ class LambdaService:
         env: Mapping[str, str],
         report_log: Path | None = None,
         region: str = "us-east-1",
+        cpu: CpuModel | None = None,
     ) -> None:
         self.functions = dict(functions)
+        self.cpu = cpu or CpuModel(enabled=False)
         self.limits = limits
         self.env = dict(env)
         self.report_log = report_log
@@ -222,6 +234,7 @@ class LambdaService:
                 await self._reaper
         everyone = [env for envs in self._idle.values() for env in envs] + list(self._busy)
         await asyncio.gather(*(env.stop() for env in everyone), return_exceptions=True)
+        self.cpu.close()
         if self._log is not None:
             self._log.close()
 
@@ -250,7 +263,7 @@ class LambdaService:
         queue_wait_ms = (time.perf_counter() - asked) * 1000
         cold = env is None
         if env is None:
-            env = Environment(function, self.env)
+            env = Environment(function, self.env, self.cpu)
             try:
                 await env.start()
             except (EnvironmentDied, TimeoutError, OSError) as exc:
@@ -425,7 +438,7 @@ class LambdaService:
     def snapshot(self) -> dict[str, Any]:
         """The counters now, with the number of live environments."""
         self.stats.environments_live = self._slots_used
-        return self.stats.to_json()
+        return {**self.stats.to_json(), "cpu_model": self.cpu.state().to_json()}
 
     async def _reclaim_idle(self) -> None:
         """Shut down environments idle for longer than `idle_reclaim_s`."""

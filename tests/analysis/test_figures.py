@@ -33,6 +33,9 @@ def test_every_figure_is_drawn_or_explained(rendered):
         if key == "latency-vs-users":
             assert result.figure is None
             assert "no sweep" in (result.note or "")
+        elif key == "lambda-memory":  # the smoke run predates the tune: test_lambda_memory.py
+            assert result.figure is None
+            assert "no memory tune" in (result.note or "")
         else:
             assert isinstance(result.figure, Figure), (key, result.note)
             assert result.figure.axes

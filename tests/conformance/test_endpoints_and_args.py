@@ -36,3 +36,5 @@ def test_verify_passes_tuning_flags_only_to_the_shared_launcher():
     assert facts.queue_size == 64
     emulated = replace(websocket, launcher="servers.lambda_ws.emulator")
     assert verify_server_args(emulated) == ((), ServerFacts())
+    # the real lambda target: checked without its CPU model (the checks assume full speed)
+    assert verify_server_args(get_target("lambda")) == (("--no-cpu-model",), ServerFacts())

@@ -10,6 +10,7 @@ from cost_model.lambda_cost import (
     price_compute,
     throughput_from_concurrency,
     throughput_from_monthly_requests,
+    usd_per_million_invocations,
 )
 
 
@@ -124,3 +125,11 @@ def test_fractional_rates_round_requests_to_whole_invocations():
     rate = throughput_from_concurrency(D(1), D(300), D(30))  # 3.33.. requests per second
     assert rate.per_month == 8_640_000  # 2,592,000 s / 0.3 s
     assert rate.per_second == pytest.approx(D("3.3333333"))
+
+
+def test_a_million_invocations_cost_compute_plus_requests_unrounded(pricing):
+    # 1e6 x 0.358 s x 0.125 GB = 44,750 GB-s at 0.0000166667, + 1e6 requests at 0.20 / 1e6
+    cost = usd_per_million_invocations(D(358), D(128), pricing)
+    assert cost == D(44_750) * D("0.0000166667") + D("0.20")
+    arm = usd_per_million_invocations(D(358), D(128), pricing, "arm64")
+    assert arm == D(44_750) * D("0.0000133334") + D("0.20")

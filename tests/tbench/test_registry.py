@@ -23,3 +23,10 @@ def test_argv_runs_the_launcher_with_host_and_port():
     argv = get_target("sse").argv("127.0.0.1", 9000)
     assert argv[1:4] == ["-m", "servers.launch", "servers.sse:app"]
     assert argv[-4:] == ["--host", "127.0.0.1", "--port", "9000"]
+
+
+def test_only_the_lambda_target_has_a_cpu_model_to_turn_off():
+    lam = get_target("lambda")
+    assert lam.cpu_model_args(True) == ()
+    assert lam.cpu_model_args(False) == ("--no-cpu-model",)
+    assert get_target("sse").cpu_model_args(False) == ()

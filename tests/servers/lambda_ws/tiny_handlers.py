@@ -18,3 +18,15 @@ def hold(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def fail(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Raise, as a buggy function does."""
     raise ValueError("boom")
+
+
+def spin(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Busy-loop for `seconds` of wall time; report the CPU time this process got meanwhile."""
+    began_wall, began_cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - began_wall < float(event.get("seconds", 1.0)):
+        pass
+    return {
+        "wall_s": time.perf_counter() - began_wall,
+        "cpu_s": time.process_time() - began_cpu,
+        "pid": os.getpid(),
+    }
