@@ -205,15 +205,31 @@ def run(
         min=1.0,
         help="A target that answers no /healthz probe for this long is failed as hung.",
     ),
+    network: str | None = typer.Option(
+        None,
+        "--network",
+        metavar="PROFILE[,PROFILE...]",
+        help="Measure over an emulated link (root): named profiles (loadtests/"
+        "network_profiles.toml: lan, wifi, 4g, 3g, lossy-4g) or inline "
+        "rtt=100ms,jitter=10ms,loss=1%,rate=5mbit; several: each target under each.",
+    ),
+    network_mechanism: str = typer.Option(
+        "auto",
+        "--network-mechanism",
+        help="auto (netem if the kernel has it), netem, or relay (TUN delay relay + tbf + "
+        "iptables).",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
     from loadtests.runner.run import ComparisonRun, RunOptions
+    from tbench.network_profile import parse_network_option
     from tbench.scenario import ScenarioError, parse_fault_kinds
 
     try:
         specs = resolve_targets(targets)
         fault_kinds = parse_fault_kinds(faults) if faults is not None else []
+        networks = parse_network_option(network) if network is not None else []
         options = RunOptions(
             specs,
             scenario,
@@ -230,6 +246,8 @@ def run(
             docker_stats=docker_stats,
             faults=fault_kinds,
             hang_timeout_s=hang_timeout_s,
+            networks=networks,
+            network_mechanism=network_mechanism,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:
