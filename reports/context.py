@@ -12,6 +12,7 @@ from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
 from reports.faults import FaultSection, fault_section
 from reports.methodology import Methodology, methodology, warnings
+from reports.network import NetworkSection, network_section
 from reports.svg import figure_svg
 from reports.verdict import VERDICT_METRICS, GuaranteeRow, VerdictRow, guarantee_rows, verdict_rows
 
@@ -45,6 +46,7 @@ class ReportContext:
     figures: list[FigureBlock]
     guarantees: list[GuaranteeRow]
     faults: FaultSection | None  # None: no target had faults injected
+    network: NetworkSection | None  # None: no target ran under `tbench run --network`
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
     methodology: Methodology
@@ -74,6 +76,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
     verdict_priced, verdict_pricing, verdict_origin = priced[-1]
     run = data.run
     faults = fault_section(data)
+    network = network_section(data)
     return ReportContext(
         title=f"transport-bench: {run.scenario.get('name', 'run')} on {len(data.targets)} targets",
         run_id=run.run_id,
@@ -81,7 +84,9 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         scenario_description=str(run.scenario.get("description", "")),
         started_at=run.started_at,
         run_status=run.status,
-        warnings=warnings(data) + (faults.warnings if faults is not None else []),
+        warnings=warnings(data)
+        + (faults.warnings if faults is not None else [])
+        + (network.warnings if network is not None else []),
         verdict_headers=[header for _, header in VERDICT_METRICS],
         verdict=verdict_rows(data, verdict_priced),
         verdict_pricing=verdict_origin,
@@ -89,6 +94,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         figures=figure_blocks(data, verdict_pricing),
         guarantees=guarantee_rows(data),
         faults=faults,
+        network=network,
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[cost_table(run_priced, p, origin) for run_priced, p, origin in priced],
         methodology=methodology(data),
