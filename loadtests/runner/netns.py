@@ -265,67 +265,41 @@ class EmulatedLink:
             _run(["ip", "addr", "add", local, "peer", f"{peer}/32", "dev", PATH_DEVICE], namespace)
             _run(["ip", "link", "set", PATH_DEVICE, "up"], namespace)
 
-    def _netem_path(self) -> None:
-        _run(
-            [
-                "ip",
-                "link",
-                "add",
-                PATH_DEVICE,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                PATH_DEVICE,
-                "netns",
-                self.client_ns,
-            ],
-            self.server_ns,
+    def _directions(self) -> tuple[tuple[str, int | None], ...]:
+        """(namespace, rate of what leaves it on the path): server -> client, client -> server."""
+        return (
+            (self.server_ns, self.profile.rate_bit_s),
+            (self.client_ns, self.profile.uplink_bit_s),
         )
+
+    def _netem_path(self) -> None:
+        peer = ["peer", "name", PATH_DEVICE, "netns", self.client_ns]
+        _run(["ip", "link", "add", PATH_DEVICE, "type", "veth", *peer], self.server_ns)
         self._address_path()
         profile = self.profile
-        for namespace, rate in (
-            (self.server_ns, profile.rate_bit_s),
-            (self.client_ns, profile.uplink_bit_s),
-        ):
-            argv = [
-                "tc",
-                "qdisc",
-                "add",
-                "dev",
-                PATH_DEVICE,
-                "root",
-                "netem",
-                "delay",
-                f"{profile.one_way_ms}ms",
-                f"{profile.jitter_ms}ms",
-            ]
+        for namespace, rate in self._directions():
+            shape = ["netem", "delay", f"{profile.one_way_ms}ms", f"{profile.jitter_ms}ms"]
             if profile.loss:
-                argv += ["loss", f"{profile.loss * 100:g}%"]
+                shape += ["loss", f"{profile.loss * 100:g}%"]
             if rate:
-                argv += ["rate", f"{rate}bit"]
-            _run(argv, namespace)
+                shape += ["rate", f"{rate}bit"]
+            _add_qdisc(namespace, shape)
 
     def _relay_path(self) -> None:
         profile = self.profile
+        options = {
+            "--server-ns": self.server_ns,
+            "--client-ns": self.client_ns,
+            "--server-dev": PATH_DEVICE,
+            "--client-dev": PATH_DEVICE,
+            "--one-way-ms": str(profile.one_way_ms),
+            "--jitter-ms": str(profile.jitter_ms),
+        }
+        argv = [sys.executable, "-m", "loadtests.runner.tun_relay"]
+        for option, value in options.items():
+            argv += [option, value]
         self.relay = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "loadtests.runner.tun_relay",
-                "--server-ns",
-                self.server_ns,
-                "--client-ns",
-                self.client_ns,
-                "--server-dev",
-                PATH_DEVICE,
-                "--client-dev",
-                PATH_DEVICE,
-                "--one-way-ms",
-                str(profile.one_way_ms),
-                "--jitter-ms",
-                str(profile.jitter_ms),
-            ],
+            argv,
             stdin=subprocess.PIPE,  # EOF when we die: the relay then ends, its devices too
             stdout=subprocess.PIPE,
             text=True,
@@ -336,50 +310,15 @@ class EmulatedLink:
         if line.strip() != tun_relay.READY_LINE:
             raise NetworkSetupError(f"the delay relay did not start (exit {self.relay.poll()})")
         self._address_path()
-        for namespace, rate in (
-            (self.server_ns, profile.rate_bit_s),
-            (self.client_ns, profile.uplink_bit_s),
-        ):
+        for namespace, rate in self._directions():
             if rate:
                 burst = max(rate // 8 // 100, 3_000)  # 10 ms of data, at least two packets
-                _run(
-                    [
-                        "tc",
-                        "qdisc",
-                        "add",
-                        "dev",
-                        PATH_DEVICE,
-                        "root",
-                        "tbf",
-                        "rate",
-                        f"{rate}bit",
-                        "burst",
-                        str(burst),
-                        "latency",
-                        "200ms",
-                    ],
-                    namespace,
-                )
+                shape = ["tbf", "rate", f"{rate}bit", "burst", str(burst), "latency", "200ms"]
+                _add_qdisc(namespace, shape)
             if profile.loss:  # dropped on arrival, each direction: the sender retransmits
-                _run(
-                    [
-                        "iptables",
-                        "-w",
-                        "-A",
-                        "INPUT",
-                        "-i",
-                        PATH_DEVICE,
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        f"{profile.loss:.6f}",
-                        "-j",
-                        "DROP",
-                    ],
-                    namespace,
-                )
+                drop = ["-m", "statistic", "--mode", "random"]
+                drop += ["--probability", f"{profile.loss:.6f}", "-j", "DROP"]
+                _run(["iptables", "-w", "-A", "INPUT", "-i", PATH_DEVICE, *drop], namespace)
 
     def stop(self) -> None:
         """Stop the relay (keeping its counters), delete both namespaces, release the reaper."""
@@ -440,6 +379,11 @@ class EmulatedLink:
             "client_namespace": self.client_ns,
             "server_address": self.addresses.server,
         }
+
+
+def _add_qdisc(namespace: str, shape: list[str]) -> None:
+    """Put qdisc `shape` (kind and parameters) at the root of the path device in `namespace`."""
+    _run(["tc", "qdisc", "add", "dev", PATH_DEVICE, "root", *shape], namespace)
 
 
 def _retrans_segs(namespace: str) -> int:
