@@ -137,3 +137,20 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_not_root_is_refused_with_the_reason_and_the_fix(tmp_path: Path):
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    argv += ["-m", "tbench.cli", "run", "--targets", "sse", "--network", "4g"]
+    done = subprocess.run([*argv, "--out", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    message = " ".join(done.stderr.split())
+    assert "--network needs root" in message
+    assert "sudo" in message
+
+
+def test_a_wrong_profile_field_is_named_before_anything_starts(tmp_path: Path):
+    done = tbench_run(tmp_path, "--targets", "sse", "--network", "rtt=80ms,lose=1%", timeout_s=60)
+    assert done.returncode == 2
+    assert "unknown field 'lose'" in done.stderr
+    assert not any(tmp_path.iterdir())
