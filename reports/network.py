@@ -10,6 +10,8 @@ from analysis.load import RunData
 from loadtests.runner.netns import RTT_TOLERANCE
 from reports.formatting import DASH, integer, number
 
+RELAY_BUSY_PERCENT = 80.0
+
 
 @dataclass(frozen=True)
 class NetworkRow:
@@ -76,4 +78,12 @@ def network_section(data: RunData) -> NetworkSection | None:
         )
     if not rows:
         return None
-    return NetworkSection(rows, [row.off_rtt for row in rows if row.off_rtt])
+    warnings = [row.off_rtt for row in rows if row.off_rtt]
+    for key in data.targets:
+        busy = (data.run.targets[key].network or {}).get("relay_cpu_percent")
+        if busy is not None and busy > RELAY_BUSY_PERCENT:
+            warnings.append(
+                f"{key}: the delay relay used {busy:.0f} % of a core: it may have added "
+                "latency of its own (netem, where the kernel has it, would not)"
+            )
+    return NetworkSection(rows, warnings)

@@ -442,6 +442,8 @@ def relay_cost(counters: dict[str, Any], delivered: float | int | None) -> dict[
     if not counters:
         return {}
     cost = {f"relay_{name}": value for name, value in counters.items()}
+    if counters.get("wall_s"):  # near 100 % the relay, not the profile, sets the latency
+        cost["relay_cpu_percent"] = counters["cpu_s"] * 100 / counters["wall_s"]
     if delivered:
         cost["relay_cpu_us_per_delivered"] = counters["cpu_s"] * 1e6 / delivered
     return cost

@@ -15,6 +15,7 @@ from tbench.results import load_run, save_run
 from tests.fixtures import copy_smoke_run
 
 MEASURED_RTT_MS = {"short-polling": 103.0, "websocket": 131.0}  # websocket's: 31 % off
+RELAY_CPU_PERCENT = {"short-polling": 12.0, "websocket": 95.0}  # websocket's relay: saturated
 
 
 def _with_network(tmp_path: Path) -> Path:
@@ -28,12 +29,13 @@ def _with_network(tmp_path: Path) -> Path:
             "server_retrans_segs": 3,
             "client_retrans_segs": 4,
             "relay_cpu_us_per_delivered": 41.5,
+            "relay_cpu_percent": RELAY_CPU_PERCENT[target],
         }
     save_run(run_dir, run)
     return run_dir
 
 
-def test_one_row_per_target_under_a_profile_and_a_warning_for_an_rtt_off_the_profile(
+def test_one_row_per_target_under_a_profile_and_warnings_for_rtt_off_and_a_busy_relay(
     tmp_path: Path,
 ):
     section = network_section(load_run_dir(_with_network(tmp_path)))
@@ -45,8 +47,10 @@ def test_one_row_per_target_under_a_profile_and_a_warning_for_an_rtt_off_the_pro
     assert rows["short-polling"].loss == "1 %"
     assert rows["short-polling"].off_rtt is None
     assert rows["websocket"].off_rtt is not None
-    assert len(section.warnings) == 1
-    assert "websocket" in section.warnings[0]
+    assert len(section.warnings) == 2
+    assert "measured RTT (131.0 ms)" in section.warnings[0]
+    assert "relay used 95 %" in section.warnings[1]
+    assert all(warning.startswith("websocket") for warning in section.warnings)
 
 
 def test_no_section_and_no_figure_without_network_profiles(tmp_path: Path):
