@@ -12,18 +12,19 @@ stdin reaches EOF (the runner that started it died), and prints its counters as 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import collections
 import contextlib
 import ctypes
 import fcntl
 import json
 import os
+import queue
 import random
 import resource
+import select
 import signal
 import struct
 import sys
+import threading
 import time
 
 TUNSETIFF = 0x400454CA
@@ -32,6 +33,7 @@ IFF_NO_PI = 0x1000
 CLONE_NEWNET = 0x40000000
 MAX_PACKET = 65_535
 READY_LINE = "ready"
+STOP_POLL_S = 0.2  # how often the threads look whether they should stop
 
 
 def setns(namespace: str) -> None:
@@ -54,78 +56,92 @@ def open_tun(name: str) -> int:
 
 
 class DelayLine:
-    """One direction: packets read from `source` are written to `sink` after their delay."""
+    """One direction: packets read from `source` are written to `sink` after their delay.
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        source: int,
-        sink: int,
-        delay_s: float,
-        jitter_s: float,
-    ) -> None:
-        self.loop, self.source, self.sink = loop, source, sink
+    A reader thread stamps each packet with its due time (never before the previous packet's:
+    order is kept) and a writer thread sleeps until it is due: time.sleep is precise to about
+    0.1 ms, where an event loop's epoll timeout would round every wait up to a whole ms.
+    """
+
+    def __init__(self, source: int, sink: int, delay_s: float, jitter_s: float) -> None:
+        self.source, self.sink = source, sink
         self.delay_s, self.jitter_s = delay_s, jitter_s
-        self.queue: collections.deque[tuple[float, bytes]] = collections.deque()
-        self.last_due = 0.0
+        self.queue: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
         self.packets = 0
         self.bytes = 0
         self.write_errors = 0
-        self.timer: asyncio.TimerHandle | None = None
+        self.threads = (
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._write, daemon=True),
+        )
 
-    def on_readable(self) -> None:
-        """Take every waiting packet and schedule it (due time never before the previous one)."""
-        now = self.loop.time()
-        while True:
-            try:
-                packet = os.read(self.source, MAX_PACKET)
-            except BlockingIOError:
-                break
-            delay = self.delay_s
-            if self.jitter_s:
-                delay += random.uniform(-self.jitter_s, self.jitter_s)
-            due = max(now + max(delay, 0.0), self.last_due)
-            self.last_due = due
-            self.queue.append((due, packet))
-        self._arm()
+    def start(self, stop: threading.Event) -> None:
+        """Start reading and writing until `stop` is set."""
+        self.stop = stop
+        for thread in self.threads:
+            thread.start()
 
-    def _arm(self) -> None:
-        if self.timer is None and self.queue:
-            self.timer = self.loop.call_at(self.queue[0][0], self._flush)
+    def join(self) -> None:
+        """Wait for both threads (after `stop`); packets still in flight are dropped."""
+        self.threads[0].join()
+        self.queue.put(None)
+        self.threads[1].join()
 
-    def _flush(self) -> None:
-        self.timer = None
-        now = self.loop.time()
-        while self.queue and self.queue[0][0] <= now:
-            _, packet = self.queue.popleft()
+    def _read(self) -> None:
+        last_due = 0.0
+        while not self.stop.is_set():
+            readable, _, _ = select.select([self.source], [], [], STOP_POLL_S)
+            if not readable:
+                continue
+            now = time.monotonic()
+            while True:
+                try:
+                    packet = os.read(self.source, MAX_PACKET)
+                except BlockingIOError:
+                    break
+                delay = self.delay_s
+                if self.jitter_s:
+                    delay += random.uniform(-self.jitter_s, self.jitter_s)
+                last_due = max(now + max(delay, 0.0), last_due)
+                self.queue.put((last_due, packet))
+
+    def _write(self) -> None:
+        while (item := self.queue.get()) is not None:
+            due, packet = item
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             try:
                 os.write(self.sink, packet)
                 self.packets += 1
                 self.bytes += len(packet)
             except OSError:  # the device went down, or its queue is full: a lost packet
                 self.write_errors += 1
-        self._arm()
 
 
-async def relay(args: argparse.Namespace) -> dict[str, object]:
+def relay(args: argparse.Namespace) -> dict[str, object]:
     """Run both directions until SIGTERM or stdin EOF; return the counters."""
     setns(args.server_ns)
     server_fd = open_tun(args.server_dev)
     setns(args.client_ns)
     client_fd = open_tun(args.client_dev)
-    loop = asyncio.get_running_loop()
     delay_s, jitter_s = args.one_way_ms / 1000, args.jitter_ms / 1000
-    down = DelayLine(loop, server_fd, client_fd, delay_s, jitter_s)
-    up = DelayLine(loop, client_fd, server_fd, delay_s, jitter_s)
-    loop.add_reader(server_fd, down.on_readable)
-    loop.add_reader(client_fd, up.on_readable)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 4096) else None)
+    down = DelayLine(server_fd, client_fd, delay_s, jitter_s)
+    up = DelayLine(client_fd, server_fd, delay_s, jitter_s)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     started, cpu_at_start = time.monotonic(), _cpu_s()  # count forwarding, not start-up
+    down.start(stop)
+    up.start(stop)
     print(READY_LINE, flush=True)
-    await stop.wait()
+    while not stop.is_set():  # stdin at EOF: the runner that started us is gone
+        with contextlib.suppress(InterruptedError):
+            readable, _, _ = select.select([sys.stdin], [], [], STOP_POLL_S)
+            if readable and not os.read(sys.stdin.fileno(), 4096):
+                stop.set()
+    down.join()
+    up.join()
     return {
         "packets_down": down.packets,
         "packets_up": up.packets,
@@ -152,7 +168,7 @@ def main() -> None:
     parser.add_argument("--one-way-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     args = parser.parse_args()
-    counters = asyncio.run(relay(args))
+    counters = relay(args)
     with contextlib.suppress(BrokenPipeError):
         print(json.dumps(counters), flush=True)
 
