@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from analysis.load import RunData
 from loadtests.runner.netns import RTT_TOLERANCE
 from reports.formatting import DASH, integer, number
+from tbench.registry import TARGETS
 
 RELAY_BUSY_PERCENT = 80.0
 
@@ -80,7 +81,15 @@ def network_section(data: RunData) -> NetworkSection | None:
         return None
     warnings = [row.off_rtt for row in rows if row.off_rtt]
     for key in data.targets:
-        busy = (data.run.targets[key].network or {}).get("relay_cpu_percent")
+        result = data.run.targets[key]
+        spec = TARGETS.get(result.target)
+        lost = result.metrics.get("lost")
+        if result.network and spec is not None and spec.supports_resume and lost:
+            warnings.append(
+                f"{key}: {lost:g} messages lost over the link, though {result.target} resumes "
+                "from a cursor: a lossy link must only delay it"
+            )
+        busy = (result.network or {}).get("relay_cpu_percent")
         if busy is not None and busy > RELAY_BUSY_PERCENT:
             warnings.append(
                 f"{key}: the delay relay used {busy:.0f} % of a core: it may have added "

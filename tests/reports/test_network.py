@@ -35,6 +35,16 @@ def _with_network(tmp_path: Path) -> Path:
     return run_dir
 
 
+def test_a_resuming_target_losing_messages_over_the_link_is_a_warning(tmp_path: Path):
+    run_dir = _with_network(tmp_path / "a")
+    run = load_run(run_dir)
+    run.targets["short-polling"].metrics["lost"] = 4
+    save_run(run_dir, run)
+    section = network_section(load_run_dir(run_dir))
+    assert section is not None
+    assert any(w.startswith("short-polling: 4 messages lost") for w in section.warnings)
+
+
 def test_one_row_per_target_under_a_profile_and_warnings_for_rtt_off_and_a_busy_relay(
     tmp_path: Path,
 ):
