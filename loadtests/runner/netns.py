@@ -139,7 +139,7 @@ def _qdisc_kind(namespace: str, device: str) -> str:
 
 @dataclass(frozen=True)
 class Addresses:
-    """The link's IPv4 addresses, from the shared address space (RFC 6598), unique per pid."""
+    """The link's IPv4 addresses, from the shared address space (RFC 6598)."""
 
     root_mgmt: str
     server_mgmt: str
@@ -147,9 +147,10 @@ class Addresses:
     client: str
 
     @classmethod
-    def for_link(cls, pid: int, index: int) -> Addresses:
-        """Four addresses in 100.64.0.0/10 derived from (pid, index)."""
-        key = (pid * 4 + index) % (64 * 256)
+    def for_run(cls, pid: int) -> Addresses:
+        """Four addresses in 100.64.0.0/10 derived from the runner's pid (a run builds one link
+        at a time, so its links can share them; another run's pid gives others)."""
+        key = pid % (64 * 256)
         base = f"100.{64 + key // 256}.{key % 256}"
         return cls(f"{base}.1", f"{base}.2", f"{base}.5", f"{base}.6")
 
@@ -185,7 +186,7 @@ class EmulatedLink:
     @property
     def addresses(self) -> Addresses:
         """This link's addresses."""
-        return Addresses.for_link(self.pid, self.index)
+        return Addresses.for_run(self.pid)
 
     def launcher(self, namespace: str) -> tuple[str, ...]:
         """The argv prefix that runs a command inside `namespace`."""
