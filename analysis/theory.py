@@ -14,3 +14,9 @@ def short_polling_mean_ms(interval_s: float, rtt_ms: float) -> float:
 def short_polling_p99_ms(interval_s: float) -> float:
     """Short polling: p99 delivery ≈ 0.99·T (arrivals spread evenly over the interval)."""
     return SHORT_POLL_P99_FRACTION * interval_s * MS_PER_S
+
+
+def short_polling_mean_over_link_ms(interval_s: float, rtt_ms: float) -> float:
+    """Short polling with the publisher behind the same link: T/2 + RTT, plus the publish's
+    one way (RTT/2), since delivery latency starts at the publisher's send."""
+    return short_polling_mean_ms(interval_s, rtt_ms) + rtt_ms / 2

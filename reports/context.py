@@ -13,6 +13,7 @@ from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
 from reports.faults import FaultSection, fault_section
 from reports.methodology import Methodology, methodology, warnings
+from reports.network import NetworkSection, network_section
 from reports.svg import figure_svg
 from reports.verdict import VERDICT_METRICS, GuaranteeRow, VerdictRow, guarantee_rows, verdict_rows
 
@@ -46,6 +47,7 @@ class ReportContext:
     figures: list[FigureBlock]
     guarantees: list[GuaranteeRow]
     faults: FaultSection | None  # None: no target had faults injected
+    network: NetworkSection | None  # None: no target ran under `tbench run --network`
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
     methodology: Methodology
@@ -76,6 +78,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
     run = data.run
     faults = fault_section(data)
     durations = describe_durations(measured)
+    network = network_section(data)
     return ReportContext(
         title=f"transport-bench: {run.scenario.get('name', 'run')} on {len(data.targets)} targets",
         run_id=run.run_id,
@@ -83,7 +86,9 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         scenario_description=str(run.scenario.get("description", "")),
         started_at=run.started_at,
         run_status=run.status,
-        warnings=warnings(data) + (faults.warnings if faults is not None else []),
+        warnings=warnings(data)
+        + (faults.warnings if faults is not None else [])
+        + (network.warnings if network is not None else []),
         verdict_headers=[header for _, header in VERDICT_METRICS],
         verdict=verdict_rows(data, verdict_priced),
         verdict_pricing=verdict_origin,
@@ -91,6 +96,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         figures=figure_blocks(data, verdict_pricing),
         guarantees=guarantee_rows(data),
         faults=faults,
+        network=network,
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[
             cost_table(run_priced, p, origin, durations) for run_priced, p, origin in priced

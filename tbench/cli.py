@@ -222,15 +222,31 @@ def run(
         help="lambda: give each execution environment memory/1,769 vCPU, as AWS does (off: "
         "the machine's CPU; its durations are then flagged unmodelled).",
     ),
+    network: str | None = typer.Option(
+        None,
+        "--network",
+        metavar="PROFILE[,PROFILE...]",
+        help="Measure over an emulated link (root): named profiles (loadtests/"
+        "network_profiles.toml: lan, wifi, 4g, 3g, lossy-4g) or inline "
+        "rtt=100ms,jitter=10ms,loss=1%,rate=5mbit; several: each target under each.",
+    ),
+    network_mechanism: str = typer.Option(
+        "auto",
+        "--network-mechanism",
+        help="auto (netem if the kernel has it), netem, or relay (TUN delay relay + tbf + "
+        "iptables).",
+    ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from loadtests.runner.live import print_outcome
     from loadtests.runner.run import ComparisonRun, RunOptions
+    from tbench.network_profile import parse_network_option
     from tbench.scenario import ScenarioError, parse_fault_kinds
 
     try:
         specs = resolve_targets(targets)
         fault_kinds = parse_fault_kinds(faults) if faults is not None else []
+        networks = parse_network_option(network) if network is not None else []
         options = RunOptions(
             specs,
             scenario,
@@ -248,6 +264,8 @@ def run(
             faults=fault_kinds,
             hang_timeout_s=hang_timeout_s,
             cpu_model=cpu_model,
+            networks=networks,
+            network_mechanism=network_mechanism,
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:

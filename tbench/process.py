@@ -170,8 +170,10 @@ class TargetProcess(ChildServer):
         extra_args: tuple[str, ...] = (),
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
+        launcher: tuple[str, ...] = (),  # an argv prefix, e.g. `ip netns exec NS`
     ) -> None:
         self.spec = spec
+        self.launcher = launcher
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.extra_args = extra_args
@@ -190,7 +192,7 @@ class TargetProcess(ChildServer):
             fd, name = tempfile.mkstemp(prefix=f"tbench-{self.spec.name}-", suffix=".log")
             os.close(fd)
             self.log_path = Path(name)
-        argv = self.spec.argv(self.host, self.port, *self.extra_args)
+        argv = [*self.launcher, *self.spec.argv(self.host, self.port, *self.extra_args)]
         self.proc = spawn_in_own_group(argv, self.log_path, self.env)
         try:
             wait_healthy(health_url(self.host, self.port), timeout_s, self.proc)

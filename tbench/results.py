@@ -177,6 +177,9 @@ class TargetResult(BaseModel):
     # The lambda target: `tbench lambda tune` rows (memory_mb, duration_p50_ms, ...) measured
     # after the load, one invocation at a time: durations without contention
     lambda_tune: list[dict[str, Any]] = Field(default_factory=list)
+    # `tbench run --network`: the profile, the mechanism that applied it, the RTT measured on
+    # the path, TCP retransmissions and the relay's own cost (loadtests/runner/netns.py)
+    network: dict[str, Any] | None = None
     files: dict[str, str] = Field(default_factory=dict)  # relative to the run directory
 
 
@@ -222,10 +225,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def summary_rows(run: RunResult) -> list[dict[str, Any]]:
     """One tidy row per (target, metric[, sweep step])."""
     rows: list[dict[str, Any]] = []
-    for result in run.targets.values():
+    for key, result in run.targets.items():
         base = {
             "run_id": run.run_id,
-            "target": result.target,
+            "target": key,  # the target's name; `name@profile` under `tbench run --network`
             "family": result.family,
             "status": result.status.value,
         }

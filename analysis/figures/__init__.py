@@ -24,6 +24,7 @@ from analysis.figures.latency import (
     latency_percentiles,
     latency_vs_users,
 )
+from analysis.figures.network import latency_vs_rtt
 from analysis.figures.serverless import lambda_invocations, lambda_memory
 from analysis.figures.style import MissingData
 from analysis.figures.theory import short_polling_vs_theory
@@ -44,6 +45,7 @@ __all__ = [
     "lambda_memory",
     "latency_and_cpu_over_time",
     "latency_percentiles",
+    "latency_vs_rtt",
     "latency_vs_users",
     "requests_per_message",
     "rss_per_connection",
@@ -155,6 +157,14 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Mean delivery against T/2 + RTT (RTT: mean empty-poll round trip) and p99 against "
         "0.99·T (DESIGN §5).",
         short_polling_vs_theory,
+    ),
+    FigureSpec(
+        "latency-vs-rtt",
+        "Delivery latency against RTT",
+        "Delivery p50 per transport under each network profile (tbench run --network), at the "
+        "RTT measured on the path. Short polling's theory is T/2 + RTT from the server's "
+        "receipt (DESIGN §5) plus the publish's one way (RTT/2): latency starts at the send.",
+        latency_vs_rtt,
     ),
 )
 

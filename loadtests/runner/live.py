@@ -103,12 +103,12 @@ def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
         table.add_column(column, justify="left" if column in ("target", "status") else "right")
     notes: list[str] = []
     failed = 0
-    for result in run.targets.values():
+    for key, result in run.targets.items():
         metrics = result.metrics
         if result.status is not TargetStatus.OK:
             failed += 1
         table.add_row(
-            result.target,
+            key,  # the target, or target@profile under --network
             result.status.value,
             str(metrics.get("delivered", "-")),
             str(metrics.get("expected", "-")),
@@ -118,12 +118,14 @@ def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
             _ms(metrics.get("delivery_p99_ms")),
         )
         if result.error:
-            notes.append(f"{result.target}: {result.error.splitlines()[0][:300]}")
+            notes.append(f"{key}: {result.error.splitlines()[0][:300]}")
         elif result.flags:
-            notes.append(f"{result.target}: flagged {', '.join(result.flags)}")
+            notes.append(f"{key}: flagged {', '.join(result.flags)}")
     console.print(table)
     if any(result.faults for result in run.targets.values()):
         console.print(faults_table(run))
+    if any(result.network for result in run.targets.values()):
+        console.print(network_table(run))
     for note in notes:
         console.print(note, highlight=False)
     console.print(f"results: {run_dir}/run.json, summary.csv", highlight=False)
@@ -156,4 +158,29 @@ def faults_table(run: RunResult) -> Table:
                 str(fault.late),
                 rss,
             )
+    return table
+
+
+def network_table(run: RunResult) -> Table:
+    """The emulated links (`tbench run --network`): RTT asked and measured, the relay's cost."""
+    table = Table(title="network profiles", title_justify="left")
+    columns = ("target@profile", "mechanism", "RTT ms", "measured p50", "loss", "retransmits")
+    for column in (*columns, "relay CPU µs/delivered", "relay CPU µs/packet"):
+        table.add_column(column, justify="left" if column in columns[:2] else "right")
+    for key, result in run.targets.items():
+        network = result.network
+        if not network:
+            continue
+        packets = network.get("relay_packets_down", 0) + network.get("relay_packets_up", 0)
+        per_packet = network["relay_cpu_s"] * 1e6 / packets if packets else None
+        table.add_row(
+            key,
+            network["mechanism"],
+            f"{network['profile']['rtt_ms']:g}",
+            _ms(network.get("rtt_p50_ms")),
+            f"{network['profile']['loss'] * 100:g} %",
+            str(network.get("server_retrans_segs", 0) + network.get("client_retrans_segs", 0)),
+            _ms(network.get("relay_cpu_us_per_delivered")),
+            _ms(per_packet),
+        )
     return table

@@ -39,10 +39,11 @@ class LocustPlan:
     remote_workers: int = 0  # workers expected from other machines (--master-host)
     master_port: int | None = None
     faults_json: str = ""  # tbench.scenario.Faults as JSON (`tbench run --faults`)
+    launcher: tuple[str, ...] = ()  # an argv prefix: `ip netns exec NS` (--network)
 
     def common_args(self) -> list[str]:
         """Options master, local and worker processes share."""
-        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+        return [*self.launcher, sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
 
     def main_argv(self, master_port: int | None) -> list[str]:
         """The local runner, or the master when workers are used."""

@@ -6,6 +6,7 @@ never loses the targets already measured. Children are stopped in `finally` bloc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sys
@@ -47,12 +48,14 @@ from loadtests.runner.faults import (
 from loadtests.runner.live import LiveDisplay, read_status
 from loadtests.runner.liveness import LivenessWatch
 from loadtests.runner.locust_process import LocustPlan, LocustRun
+from loadtests.runner.netns import EmulatedLink, NetworkSetupError, prerequisite_problem
 from loadtests.runner.resources import ResourceSampler, summarize
 from loadtests.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
 from loadtests.runner.targets import GivenTarget, StartedTarget, TargetHandle, parse_target_urls
 from loadtests.runner.verification import Verification, verify_all
 from loadtests.users import user_class_name
 from servers.lambda_ws.cpu_model import sweep_stale
+from tbench.network_profile import NetworkProfile
 from tbench.process import DEFAULT_HOST, TargetStartError
 from tbench.registry import TargetSpec
 from tbench.results import FLAG_FAULTS, RunResult, TargetResult, TargetStatus, save_run
@@ -64,6 +67,7 @@ POLL_INTERVAL_S = 0.5
 RUN_TIME_STRETCH = 1.5
 RUN_TIME_SLACK_S = JOIN_TIMEOUT_S + 30.0
 DEADLINE_SLACK_S = 60.0  # the runner's hard stop beyond Locust's cap
+NETWORK_SERVER_PORT = 8000  # inside the server's own namespace: nothing else listens there
 
 
 class TargetFailed(Exception):
@@ -92,6 +96,17 @@ class RunOptions:
     faults: list[FaultKind] = field(default_factory=list)  # inject these (scenario's otherwise)
     hang_timeout_s: float = 30.0  # a target silent on /healthz this long is failed as hung
     cpu_model: bool = True  # Lambda's CPU model in the emulator (--no-cpu-model: off)
+    networks: list[NetworkProfile] = field(default_factory=list)  # each target under each
+    network_mechanism: str = "auto"  # auto | netem | relay (loadtests/runner/netns.py)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One entry of the run: a target, under a network profile or on loopback."""
+
+    key: str  # run.json's key: the target's name, `name@profile` under --network
+    spec: TargetSpec
+    network: NetworkProfile | None
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -124,6 +139,22 @@ class ComparisonRun:
                 self.docker = connect()
             except DockerStatsError as exc:
                 raise ValueError(str(exc)) from None
+        if options.networks:
+            if self.given_urls or wants_cluster(self.replicas, self.broker):
+                raise ValueError(
+                    "--network starts each target in its own network namespace: it does not "
+                    "combine with --url/--target-url/--replicas/--broker"
+                )
+            if options.remote_workers:
+                raise ValueError("--network runs Locust in a namespace: no --remote-workers")
+            problem = prerequisite_problem(options.network_mechanism)
+            if problem:
+                raise ValueError(problem)
+        self.measurements = [
+            Measurement(f"{spec.name}@{profile.name}", spec, profile)
+            for profile in options.networks
+            for spec in options.targets
+        ] or [Measurement(spec.name, spec, None) for spec in options.targets]
         self.options = options
         self.console = console
         self.scenario: Scenario = scenario_files.load(options.scenario_ref)
@@ -160,8 +191,8 @@ class ComparisonRun:
             },
             held_equal=metadata.held_equal(),
             targets={
-                spec.name: TargetResult(target=spec.name, family=spec.family)
-                for spec in options.targets
+                item.key: TargetResult(target=item.spec.name, family=item.spec.family)
+                for item in self.measurements
             },
         )
 
@@ -174,13 +205,13 @@ class ComparisonRun:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.save()
         current: TargetResult | None = None
-        names = [spec.name for spec in self.options.targets]
+        names = [item.key for item in self.measurements]
         try:
             with LiveDisplay(self.console, names) as live:
                 verdicts = self._verify_all(live)
-                for spec in self.options.targets:
-                    current = self.run.targets[spec.name]
-                    self._measure(spec, current, live, verdicts.get(spec.name))
+                for index, item in enumerate(self.measurements):
+                    current = self.run.targets[item.key]
+                    self._measure(item, index, current, live, verdicts.get(item.spec.name))
                     self.save()
                     current = None
             self.run.status = "complete"
@@ -196,22 +227,33 @@ class ComparisonRun:
             self.save()
         return self.run
 
-    def _handle(self, spec: TargetSpec, target_dir: Path) -> TargetHandle:
+    def _handle(
+        self, spec: TargetSpec, target_dir: Path, link: EmulatedLink | None = None
+    ) -> TargetHandle:
+        faults = self.scenario.faults
+        admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
+        cpu = spec.cpu_model_args(self.options.cpu_model)
+        if link is not None:  # in the server's namespace, on the shaped path's address
+            return StartedTarget(
+                spec,
+                target_dir / "server.log",
+                link.addresses.server,
+                (*admin, *cpu),
+                port=NETWORK_SERVER_PORT,
+                launcher=link.launcher(link.server_ns),
+            )
         if spec.name in self.given_urls:
             return GivenTarget(spec, self.given_urls[spec.name])
         if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
-        faults = self.scenario.faults
-        admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
-        cpu = spec.cpu_model_args(self.options.cpu_model)
         return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
         """Verify before benchmark; all targets at once, each on its own fresh server."""
         if not self.options.verify:
             return {}
-        for spec in self.options.targets:
-            live.update(spec.name, phase="verifying")
+        for item in self.measurements:
+            live.update(item.key, phase="verifying")
         return verify_all(self.options.targets, self.given_urls)
 
     def _sampler(
@@ -232,12 +274,14 @@ class ComparisonRun:
 
     def _measure(
         self,
-        spec: TargetSpec,
+        item: Measurement,
+        index: int,
         result: TargetResult,
         live: LiveDisplay,
         verdict: Verification | None,
     ) -> None:
-        target_dir = self.run_dir / spec.name
+        key = item.key
+        target_dir = self.run_dir / key
         target_dir.mkdir(parents=True, exist_ok=True)
         result.started_at = metadata.now_iso()
         try:
@@ -245,28 +289,43 @@ class ComparisonRun:
                 result.verification = verdict.to_json()
                 if not verdict.passed:
                     raise TargetFailed("failed verification: " + "; ".join(verdict.failures[:5]))
-            live.update(spec.name, phase="waiting")
-            self._load(spec, result, target_dir, live)
+            live.update(key, phase="waiting")
+            with contextlib.ExitStack() as stack:
+                link = None
+                if item.network is not None:
+                    live.update(key, phase="network")
+                    link = EmulatedLink(item.network, index, self.options.network_mechanism)
+                    stack.enter_context(link)
+                self._load(item.spec, key, result, target_dir, live, link)
             result.status = TargetStatus.OK
             note = ", ".join(result.flags) if result.flags else "ok"
-            live.update(spec.name, phase="done", note=note)
+            live.update(key, phase="done", note=note)
         except Exception as exc:  # one target's failure must not lose the others
             result.status = TargetStatus.FAILED
-            result.error = str(exc) if isinstance(exc, TargetFailed) else repr(exc)
-            live.update(spec.name, phase="failed", note=result.error.splitlines()[0][:80])
+            known = isinstance(exc, TargetFailed | NetworkSetupError)
+            result.error = str(exc) if known else repr(exc)
+            live.update(key, phase="failed", note=result.error.splitlines()[0][:80])
         finally:
             result.ended_at = metadata.now_iso()
             result.files = self._files(target_dir)
 
     def _load(
-        self, spec: TargetSpec, result: TargetResult, target_dir: Path, live: LiveDisplay
+        self,
+        spec: TargetSpec,
+        key: str,
+        result: TargetResult,
+        target_dir: Path,
+        live: LiveDisplay,
+        link: EmulatedLink | None,
     ) -> None:
-        handle = self._handle(spec, target_dir)
-        live.update(spec.name, phase="starting")
+        handle = self._handle(spec, target_dir, link)
+        live.update(key, phase="starting")
         try:
             handle.start()
         except TargetStartError as exc:
             raise TargetFailed(f"did not start: {exc}") from None
+        if link is not None:
+            result.network = link.describe() | link.measure_rtt(NETWORK_SERVER_PORT)
         plan = LocustPlan(
             user_class=user_class_name(spec),
             url=handle.url,
@@ -280,6 +339,7 @@ class ComparisonRun:
             remote_workers=self.options.remote_workers,
             master_port=self.options.master_port,
             faults_json=self.scenario.faults.model_dump_json() if self.scenario.faults else "",
+            launcher=link.launcher(link.client_ns) if link is not None else (),
         )
         result.url = handle.url
         locust = LocustRun(plan)
@@ -297,13 +357,15 @@ class ComparisonRun:
                     f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
                     f"--master-port {locust.master_port}`"
                 )
-            self._follow(spec, handle, locust, plan, live, injector, watch)
+            self._follow(spec, key, handle, locust, plan, live, injector, watch)
             if lambda_target.has_cpu_model(spec) and not handle.url.startswith("wss://"):
                 cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
         finally:
             watch.stop()
             locust.stop()
             series = sampler.stop(target_dir / "resources.csv")
+            if link is not None and result.network is not None:
+                result.network |= link.tcp_retransmissions()
             handle.stop()
             if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
                 sweep_stale()  # the groups of an emulator killed before its cleanup
@@ -319,6 +381,9 @@ class ComparisonRun:
         result.metrics = metrics
         result.sweep = loadgen.get("sweep") or []
         result.flags = flags_for(metrics)
+        if link is not None and result.network is not None:
+            link.stop()  # the relay's counters are final once it has stopped
+            result.network |= relay_cost(link.relay_counters, metrics.get("delivered"))
         if self.scenario.faults is not None:
             result.faults = fault_outcomes(
                 loadgen.get("faults") or [],
@@ -348,6 +413,7 @@ class ComparisonRun:
     def _follow(
         self,
         spec: TargetSpec,
+        key: str,
         handle: TargetHandle,
         locust: LocustRun,
         plan: LocustPlan,
@@ -357,14 +423,14 @@ class ComparisonRun:
     ) -> None:
         deadline = time.monotonic() + plan.run_time_s + DEADLINE_SLACK_S
         status_path = plan.out_dir / STATUS_FILE
-        live.update(spec.name, phase="spawning")
+        live.update(key, phase="spawning")
         while locust.poll() is None:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
             status = read_status(status_path)  # once per round: live row and fault schedule
             for slot, injection in injector.poll(_fault_slots(status)):
                 note = injection.error or f"{slot.kind} injected"
-                live.update(spec.name, phase=f"fault: {slot.kind}", note=note[:80])
+                live.update(key, phase=f"fault: {slot.kind}", note=note[:80])
             if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
                 isinstance(handle, ClusterTarget) and not handle.alive()
             ):
@@ -374,9 +440,9 @@ class ComparisonRun:
                     f"the server hung: no answer on {watch.url} for {watch.silent_for():.0f} s "
                     f"(--hang-timeout-s {self.options.hang_timeout_s:g})"
                 )
-            live.follow_status(spec.name, status)
+            live.follow_status(key, status)
             time.sleep(POLL_INTERVAL_S)
-        live.follow_status(spec.name, read_status(status_path))
+        live.follow_status(key, read_status(status_path))
 
     def _files(self, target_dir: Path) -> dict[str, str]:
         files = {}
@@ -384,6 +450,18 @@ class ComparisonRun:
             if path.is_file() and not path.name.startswith("."):
                 files[str(path.relative_to(target_dir))] = str(path.relative_to(self.run_dir))
         return files
+
+
+def relay_cost(counters: dict[str, Any], delivered: float | int | None) -> dict[str, Any]:
+    """The relay's packets and CPU, and its CPU per delivered message (µs); {} without one."""
+    if not counters:
+        return {}
+    cost = {f"relay_{name}": value for name, value in counters.items()}
+    if counters.get("wall_s"):  # near 100 % the relay, not the profile, sets the latency
+        cost["relay_cpu_percent"] = counters["cpu_s"] * 100 / counters["wall_s"]
+    if delivered:
+        cost["relay_cpu_us_per_delivered"] = counters["cpu_s"] * 1e6 / delivered
+    return cost
 
 
 def _fault_slots(status: dict[str, Any]) -> list[FaultSlot]:

@@ -48,13 +48,20 @@ class StartedTarget:
         log_path: Path,
         host: str = DEFAULT_HOST,
         extra_args: tuple[str, ...] = (),
+        port: int | None = None,
+        launcher: tuple[str, ...] = (),  # an argv prefix: `ip netns exec NS` (--network)
     ) -> None:
         self.spec = spec
         reports: tuple[str, ...] = ()
         if spec.report_log_option:  # Lambda REPORT lines beside the server log, for pricing
             reports = (spec.report_log_option, str(log_path.parent / REPORT_LOG_FILE))
         self.process = TargetProcess(
-            spec, host=host, extra_args=(*reports, *extra_args), log_path=log_path
+            spec,
+            host=host,
+            port=port,
+            extra_args=(*reports, *extra_args),
+            log_path=log_path,
+            launcher=launcher,
         )
 
     @property
