@@ -10,6 +10,7 @@ from loadtests.accounting import DeliveryTally, PublishLedger, tally, tally_wind
 from loadtests.histograms import (
     CONNECT,
     DELIVERY,
+    DELIVERY_SCHEDULED,
     FIRST_MESSAGE,
     PUBLISH,
     PUBLISH_LAG,
@@ -137,7 +138,7 @@ def build_result(
         "delivery": delivery.to_json(),
         "latency": {
             name: merged.latencies.summary_ms(name)
-            for name in (DELIVERY, PUBLISH, CONNECT, FIRST_MESSAGE, PUBLISH_LAG)
+            for name in (DELIVERY, DELIVERY_SCHEDULED, PUBLISH, CONNECT, FIRST_MESSAGE, PUBLISH_LAG)
         },
         "counters": merged.counters,
         "wire": merged.wire,

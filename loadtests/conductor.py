@@ -21,8 +21,8 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from loadtests import collect
-from loadtests.histograms import DELIVERY, step_name
-from loadtests.session import SESSION, Session, Timeline, Window, delivery_histograms
+from loadtests.histograms import DELIVERY, DELIVERY_SCHEDULED, step_name
+from loadtests.session import SESSION, Session, Timeline, Window, latency_window
 from tbench.results import write_json_atomic
 from tbench.scenario import JOIN_TIMEOUT_S, Faults
 
@@ -103,7 +103,7 @@ class Conductor:
             self._sweep(publish_start, measure_start)
         else:
             end = measure_start + scenario.duration_s if self.autostop else math.inf
-            window = Window("measure", measure_start, end, delivery_histograms("measure", False))
+            window = latency_window("measure", measure_start, end, False)
             faults = self.faults or scenario.faults
             if faults is not None and self.autostop:  # faults need a window with an end
                 slots = faults.schedule(measure_start, scenario.duration_s)
@@ -132,12 +132,7 @@ class Conductor:
         while True:
             step = len(windows) + 1
             name = f"step{step}"
-            window = Window(
-                name,
-                window_start,
-                window_start + scenario.duration_s,
-                delivery_histograms(name, True),
-            )
+            window = latency_window(name, window_start, window_start + scenario.duration_s, True)
             windows.append(window)
             self.broadcast_timeline(Timeline(publish_start, math.inf, tuple(windows)))
             self._sleep_until(window.end)
@@ -146,6 +141,7 @@ class Conductor:
             summary = self.session.latencies.summary_ms(step_name(DELIVERY, name))
             passed = p95 is not None and p95 <= sweep.slo_p95_ms
             count = int(summary["count"] or 0)
+            scheduled = self.session.latencies.summary_ms(step_name(DELIVERY_SCHEDULED, name))
             self.sweep_steps.append(
                 {
                     "step": step,
@@ -155,6 +151,9 @@ class Conductor:
                     "p50_ms": summary.get("p50_ms"),
                     "p95_ms": p95,
                     "p99_ms": summary.get("p99_ms"),
+                    # from the intended send time: a publisher's stall shows here only
+                    "scheduled_p50_ms": scheduled.get("p50_ms"),
+                    "scheduled_p99_ms": scheduled.get("p99_ms"),
                     "passed": passed,
                 }
             )

@@ -13,7 +13,8 @@ SIGNIFICANT_FIGURES = 3
 SUB_BUCKET_BITS = 11  # 3 significant figures: 2 * 10**3 rounded up to 2**11 sub-buckets
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
-DELIVERY = "delivery"
+DELIVERY = "delivery"  # receipt - actual send (`sent_at`)
+DELIVERY_SCHEDULED = "delivery_scheduled"  # receipt - intended send (the open-loop schedule)
 PUBLISH = "publish"
 CONNECT = "connect"
 FIRST_MESSAGE = "first_message"

@@ -15,7 +15,14 @@ from locust.event import EventHook
 from loadtests import scenario_files
 from loadtests.accounting import PublishLedger, ReceiveLog
 from loadtests.deferred_events import DeferredRequestEvents
-from loadtests.histograms import DELIVERY, PUBLISH, PUBLISH_LAG, LatencySet, step_name
+from loadtests.histograms import (
+    DELIVERY,
+    DELIVERY_SCHEDULED,
+    PUBLISH,
+    PUBLISH_LAG,
+    LatencySet,
+    step_name,
+)
 from loadtests.wire import WireCounter
 from tbench.scenario import FaultSlot, Scenario
 
@@ -30,6 +37,7 @@ class Window:
     start: float
     end: float
     histograms: tuple[str, ...]  # delivery histograms a message sent in the window goes to
+    scheduled: tuple[str, ...] = ()  # ... and its latency from the intended send time
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,13 @@ class Timeline:
             "publish_start": self.publish_start,
             "publish_end": None if math.isinf(self.publish_end) else self.publish_end,
             "windows": [
-                [w.name, w.start, None if math.isinf(w.end) else w.end, list(w.histograms)]
+                [
+                    w.name,
+                    w.start,
+                    None if math.isinf(w.end) else w.end,
+                    list(w.histograms),
+                    list(w.scheduled),
+                ]
                 for w in self.windows
             ],
             "faults": [slot.to_json() for slot in self.faults],
@@ -64,8 +78,8 @@ class Timeline:
             return math.inf if value is None else float(value)
 
         windows = tuple(
-            Window(name, float(start), end(stop), tuple(hists))
-            for name, start, stop, hists in data["windows"]
+            Window(name, float(start), end(stop), tuple(hists), tuple(scheduled))
+            for name, start, stop, hists, scheduled in data["windows"]
         )
         faults = tuple(FaultSlot.from_json(slot) for slot in data.get("faults") or ())
         return cls(
@@ -243,8 +257,11 @@ class Session:
 
     # -- the hot path -----------------------------------------------------------------------
 
-    def record_delivery(self, latency_s: float, sent_at: float) -> None:
-        """Record a delivery latency in the histograms of the window its message was sent in."""
+    def record_delivery(
+        self, latency_s: float, sent_at: float, scheduled_latency_s: float | None = None
+    ) -> None:
+        """Record a delivery latency (and the one from the intended send time, if known) in
+        the histograms of the window its message was sent in."""
         window = self._window
         if window is None or not window.start <= sent_at < window.end:
             window = self._window_of(sent_at)
@@ -253,6 +270,9 @@ class Session:
         record = self.latencies.record
         for name in window.histograms:
             record(name, latency_s)
+        if scheduled_latency_s is not None:
+            for name in window.scheduled:
+                record(name, scheduled_latency_s)
 
     def record_publish(self, latency_s: float, sent_at: float) -> None:
         """Record a publish latency, if its message was sent in a measured window."""
@@ -315,9 +335,22 @@ class Session:
         }
 
 
-def delivery_histograms(window_name: str, per_window: bool) -> tuple[str, ...]:
+def delivery_histograms(
+    window_name: str, per_window: bool, metric: str = DELIVERY
+) -> tuple[str, ...]:
     """The delivery histograms of a window: the overall one, plus its own for sweep steps."""
-    return (DELIVERY, step_name(DELIVERY, window_name)) if per_window else (DELIVERY,)
+    return (metric, step_name(metric, window_name)) if per_window else (metric,)
+
+
+def latency_window(name: str, start: float, end: float, per_window: bool) -> Window:
+    """A measured window whose deliveries go to the send- and the schedule-based histograms."""
+    return Window(
+        name,
+        start,
+        end,
+        delivery_histograms(name, per_window),
+        delivery_histograms(name, per_window, DELIVERY_SCHEDULED),
+    )
 
 
 SESSION = Session()

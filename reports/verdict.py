@@ -15,6 +15,7 @@ from tbench.results import TargetStatus
 VERDICT_METRICS: tuple[tuple[str, str], ...] = (
     ("delivery_p50_ms", "p50 ms"),
     ("delivery_p99_ms", "p99 ms"),
+    ("delivery_scheduled_p99_ms", "p99 sched. ms"),
     ("delivered_per_s", "msgs/s"),
     ("server_cpu_s_per_1k_delivered", "CPU s / 1k msgs"),
     ("server_rss_per_connection_bytes", "RSS / conn. KiB"),

@@ -23,7 +23,7 @@ from tbench.messages import Message, Publish
 class Delivery:
     """A stored message, serialized once; every subscriber is handed this same object."""
 
-    __slots__ = ("_sse_event", "_text", "data", "id", "message")
+    __slots__ = ("_sse_event", "_text", "_ws_event", "data", "id", "message")
 
     def __init__(self, message: Message) -> None:
         self.message = message
@@ -31,6 +31,7 @@ class Delivery:
         self.data: bytes = message.encode()  # the one serialization (tbench.codec)
         self._text: str | None = None
         self._sse_event: bytes | None = None
+        self._ws_event: dict[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -38,6 +39,13 @@ class Delivery:
         if self._text is None:
             self._text = self.data.decode()
         return self._text
+
+    @property
+    def ws_event(self) -> dict[str, str]:
+        """The ASGI `websocket.send` event of the text frame (built once, shared: read-only)."""
+        if self._ws_event is None:
+            self._ws_event = {"type": "websocket.send", "text": self.text}
+        return self._ws_event
 
     @property
     def sse_event(self) -> bytes:

@@ -83,7 +83,8 @@ async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
     """Send backlog then live messages; close when the subscription is ended by the server."""
     try:
         async for delivery in subscription:
-            await websocket.send_text(delivery.text)  # text shared by all subscribers
+            # one event (and text) for all subscribers: no per-send dict or str
+            await websocket.send(delivery.ws_event)
     except (WebSocketDisconnect, RuntimeError):
         return  # the client is gone; the receive loop sees it too
     await _close(websocket, _close_code(subscription), subscription.end_reason or "")

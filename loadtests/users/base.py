@@ -19,9 +19,10 @@ from locust.event import EventHook
 
 from loadtests.accounting import Receipt, ReceiveLog
 from loadtests.histograms import CONNECT, FIRST_MESSAGE
+from loadtests.schedule_stamp import intended_at, stamped_body
 from loadtests.session import SESSION, Seat, Session
 from tbench import codec
-from tbench.messages import Publish, padded_body
+from tbench.messages import Publish
 from tbench.registry import TargetSpec
 
 RECONNECT_PAUSE_S = 0.5
@@ -191,7 +192,10 @@ class DeliverySink:
                 OutOfOrderMessage(f"{sender}#{seq}"),
             )
         session = self.session
-        session.record_delivery(latency_s, sent_at)
+        scheduled_at = intended_at(message.get("body"))
+        session.record_delivery(
+            latency_s, sent_at, None if scheduled_at is None else received_at - scheduled_at
+        )
         if latency_s > session.late_after_s and (counts := session.fault_counts_of(sent_at)):
             counts.late += 1
         add_event(self.request_type, "deliver", latency_s * 1000.0, length)
@@ -320,7 +324,7 @@ class ChatUser(User):
         interval_s = self.session.scenario.publish_interval_s
         if interval_s == float("inf"):
             return
-        body = padded_body(self.session.scenario.payload_bytes)
+        payload_bytes = self.session.scenario.payload_bytes
         # a random phase, so publishers do not all fire in the same instant
         next_at = max(timeline.publish_start, time.time()) + random.uniform(0, interval_s)
         seq = 0
@@ -338,6 +342,8 @@ class ChatUser(User):
             sent_at = time.time()
             # how late against the schedule: a busy load generator shows here first
             self.session.record_publish_lag(sent_at - next_at, sent_at)
+            # the body carries the intended time: receivers measure from the schedule too
+            body = stamped_body(next_at, payload_bytes)
             if self.publish(Publish(seat.room, seat.sender, seq, body, sent_at)):
                 self.session.ledger.record(seat.room, seat.sender, seq, sent_at)
             else:
