@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx
+.PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx \
+	compose-test compose-test-if-engine
 
 install: system-packages $(STAMP)
 
@@ -30,7 +31,16 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck pytest compose-test-if-engine
+
+# The comparison in containers, end to end (README "Docker compose"): engine, base, image,
+# docker-compose.yml and docker-compose.scale.yml with the smoke scenario, checked, taken down.
+compose-test: install
+	$(BIN)/python -m tbench.compose_test
+
+# `make test`'s step: the same where a Docker engine can run, else a clear "SKIPPED: why".
+compose-test-if-engine: install
+	$(BIN)/python -m tbench.compose_test --if-engine
 
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all
