@@ -26,11 +26,14 @@ from types import FrameType
 from tbench.compose_checks import failures, new_run_dir, summary
 from tbench.docker_base import ROOT, base_image, has_image, pull
 from tbench.docker_engine import Engine, EngineUnavailable, docker_engine, why_no_engine
+from tbench.docker_image_cache import image_cache
 from tbench.registry import ASGI_LAUNCHER, TARGETS
 
 IMAGE = "transport-bench:local"  # docker-compose.yml's `image:`
 SERVICES_IMAGE = "transport-bench-services:local"  # Redis and nginx from Debian's packages
 SERVICES_DOCKERFILE = ROOT / "compose" / "services.Dockerfile"
+# what the saved images' dependency layers are made from (tbench.docker_image_cache)
+CACHE_INPUTS = (ROOT / "Dockerfile", ROOT / "requirements.lock", SERVICES_DOCKERFILE)
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCALE_FILE = ROOT / "docker-compose.scale.yml"
 RESULTS = ROOT / "results"
@@ -146,28 +149,29 @@ class ComposeTest:
         """Base, image and the scale file's Redis and nginx; returns the base's note."""
         with self.steps.step("base image"):
             base = base_image(self.env)
+        cache = image_cache(base.image, CACHE_INPUTS)
+        with self.steps.step("load images saved by the last run"):
+            loaded = cache.load(self.env)
         log = self.log_dir / "build.log"
+        build = ["docker", "build", "--network", "host", "--build-arg", f"BASE_IMAGE={base.image}"]
         with self.steps.step(f"build {IMAGE}"):
-            build = ["docker", "build", "--network", "host", "--build-arg"]
-            run_logged(
-                [*build, f"BASE_IMAGE={base.image}", "-t", IMAGE, str(ROOT)],
-                self.env,
-                log,
-                BUILD_TIMEOUT_S,
-            )
+            argv = [*build, "--cache-from", IMAGE, "-t", IMAGE, str(ROOT)]
+            run_logged(argv, self.env, log, BUILD_TIMEOUT_S)
+        images = [base.image, IMAGE]
         with self.steps.step("Redis and nginx images"):
             wanted = scale_images()
             if base.pulled and all(pull(image, self.env) is None for image in wanted.values()):
-                return base.note
-            if not has_image(SERVICES_IMAGE, self.env):
-                dockerfile = ["-f", str(SERVICES_DOCKERFILE), str(SERVICES_DOCKERFILE.parent)]
-                run_logged(
-                    [*build, f"BASE_IMAGE={base.image}", "-t", SERVICES_IMAGE, *dockerfile],
-                    self.env,
-                    log,
-                    BUILD_TIMEOUT_S,
-                )
-            self.services_env = {variable: SERVICES_IMAGE for variable in wanted}
+                images += wanted.values()
+            else:
+                if not has_image(SERVICES_IMAGE, self.env):
+                    dockerfile = ["-f", str(SERVICES_DOCKERFILE), str(SERVICES_DOCKERFILE.parent)]
+                    argv = [*build, "-t", SERVICES_IMAGE, *dockerfile]
+                    run_logged(argv, self.env, log, BUILD_TIMEOUT_S)
+                self.services_env = {variable: SERVICES_IMAGE for variable in wanted}
+                images.append(SERVICES_IMAGE)
+        if not loaded:
+            with self.steps.step("save images for the next run"):
+                cache.save(images, self.env)
         return base.note
 
     def compose_env(self, deployment: Deployment) -> dict[str, str]:
@@ -185,8 +189,8 @@ class ComposeTest:
             **deployment.env,
         }
 
-    def run(self, deployment: Deployment) -> Path:
-        """Up with the smoke scenario, down with volumes; the run directory it left."""
+    def run(self, deployment: Deployment) -> tuple[Path, list[str]]:
+        """Up with the smoke scenario, down with volumes; the run it left and its problems."""
         project = f"tbench-compose-test-{os.getpid()}"
         argv = [*compose_argv(), "-p", project]
         for path in deployment.files:
@@ -194,21 +198,22 @@ class ComposeTest:
         env = self.compose_env(deployment)
         log = self.log_dir / f"{deployment.name}.log"
         before = {path.name for path in RESULTS.iterdir()}
+        runner_failed: list[str] = []
         try:
             with self.steps.step(f"{deployment.name}: up (smoke)"):
                 up = ["up", "--no-build", "--exit-code-from", "runner"]
-                run_logged([*argv, *up], env, log, UP_TIMEOUT_S)
+                try:
+                    run_logged([*argv, *up], env, log, UP_TIMEOUT_S)
+                except ComposeTestError as exc:  # the runner's exit: its run says why
+                    runner_failed.append(str(exc).splitlines()[0])
         finally:
             with self.steps.step(f"{deployment.name}: down -v"):
                 run_logged([*argv, "down", "-v", "--remove-orphans"], env, log, DOWN_TIMEOUT_S)
         run_dir = new_run_dir(RESULTS, before)
         problems = failures(run_dir, WORKERS, invoking_uid(), deployment.containers)
         print(f"{deployment.name}: {run_dir}\n{summary(run_dir)}", flush=True)
-        if problems:
-            raise ComposeTestError(
-                f"{deployment.name}: {run_dir}:\n  " + "\n  ".join(problems) + f"\n(log {log})"
-            )
-        return run_dir
+        problems += runner_failed
+        return run_dir, [f"{deployment.name}: {problem} (log {log})" for problem in problems]
 
 
 def results_dir() -> Path:
@@ -242,23 +247,28 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     log_dir = results_dir() / ".compose-test"
     log_dir.mkdir(exist_ok=True)
-    runs: list[Path] = []
+    runs: list[tuple[Path, list[str]]] = []
     try:
         with docker_engine() as engine:
             where = "dockerd started here" if engine.started_here else "running engine"
             print(f"compose-test: engine {engine.host} ({where})", flush=True)
             check = ComposeTest(engine, log_dir)
             base_note = check.images()
+            # both deployments, whatever the first one's outcome: every problem in one go
             runs = [check.run(deployment) for deployment in deployments()]
     except (ComposeTestError, EngineUnavailable, AssertionError) as exc:
         print(f"compose-test: FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
-    print(f"compose-test: passed in {time.monotonic() - started:.0f} s; base {base_note}")
+    problems = [problem for _, found in runs for problem in found]
+    verdict = "FAILED" if problems else "passed"
+    print(f"compose-test: {verdict} in {time.monotonic() - started:.0f} s; base {base_note}")
     for name, seconds in check.steps.times:
-        print(f"  {name:<28} {seconds:6.0f} s")
-    for run_dir in runs:
+        print(f"  {name:<36} {seconds:6.0f} s")
+    for run_dir, _ in runs:
         print(f"  run: {run_dir}")
-    return 0
+    for problem in problems:
+        print(f"  problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
