@@ -126,7 +126,21 @@ def own_dockerd() -> Iterator[Engine]:
         yield engine
     finally:
         stop_group(proc, grace_s=20.0)  # dockerd stops containerd, its child, on SIGTERM
+        unmount_below(state)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def mounts_below(directory: Path, mounts_text: str) -> list[str]:
+    """Mount points under `directory` in a /proc/self/mounts text, deepest first."""
+    prefix = f"{directory}/"
+    points = [line.split()[1] for line in mounts_text.splitlines() if len(line.split()) > 1]
+    return sorted((point for point in points if point.startswith(prefix)), reverse=True)
+
+
+def unmount_below(directory: Path) -> None:
+    """Unmount what the stopped dockerd left mounted in its own directory (its netns)."""
+    for point in mounts_below(directory, Path("/proc/self/mounts").read_text()):
+        subprocess.run(["umount", point], capture_output=True)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from tbench import compose_test, docker_engine
-from tbench.docker_engine import DEFAULT_SOCKET, dockerd_argv, socket_of, why_no_engine
+from tbench.docker_engine import (
+    DEFAULT_SOCKET,
+    dockerd_argv,
+    mounts_below,
+    socket_of,
+    why_no_engine,
+)
 
 
 def test_the_socket_a_docker_host_names():
@@ -45,3 +51,16 @@ def test_make_test_skips_with_the_reason_and_make_compose_test_fails(capsys):
     assert compose_test.main(["--if-engine"]) == 0
     assert "compose-test: SKIPPED: no Docker engine answers" in capsys.readouterr().out
     assert compose_test.main([]) == 1
+
+
+def test_what_dockerd_leaves_mounted_in_its_directory_is_found_deepest_first():
+    mounts = (
+        "nsfs /tmp/tbd-x/exec/netns/default nsfs rw 0 0\n"
+        "overlay /tmp/tbd-x/data/overlay2/abc/merged overlay rw 0 0\n"
+        "nsfs /tmp/tbd-xy/exec/netns/default nsfs rw 0 0\n"
+        "tmpfs /tmp tmpfs rw 0 0\n"
+    )
+    assert mounts_below(Path("/tmp/tbd-x"), mounts) == [
+        "/tmp/tbd-x/exec/netns/default",
+        "/tmp/tbd-x/data/overlay2/abc/merged",
+    ]
