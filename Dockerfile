@@ -1,13 +1,22 @@
 # One image for every part of transport-bench: the four targets, the Lambda emulator and its
 # DynamoDB (moto's server), Locust (master and workers) and the runner (`tbench run`).
 # docker-compose.yml builds it; nothing here depends on which part a container runs.
-FROM python:3.11.11-slim-bookworm
+# BASE_IMAGE: any Debian bookworm with python3 and python3-venv; the default is the official
+# image users pull. `make compose-test` passes one made with debootstrap where no registry
+# answers (tbench/docker_base.py).
+ARG BASE_IMAGE=python:3.11.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    PATH=/opt/venv/bin:$PATH
+
+# A venv, first on PATH: Debian's own python3 refuses system-wide pip installs (PEP 668) and
+# has no `python` command; the venv gives both, on either base.
+RUN python3 -m venv /opt/venv
 
 # WeasyPrint (the PDF report) renders with Pango; the same packages as .ci/run.
 RUN apt-get update \

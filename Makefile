@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 DYNALITE_DIR := servers/lambda_ws/dynalite
 DYNALITE     := $(DYNALITE_DIR)/node_modules/.package-lock.json
 
-.PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx
+.PHONY: install system-packages test lint typecheck pytest bench clean lock compose-nginx \
+	compose-test compose-test-if-engine
 
 install: system-packages $(STAMP) $(DYNALITE)
 
@@ -40,6 +41,19 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Not yet a step of `make test`: on a busy 2-core machine it has passed on docker-compose.yml
+# but not yet on docker-compose.scale.yml (the lambda target lost messages there), and it
+# takes 6-17 min; `make compose-test-if-engine` is the step once it is reliable.
+
+# The comparison in containers, end to end (README "Docker compose"): engine, base, image,
+# docker-compose.yml and docker-compose.scale.yml with the smoke scenario, checked, taken down.
+compose-test: install
+	$(BIN)/python -m tbench.compose_test
+
+# `make test`'s step: the same where a Docker engine can run, else a clear "SKIPPED: why".
+compose-test-if-engine: install
+	$(BIN)/python -m tbench.compose_test --if-engine
 
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all

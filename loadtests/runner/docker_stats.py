@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ LOADGEN_LABEL = "tbench.loadgen"
 PROJECT_LABEL = "com.docker.compose.project"
 DOCKER_SAMPLE_INTERVAL_S = 1.0  # the engine's own cadence: sampling faster repeats readings
 STOP_WAIT_S = 3.0
+FIRST_READING_WAIT_S = 5.0  # the engine's first reading of a stream takes a second or two
 STREAM_POOL_SIZE = 64
 
 
@@ -115,6 +117,7 @@ class ContainerWatch:
     def __init__(self, container: ContainerLike, stop: threading.Event) -> None:
         self.container = container
         self.latest: ContainerReading | None = None
+        self.first_reading = threading.Event()  # set at the first reading, or when it ends
         self._stop = stop
         self._thread = threading.Thread(
             target=self._follow, name=f"docker-stats-{container.name}", daemon=True
@@ -139,9 +142,11 @@ class ContainerWatch:
                 # a stopped container's readings are zeros: keep the last real one
                 if (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage"):
                     self.latest = parse_stats(stats)
+                    self.first_reading.set()
         except Exception:  # the container went away, or the engine closed the stream
             return
         finally:
+            self.first_reading.set()
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # the HTTP response under the stream
@@ -204,9 +209,15 @@ class DockerStatsSampler(ResourceSampler):
         return [watch.container.name for watch in self.server_watches]
 
     def start(self) -> DockerStatsSampler:
-        """Follow every container's stats, then sample."""
-        for watch in [*self.server_watches, *self.loadgen_watches]:
+        """Follow every container's stats; sample once each has its first reading (or after
+        FIRST_READING_WAIT_S), so the target's cumulative CPU counts every container from the
+        first row rather than jumping when a late one's history arrives."""
+        watches = [*self.server_watches, *self.loadgen_watches]
+        for watch in watches:
             watch.start()
+        deadline = time.monotonic() + FIRST_READING_WAIT_S
+        for watch in watches:
+            watch.first_reading.wait(max(0.0, deadline - time.monotonic()))
         super().start()
         return self
 
@@ -229,6 +240,9 @@ class DockerStatsSampler(ResourceSampler):
             threads=sum(r.tasks for r in readings),
             connections=math.nan,
             cpu_percent=sum(r.cpu_percent or 0.0 for r in readings),
+            member_cpu_s={
+                w.container.id: w.latest.cpu_s for w in self.server_watches if w.latest is not None
+            },
         )
 
     def loadgen_usage(self, now: float) -> Usage:
@@ -240,6 +254,7 @@ class DockerStatsSampler(ResourceSampler):
                 continue
             usage.processes += 1
             usage.cpu_s += reading.cpu_s
+            usage.member_cpu_s[watch.container.id] = reading.cpu_s
             usage.rss_bytes += reading.rss_bytes
             usage.busiest_percent = max(usage.busiest_percent, reading.cpu_percent or 0.0)
             self.series.loadgen_cpu.setdefault(watch.container.id, []).append((now, reading.cpu_s))

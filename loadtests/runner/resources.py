@@ -9,7 +9,7 @@ import io
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +127,30 @@ class Usage:
     connections: float = 0.0
     cpu_percent: float | None = None  # measured by the source itself; else from cpu_s deltas
     busiest_percent: float = 0.0  # the busiest single process: load-generator saturation
+    # cumulative CPU seconds per process (pid) or container (id): what the rates come from
+    member_cpu_s: dict[int | str, float] = field(default_factory=dict)
+
+
+def cpu_percent_between(
+    before: Mapping[int | str, float], now: Mapping[int | str, float], seconds: float
+) -> float:
+    """CPU use between two readings, in % of one core, over the members in both: one seen
+    for the first time brings every second it used before (a container: since it started)."""
+    if seconds <= 0:
+        return 0.0
+    used = sum(
+        max(0.0, cpu_s - before[member]) for member, cpu_s in now.items() if member in before
+    )
+    return used / seconds * 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one sample leaves for the next one's rates."""
+
+    time: float
+    server: Mapping[int | str, float]
+    loadgen: Mapping[int | str, float]
 
 
 def _whole(value: float) -> float:
@@ -169,7 +193,7 @@ class ResourceSampler:
         return self.series
 
     def _run(self) -> None:
-        last: tuple[float, float, float] | None = None  # time, server cpu s, loadgen cpu s
+        last: Reading | None = None
         while not self._stop.is_set():
             started = time.monotonic()
             with contextlib.suppress(Exception):  # a process vanishing mid-sample is normal
@@ -201,6 +225,7 @@ class ResourceSampler:
         for process in server:
             with contextlib.suppress(psutil.Error), process.oneshot():
                 times = process.cpu_times()
+                usage.member_cpu_s[process.pid] = times.user + times.system
                 usage.cpu_s += times.user + times.system
                 usage.rss_bytes += process.memory_info().rss
                 usage.fds += process.num_fds()
@@ -219,6 +244,7 @@ class ResourceSampler:
                     cpu_s = times.user + times.system
                     usage.rss_bytes += process.memory_info().rss
                 usage.cpu_s += cpu_s
+                usage.member_cpu_s[process.pid] = cpu_s
                 series = self.series.loadgen_cpu.setdefault(process.pid, [])
                 if series and now > series[-1][0]:
                     busiest = (cpu_s - series[-1][1]) / (now - series[-1][0]) * 100
@@ -226,15 +252,17 @@ class ResourceSampler:
                 series.append((now, cpu_s))
         return usage
 
-    def sample(self, last: tuple[float, float, float] | None) -> tuple[float, float, float]:
-        """Take one sample; returns (time, server cpu s, loadgen cpu s) for the next rates."""
+    def sample(self, last: Reading | None) -> Reading:
+        """Take one sample; returns what the next one's rates are computed from."""
         now = time.time()
         server = self.server_usage(now)
         loadgen = self.loadgen_usage(now)
         server_percent = loadgen_percent = 0.0
-        if last is not None and now > last[0]:
-            server_percent = max(0.0, (server.cpu_s - last[1]) / (now - last[0]) * 100)
-            loadgen_percent = max(0.0, (loadgen.cpu_s - last[2]) / (now - last[0]) * 100)
+        if last is not None:
+            server_percent = cpu_percent_between(last.server, server.member_cpu_s, now - last.time)
+            loadgen_percent = cpu_percent_between(
+                last.loadgen, loadgen.member_cpu_s, now - last.time
+            )
         if server.cpu_percent is not None:
             server_percent = server.cpu_percent
         self.series.rows.append(
@@ -255,7 +283,7 @@ class ResourceSampler:
                 "loadgen_rss_bytes": int(loadgen.rss_bytes),
             }
         )
-        return now, server.cpu_s, loadgen.cpu_s
+        return Reading(now, server.member_cpu_s, loadgen.member_cpu_s)
 
 
 def _peak(rows: list[dict[str, float]], column: str) -> int | None:

@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 import pytest
+import yaml
 
 from loadtests.runner.docker_stats import LOADGEN_LABEL, TARGET_LABEL
 from tbench.nginx_config import BalancerConfig
@@ -53,7 +54,7 @@ def test_every_registered_target_has_a_service_running_its_server():
 def test_every_target_has_the_same_limits_and_a_health_check():
     first = BASE[next(iter(TARGETS))]
     assert all(first.get(key) for key in LIMITS)
-    assert first["ulimits"]["nofile"] == {"soft": 65536, "hard": 65536}
+    assert first["ulimits"]["nofile"] == {"soft": "65536", "hard": "65536"}  # TBENCH_NOFILE
     for name in TARGETS:
         service = BASE[name]
         assert {key: service.get(key) for key in LIMITS} == {key: first[key] for key in LIMITS}
@@ -117,6 +118,37 @@ def test_the_lambda_target_uses_the_dynamodb_service():
 def scaled(name: str) -> dict[str, Any]:
     """A service as the two files merge it (keys of the override replace the base's)."""
     return {**BASE.get(name, {}), **OVERRIDE[name]}
+
+
+def test_every_file_limit_is_tbench_nofile_defaulting_to_65536():
+    for path in (COMPOSE, SCALE):
+        raw = yaml.safe_load(path.read_text())
+        limits = [
+            service["ulimits"]["nofile"]
+            for service in [*raw["services"].values(), *(raw[k] for k in raw if k.startswith("x-"))]
+            if "ulimits" in service
+        ]
+        assert limits, path
+        for nofile in limits:
+            assert nofile == {"soft": "${TBENCH_NOFILE:-65536}", "hard": "${TBENCH_NOFILE:-65536}"}
+
+
+def test_docker_compose_sets_every_file_limit_from_tbench_nofile():
+    # a host whose hard limit is below 65536 (error setting rlimit type 7) sets a lower one
+    done = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "-f", str(SCALE), "--profile", "webui", "config"],
+        cwd=ROOT,
+        env={**os.environ, "TBENCH_NOFILE": "20000"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    merged = yaml.safe_load(done.stdout)["services"]
+    limited = {name: s["ulimits"]["nofile"] for name, s in merged.items() if "ulimits" in s}
+    helpers = [f"{name}-{part}" for name in SCALED for part in ("redis", "balancer")]
+    for name in [*TARGETS, *helpers, "runner", "locust-worker", "locust-master"]:
+        assert limited[name] == {"soft": 20000, "hard": 20000}, name
 
 
 @pytest.mark.parametrize("name", SCALED)

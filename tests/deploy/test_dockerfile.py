@@ -17,10 +17,12 @@ RUNS = [line for line in INSTRUCTIONS if line.startswith("RUN ")]
 PYPROJECT = (ROOT / "pyproject.toml").read_text()
 
 
-def test_the_base_is_slim_python_pinned_to_a_patch_release():
+def test_the_base_is_an_argument_defaulting_to_slim_python_pinned_to_a_patch_release():
     (base,) = [line for line in INSTRUCTIONS if line.startswith("FROM ")]
-    match = re.fullmatch(r"FROM python:(\d+\.\d+\.\d+)-slim-([a-z]+)", base)
-    assert match, base
+    assert base == "FROM ${BASE_IMAGE}"
+    (default,) = [line for line in INSTRUCTIONS if line.startswith("ARG BASE_IMAGE=")]
+    match = re.fullmatch(r"ARG BASE_IMAGE=python:(\d+\.\d+\.\d+)-slim-([a-z]+)", default)
+    assert match, default
     requires = re.search(r'requires-python = "([^"]+)"', PYPROJECT)
     assert requires is not None
     assert match.group(1) in SpecifierSet(requires.group(1))
@@ -53,3 +55,13 @@ def test_the_build_context_leaves_out_the_venv_results_and_history():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".venv", ".git", "results", "tests"):
         assert entry in ignored
+
+
+def test_everything_installs_into_a_venv_first_on_path():
+    # Debian's python3 (a debootstrap-made base) refuses system-wide pip and has no `python`
+    venv = [run for run in RUNS if "python3 -m venv /opt/venv" in run]
+    assert venv
+    assert RUNS.index(venv[0]) < min(RUNS.index(run) for run in RUNS if "pip install" in run)
+    assert any(
+        line.startswith("ENV ") and "PATH=/opt/venv/bin:$PATH" in line for line in INSTRUCTIONS
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import itertools
 import json
 import math
 import threading
@@ -27,7 +28,7 @@ from loadtests.runner.docker_stats import (
     parse_stats,
     rss_bytes,
 )
-from loadtests.runner.resources import COLUMNS, summarize
+from loadtests.runner.resources import COLUMNS, cpu_percent_between, summarize
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -233,3 +234,36 @@ def test_sampler_writes_the_psutil_schema_from_container_stats(tmp_path: Path):
     assert summary["server_connections_max"] is None
     assert summary["server_rss_per_connection_bytes"] is None
     assert summary["loadgen_cpu_percent_mean"] is not None
+
+
+def test_a_member_seen_first_brings_no_rate_of_its_history():
+    # the 995 % first sample: a worker container's 9.95 s since it started, in one 1 s step
+    before = {4242: 1.0}
+    now = {4242: 1.5, "id-locust-worker-1": 9.95}
+    assert cpu_percent_between(before, now, 1.0) == pytest.approx(50.0)
+    later = {4242: 2.0, "id-locust-worker-1": 10.45}
+    assert cpu_percent_between(now, later, 1.0) == pytest.approx(100.0)
+    assert cpu_percent_between({}, now, 1.0) == 0.0
+    assert cpu_percent_between(now, later, 0.0) == 0.0
+
+
+def test_sampling_starts_with_every_containers_first_reading():
+    client = compose_stack()
+    server = find_containers(client, TARGET_LABEL, "sse", "transport-bench")
+    loadgen = find_containers(client, LOADGEN_LABEL, "true", "transport-bench")
+    sampler = DockerStatsSampler(server, loadgen, interval_s=0.05).start()
+    time.sleep(0.3)
+    series = sampler.stop()
+    first = series.rows[0]
+    # every container from the first row: the cumulative CPU never jumps by a container's past
+    assert all(row["server_processes"] == 2 for row in series.rows)
+    assert all(row["loadgen_processes"] == 1 for row in series.rows)
+    assert first["server_cpu_s"] >= 2 * 12.75
+    assert first["loadgen_cpu_percent"] == 0.0
+    # the rates add up to the CPU used while sampling, not the 12.75 s used before it
+    rows = series.rows
+    used = sum(
+        row["loadgen_cpu_percent"] / 100 * (row["time"] - previous["time"])
+        for previous, row in itertools.pairwise(rows)
+    )
+    assert used == pytest.approx(rows[-1]["loadgen_cpu_s"] - first["loadgen_cpu_s"], rel=0.1)

@@ -1,0 +1,87 @@
+"""What `make compose-test` asserts on a run, tried on the committed (local) smoke run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from loadtests.collect import RESULT_FILE
+from tbench.compose_checks import failures, new_run_dir
+from tbench.compose_test import deployments, nofile_limit, scale_images
+from tbench.registry import TARGETS
+from tests.fixtures import copy_smoke_run
+
+LAMBDA_ONLY = {"lambda": 2}
+
+
+def as_compose_run(run_dir: Path, workers: int) -> None:
+    """Turn the local smoke run into what a compose run with `workers` leaves."""
+    run_file = run_dir / "run.json"
+    run = json.loads(run_file.read_text())
+    for name, result in run["targets"].items():
+        count = LAMBDA_ONLY.get(name, 1)
+        result["deployment"] = {"runtime": "docker", "containers": [f"c{i}" for i in range(count)]}
+        result["metrics"] |= {"lost": 0, "server_cpu_s": 0.5}  # the fixture's lambda lost some
+        (run_dir / name / RESULT_FILE).write_text(json.dumps({"processes": workers + 1}))
+    run_file.write_text(json.dumps(run))
+    for report in ("report.html", "report.pdf"):
+        (run_dir / report).write_text("report")
+
+
+def test_a_local_run_is_not_taken_for_a_compose_run(tmp_path: Path):
+    run_dir = copy_smoke_run(tmp_path / "run")
+    problems = failures(run_dir, 2, os.getuid(), LAMBDA_ONLY)
+    assert "report.html missing" in problems
+    assert "report.pdf missing" in problems
+    assert "sse: 0 containers sampled, not 1" in problems
+    assert "lambda: 0 containers sampled, not 2" in problems
+    assert any(p.startswith("websocket: None Locust processes reported") for p in problems)
+
+
+def test_a_complete_compose_run_passes_and_each_fault_is_named(tmp_path: Path):
+    run_dir = copy_smoke_run(tmp_path / "run")
+    as_compose_run(run_dir, workers=2)
+    assert failures(run_dir, 2, os.getuid(), LAMBDA_ONLY) == []
+    assert failures(run_dir, 3, os.getuid(), LAMBDA_ONLY)[0].endswith(
+        "expected the master and 3 workers"
+    )
+    assert failures(run_dir, 2, os.getuid() + 1, LAMBDA_ONLY) == [
+        f"report.html owned by uid {os.getuid()}, not {os.getuid() + 1}",
+        f"report.pdf owned by uid {os.getuid()}, not {os.getuid() + 1}",
+    ]
+    run = json.loads((run_dir / "run.json").read_text())
+    run["targets"]["sse"]["metrics"]["lost"] = 1
+    run["targets"]["websocket"]["metrics"]["server_cpu_s"] = 0.0
+    run["targets"]["lambda"]["status"] = "failed"
+    (run_dir / "run.json").write_text(json.dumps(run))
+    assert failures(run_dir, 2, os.getuid(), LAMBDA_ONLY) == [
+        f"sse: delivered {run['targets']['sse']['metrics']['delivered']}, lost 1",
+        "websocket: container CPU 0.0 s (not sampled)",
+        "lambda: status failed",
+    ]
+
+
+def test_the_new_run_is_the_one_directory_with_a_run_json(tmp_path: Path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / ".compose-test").mkdir()
+    copy_smoke_run(tmp_path / "new")
+    assert new_run_dir(tmp_path, {"old", ".compose-test"}) == tmp_path / "new"
+
+
+def test_the_scaled_deployment_expects_replicas_redis_and_nginx_per_target():
+    base, scale = deployments()
+    assert base.containers == {"lambda": 2}
+    replicas = int(scale.env["REPLICAS"])
+    for name in TARGETS:
+        assert scale.containers[name] == (2 if name == "lambda" else replicas + 2)
+    assert set(scale_images()) == {"TBENCH_REDIS_IMAGE", "TBENCH_NGINX_IMAGE"}
+
+
+def test_the_file_limit_never_exceeds_the_hard_limit(monkeypatch):
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 20000))
+    assert nofile_limit() == 20000
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, resource.RLIM_INFINITY))
+    assert nofile_limit() == 65536
