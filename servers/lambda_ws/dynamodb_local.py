@@ -20,8 +20,8 @@ from tbench.process import free_port
 LOOPBACK = "127.0.0.1"
 DYNALITE_DIR = Path(__file__).parent / "dynalite"
 DYNALITE_CLI = DYNALITE_DIR / "node_modules" / "dynalite" / "cli.js"
-# Tables are ACTIVE at once (DynamoDB takes seconds; nothing here measures table creation).
-INSTANT_TABLES = ("--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+# On loopback only, tables ACTIVE at once: dynalite's own cli.js binds every interface.
+DYNALITE_SERVE = DYNALITE_DIR / "serve.js"
 
 
 class DynamoDBStartError(RuntimeError):
@@ -35,7 +35,7 @@ def dynalite_command(host: str, port: int) -> list[str]:
         raise DynamoDBStartError("Node.js (`node`) not found: run `make install`")
     if not DYNALITE_CLI.is_file():
         raise DynamoDBStartError(f"dynalite not installed in {DYNALITE_DIR}: run `make install`")
-    return [node, str(DYNALITE_CLI), "--host", host, "--port", str(port), *INSTANT_TABLES]
+    return [node, str(DYNALITE_SERVE), host, str(port)]
 
 
 class LocalDynamoDB:

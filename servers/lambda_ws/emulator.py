@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="give environments the whole machine's CPU instead of memory/1,769 vCPU (AWS's)",
     )
     parser.add_argument("--concurrency-limit", type=int, default=1_000, help="Lambda concurrency")
-    parser.add_argument("--max-workers", type=int, default=8, help="real worker processes")
+    parser.add_argument("--max-workers", type=int, default=4, help="real worker processes")
     parser.add_argument(
         "--env-idle-s", type=float, default=600.0, help="reclaim environments idle this long"
     )

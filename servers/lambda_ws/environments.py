@@ -51,7 +51,7 @@ class ServiceLimits:
     """How many invocations may run, how many processes may exist, how long idle ones live."""
 
     concurrency_limit: int = 1_000  # Lambda's default per-account concurrency
-    max_workers: int = 8  # real processes this machine can afford
+    max_workers: int = 4  # real processes this machine can afford
     idle_reclaim_s: float = 600.0  # an environment unused this long is shut down
 
 

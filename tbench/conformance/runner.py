@@ -18,7 +18,6 @@ from tbench.registry import ASGI_LAUNCHER, TargetSpec
 CHECK_TIMEOUT_S = 90.0
 VERIFY_SSE_PING_S = 1.0  # short, so the keep-alive check takes a second, not fifteen
 VERIFY_QUEUE_SIZE = 64  # small, so the slow-consumer check overflows it in a few MiB
-VERIFY_LAMBDA_WORKERS = ("--max-workers", "4")
 
 ProgressCallback = Callable[[TargetSpec, str, CheckResult | None], None]
 """Called with (target, check, None) when a check starts, and with its result when it ends."""
@@ -34,9 +33,7 @@ def verify_server_args(spec: TargetSpec) -> tuple[tuple[str, ...], ServerFacts]:
     finish out of order, as concurrent ones may on AWS; the run measures that).
     """
     if spec.no_cpu_model_option is not None:
-        # and with the 4 worker processes the checks were written against: more environments
-        # run one sender's quick publishes concurrently, so they may finish out of order
-        return (*spec.cpu_model_args(False), *VERIFY_LAMBDA_WORKERS), ServerFacts()
+        return spec.cpu_model_args(False), ServerFacts()
     if spec.launcher != ASGI_LAUNCHER:
         return (), ServerFacts()
     if spec.family == "sse":
