@@ -12,10 +12,12 @@ import functools
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple, Protocol
 
-from servers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
+from websockets.frames import Frame, Opcode
+
+from servers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, PushSink, RoomFanout
 from servers.settings import Settings
 from tbench.messages import Message, Publish
 
@@ -23,7 +25,7 @@ from tbench.messages import Message, Publish
 class Delivery:
     """A stored message, serialized once; every subscriber is handed this same object."""
 
-    __slots__ = ("_sse_event", "_text", "_ws_event", "data", "id", "message")
+    __slots__ = ("_sse_event", "_text", "_ws_event", "_ws_frame", "data", "id", "message")
 
     def __init__(self, message: Message) -> None:
         self.message = message
@@ -32,6 +34,7 @@ class Delivery:
         self._text: str | None = None
         self._sse_event: bytes | None = None
         self._ws_event: dict[str, str] | None = None
+        self._ws_frame: bytes | None = None
 
     @property
     def text(self) -> str:
@@ -46,6 +49,14 @@ class Delivery:
         if self._ws_event is None:
             self._ws_event = {"type": "websocket.send", "text": self.text}
         return self._ws_event
+
+    @property
+    def ws_frame(self) -> bytes:
+        """The WebSocket text frame as a server sends it (unmasked: the same bytes for every
+        member; built once, shared)."""
+        if self._ws_frame is None:
+            self._ws_frame = Frame(Opcode.TEXT, self.data).serialize(mask=False)
+        return self._ws_frame
 
     @property
     def sse_event(self) -> bytes:
@@ -82,6 +93,15 @@ class Subscription(Protocol):
     def __aiter__(self) -> AsyncIterator[Delivery]: ...
 
     async def __anext__(self) -> Delivery: ...
+
+    def push_to(self, sink: PushSink, encode: Callable[[Delivery], bytes]) -> None:
+        """Write each delivery to `sink` as it comes instead of being iterated (see
+        `servers.fanout.LocalSubscription.push_to`)."""
+        ...
+
+    async def wait_end(self) -> None:
+        """Until delivery ends; a pushed subscription's consumer awaits this."""
+        ...
 
     def close(self) -> None:
         """Stop receiving; idempotent. Every subscriber must call it when done."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from servers.broker import Delivery
@@ -20,15 +20,38 @@ SHUTDOWN_REASON = "server shutting down"
 DROP_REASON = "connections dropped by the server (fault injection)"
 
 
+class PushSink(Protocol):
+    """A connection deliveries can be written to at once (servers.ws_protocol.DirectSend)."""
+
+    on_writable: Callable[[], None] | None  # called when `writable` turns True again
+
+    @property
+    def writable(self) -> bool:
+        """False while the client lags (its write buffer is above the high-water mark)."""
+        ...
+
+    def write(self, frame: bytes) -> bool:
+        """Write one encoded delivery; False once the connection is closing."""
+        ...
+
+
 class LocalSubscription:
-    """A backlog, then live deliveries through a bounded queue fed by `offer`."""
+    """A backlog, then live deliveries through a bounded queue fed by `offer`.
+
+    Consumed either by iterating (a task per subscriber awaits each delivery) or, once
+    `push_to` is called, by writing each delivery to its connection as it is offered: no task
+    switch per delivery. Either way a delivery that cannot go out yet waits in the same bounded
+    queue, and the slow-consumer policy is the same.
+    """
 
     __slots__ = (
         "_backlog",
         "_dropped",
+        "_encode",
         "_on_close",
         "_pending",
         "_queue_size",
+        "_sink",
         "_skip_through",
         "_waiter",
         "end_reason",
@@ -42,6 +65,8 @@ class LocalSubscription:
         self._skip_through = -1  # live deliveries up to this id are in the backlog already
         self._waiter: asyncio.Future[None] | None = None
         self._dropped = False
+        self._sink: PushSink | None = None
+        self._encode: Callable[[Delivery], bytes] | None = None
         self.end_reason: str | None = None
 
     @property
@@ -66,13 +91,56 @@ class LocalSubscription:
         """Queue a live message; False (and the subscription ends) if the queue is full."""
         if delivery.id <= self._skip_through:
             return True
+        sink = self._sink
+        if sink is not None and sink.writable and not self._backlog and not self._pending:
+            assert self._encode is not None
+            sink.write(self._encode(delivery))  # a closing connection: its reader ends it
+            return True
         if len(self._pending) >= self._queue_size:
             self._dropped = True
             self.end(SLOW_CONSUMER_REASON.format(size=self._queue_size))
             return False
         self._pending.append(delivery)
-        self._wake()
+        if sink is None:
+            self._wake()  # pushed ones wait for the sink's on_writable instead
         return True
+
+    def push_to(self, sink: PushSink, encode: Callable[[Delivery], bytes]) -> None:
+        """From now on write deliveries to `sink` as they come, each as `encode` makes it.
+
+        The backlog and whatever queued so far go first; then each live delivery is written
+        when offered, or queued (bounded, as before) while the sink is not writable and
+        written when it is again. Do not iterate a pushed subscription; await `wait_end`.
+        """
+        self._sink = sink
+        self._encode = encode
+        sink.on_writable = self._flush
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what waits, oldest first, while the sink takes it."""
+        sink, encode = self._sink, self._encode
+        if sink is None or encode is None:
+            return
+        while self.end_reason is None and sink.writable:
+            if self._backlog:
+                delivery = self._backlog.popleft()
+            elif self._pending:
+                delivery = self._pending.popleft()
+            else:
+                return
+            if not sink.write(encode(delivery)):
+                return  # closing: its reader ends the subscription
+
+    async def wait_end(self) -> None:
+        """Until delivery ends (slow consumer, drop fault, shutdown): a pushed subscription's
+        consumer awaits this instead of iterating; `end_reason` then says why."""
+        while self.end_reason is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def end(self, reason: str) -> None:
         """Stop delivering: drop what is queued and let the consumer's iteration finish."""
@@ -110,6 +178,9 @@ class LocalSubscription:
             self.end_reason = "closed"
         self._backlog.clear()
         self._pending.clear()
+        if self._sink is not None:
+            self._sink.on_writable = None  # the connection no longer holds this subscription
+            self._sink = None
         self._on_close(self)
 
 

@@ -8,10 +8,11 @@ import contextlib
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from servers.broker import Broker, Subscription
-from servers.fanout import DROP_REASON
+from servers.broker import Broker, Delivery, Subscription
+from servers.fanout import DROP_REASON, PushSink
 from servers.http_common import create_app, parse_cursor
 from servers.settings import Settings
+from servers.ws_protocol import DIRECT_SEND_EXTENSION
 from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_room
 
 WS_PATH = "/ws"
@@ -25,7 +26,6 @@ def create_websocket_app(settings: Settings | None = None, broker: Broker | None
     app = create_app("websocket", settings, broker, http_publish=False)
     room_broker: Broker = app.state.broker
 
-    @app.websocket(WS_PATH)
     async def connect(websocket: WebSocket) -> None:
         """Subscribe to the room, then publish every valid frame; bad input closes."""
         try:
@@ -37,9 +37,13 @@ def create_websocket_app(settings: Settings | None = None, broker: Broker | None
             return
         # Subscribed before the handshake completes: a connected client misses nothing.
         subscription = await room_broker.subscribe(room, since)
+        direct_send = websocket.scope.get("extensions", {}).get(DIRECT_SEND_EXTENSION)
         try:
             await websocket.accept()
-            sender = asyncio.create_task(_send_loop(websocket, subscription))
+            if direct_send is not None:
+                sender = asyncio.create_task(_push(websocket, subscription, direct_send))
+            else:
+                sender = asyncio.create_task(_send_loop(websocket, subscription))
             try:
                 problem = await _receive_loop(websocket, room_broker, room)
             finally:
@@ -51,6 +55,9 @@ def create_websocket_app(settings: Settings | None = None, broker: Broker | None
         finally:
             subscription.close()
 
+    # A plain Starlette route: FastAPI's would solve (empty) dependencies on every handshake,
+    # and a WebSocket route is not in the OpenAPI schema either way.
+    app.router.add_websocket_route(WS_PATH, connect)
     return app
 
 
@@ -79,8 +86,29 @@ async def _receive_loop(websocket: WebSocket, broker: Broker, room: str) -> Inva
         await asyncio.sleep(0)
 
 
+async def _push(websocket: WebSocket, subscription: Subscription, direct_send: PushSink) -> None:
+    """Have the broker write each message's frame straight to this connection; close when the
+    subscription is ended by the server.
+
+    The fast path, where the server offers it (servers.ws_protocol.DirectSend): a message is
+    framed once for the room and written to each member in the publisher's turn, with no task
+    switch or ASGI event per member. Flow control and the bounded queue are as in `_send_loop`.
+    """
+    subscription.push_to(direct_send, _frame_of)
+    await subscription.wait_end()
+    await _close(websocket, _close_code(subscription), subscription.end_reason or "")
+
+
+def _frame_of(delivery: Delivery) -> bytes:
+    return delivery.ws_frame
+
+
 async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
-    """Send backlog then live messages; close when the subscription is ended by the server."""
+    """Send backlog then live messages; close when the subscription is ended by the server.
+
+    The portable path, through ASGI events, for a server (or middleware) that offers no
+    direct send.
+    """
     try:
         async for delivery in subscription:
             # one event (and text) for all subscribers: no per-send dict or str

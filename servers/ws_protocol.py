@@ -1,8 +1,13 @@
-"""uvicorn's WebSocket protocol (websockets, sans-I/O), closing bad input audibly."""
+"""uvicorn's WebSocket protocol (websockets, sans-I/O), closing bad input audibly, with a
+direct-send fast path for the app's fan-out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
 
 from tbench.messages import Problem
 
@@ -42,7 +47,7 @@ class LingeringCloseProtocol(WebSocketsSansIOProtocol):
             super().data_received(data)
 
 
-class WebSocketProtocol(LingeringCloseProtocol):
+class UTF8CheckingProtocol(LingeringCloseProtocol):
     """Also: a text message that is not UTF-8 closes 1007 *with a reason* (docs/protocol.md)
     instead of an empty one and a logged traceback.
 
@@ -62,3 +67,66 @@ class WebSocketProtocol(LingeringCloseProtocol):
                 self.handle_parser_exception()
                 return
         super().send_receive_event_to_app()
+
+
+DIRECT_SEND_EXTENSION = "tbench.direct_send"
+
+
+class DirectSend:
+    """Writes a pre-built server frame straight to one connection's transport.
+
+    The app's fast path (scope extension `tbench.direct_send`): a message is framed once per
+    room (server frames are unmasked, so the bytes are the same for every member) and written
+    to each member's transport without a task, an ASGI event or a per-connection framing.
+    `writable` is the transport's flow control (False above its write-buffer high-water mark);
+    `on_writable` is called when it drains below the low-water mark again.
+    """
+
+    __slots__ = ("_protocol", "on_writable")
+
+    def __init__(self, protocol: WebSocketProtocol) -> None:
+        self._protocol = protocol
+        self.on_writable: Callable[[], None] | None = None
+
+    @property
+    def writable(self) -> bool:
+        """Whether a frame written now goes out without growing a backlog in this process."""
+        return self._protocol.writable.is_set()
+
+    def write(self, frame: bytes) -> bool:
+        """Write one complete frame; False (nothing written) once the connection is closing."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.conn.state is not State.OPEN:
+            return False
+        if protocol.transport.is_closing():
+            return False
+        protocol.transport.write(frame)
+        return True
+
+
+class WebSocketProtocol(UTF8CheckingProtocol):
+    """The targets' protocol: lingering close, UTF-8 reason, and the direct-send fast path."""
+
+    direct_send: DirectSend | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        """Accept as usual; offer the app `DirectSend` when frames need no per-connection
+        encoding (no permessage-deflate negotiated)."""
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None and not self.conn.extensions:
+            self.direct_send = DirectSend(self)
+            scope["extensions"][DIRECT_SEND_EXTENSION] = self.direct_send
+
+    def resume_writing(self) -> None:
+        """The client caught up: unblock ASGI sends and let the fast path write again."""
+        super().resume_writing()
+        direct_send = self.direct_send
+        if direct_send is not None and direct_send.on_writable is not None:
+            direct_send.on_writable()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Drop the fast path's callback with the connection (it holds the subscription)."""
+        if self.direct_send is not None:
+            self.direct_send.on_writable = None
+        super().connection_lost(exc)

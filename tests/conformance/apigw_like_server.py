@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servers.websocket import WS_PATH
 from servers.websocket import app as websocket_app
+from servers.ws_protocol import DIRECT_SEND_EXTENSION
 from tbench import codec
 
 STAGE_PATH = "/dev"
@@ -26,6 +27,10 @@ class ApiGatewayShape:
         if scope["type"] != "websocket":
             await self.inner(scope, receive, send)
             return
+        # Every frame must pass through `without_ids`: no direct-send fast path.
+        extensions = dict(scope.get("extensions") or {})
+        extensions.pop(DIRECT_SEND_EXTENSION, None)
+        scope = {**scope, "extensions": extensions}
         if scope["path"] == STAGE_PATH:
             query = b"&".join(
                 part

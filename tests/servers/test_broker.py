@@ -4,9 +4,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from servers.broker import (
     Broker,
+    Delivery,
     InProcessBroker,
     make_broker,
     resolve_cursor,
@@ -297,3 +300,105 @@ def test_factory_picks_the_broker_from_settings():
     assert (broker.history_size, broker.queue_size) == (5, 7)
     with pytest.raises(ValueError, match="use memory:// or redis://"):
         make_broker(Settings(broker_url="kafka://127.0.0.1:9092"))
+
+
+class Connection:
+    """A connection a subscription pushes to: what it was written, and its flow control."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.writable = True
+        self.on_writable: Callable[[], None] | None = None
+
+    def write(self, frame: bytes) -> bool:
+        self.written.append(frame)
+        return True
+
+    def drain(self) -> None:
+        """The client caught up (the transport's resume_writing)."""
+        self.writable = True
+        assert self.on_writable is not None
+        self.on_writable()
+
+    def ids(self) -> list[int]:
+        return [decode_message(frame).id or 0 for frame in self.written]
+
+
+def as_data(delivery: Delivery) -> bytes:
+    return delivery.data
+
+
+def test_pushed_subscription_writes_backlog_then_each_live_message_at_once():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=2)
+        await publish_many(broker, 5)
+        subscription = await broker.subscribe("r", 2)
+        connection = Connection()
+        subscription.push_to(connection, as_data)
+        assert connection.ids() == [3, 4, 5]
+        await publish_many(broker, 3)  # more than the queue: written, never queued
+        assert connection.ids() == [3, 4, 5, 6, 7, 8]
+        assert not subscription.dropped
+        subscription.close()
+        assert connection.on_writable is None
+        assert broker.connection_count() == 0
+
+    run(scenario)
+
+
+def test_pushed_subscription_queues_while_the_client_lags_and_flushes_in_order():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=3)
+        await publish_many(broker, 4)
+        subscription = await broker.subscribe("r", 0)
+        connection = Connection()
+        connection.writable = False  # lagging from the start: backlog waits too
+        subscription.push_to(connection, as_data)
+        await publish_many(broker, 3)
+        assert connection.written == []
+        connection.drain()
+        assert connection.ids() == [1, 2, 3, 4, 5, 6, 7]
+        assert not subscription.dropped
+        subscription.close()
+
+    run(scenario)
+
+
+def test_pushed_subscription_past_its_queue_is_dropped_and_its_end_awaited():
+    async def scenario() -> None:
+        broker = InProcessBroker(queue_size=2)
+        subscription = await broker.subscribe("r", None)
+        connection = Connection()
+        subscription.push_to(connection, as_data)
+        await publish_many(broker, 1)
+        connection.writable = False
+        ended = asyncio.ensure_future(subscription.wait_end())
+        await publish_many(broker, 2)  # queued: the queue is full, not past it
+        await asyncio.sleep(0)
+        assert not ended.done()
+        await publish_many(broker, 1)
+        await asyncio.wait_for(ended, 1)
+        assert subscription.dropped
+        assert subscription.end_reason == "slow consumer: send queue of 2 messages full"
+        assert connection.ids() == [1]
+        assert broker.connection_count() == 0
+        subscription.close()
+
+    run(scenario)
+
+
+def test_ws_frame_is_one_unmasked_text_frame_of_the_stored_json():
+    async def scenario() -> None:
+        broker = InProcessBroker()
+        delivery = await broker.publish(post())
+        reader = StreamReader()
+        reader.feed_data(delivery.ws_frame)
+        reader.feed_eof()
+        parser = Frame.parse(reader.read_exact, mask=False)
+        with pytest.raises(StopIteration) as parsed:
+            next(parser)
+        frame = parsed.value.value
+        assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, delivery.data)
+        assert delivery.ws_frame is delivery.ws_frame  # built once, shared by every member
+
+    run(scenario)
