@@ -44,7 +44,8 @@ pytest: install
 test: lint typecheck pytest compose-test-if-engine
 
 # The comparison in containers, end to end (README "Docker compose"): engine, base, image,
-# docker-compose.yml and docker-compose.scale.yml with the smoke scenario, checked, taken down.
+# docker-compose.yml and docker-compose.scale.yml with the compose-smoke scenario, checked,
+# taken down.
 compose-test: install
 	$(BIN)/python -m tbench.compose_test
 
