@@ -15,10 +15,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /dynalite
 COPY servers/lambda_ws/dynalite/package.json servers/lambda_ws/dynalite/package-lock.json ./
-# Debian's node trusts only its own CA list unless told: the base's bundle (a Debian-made base
-# carries the host's, e.g. a TLS-inspecting proxy's) is the one pip and apt use too.
-RUN NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
-    npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 FROM ${BASE_IMAGE}
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from servers.lambda_ws.dynamodb_local import DYNALITE_DIR
 from tbench.compose_checks import failures, new_run_dir, summary
 from tbench.docker_base import ROOT, base_image, has_image, pull
 from tbench.docker_engine import Engine, EngineUnavailable, docker_engine, why_no_engine
@@ -37,11 +38,16 @@ DYNALITE_STAGE = "transport-bench-dynalite:local"
 SERVICES_IMAGE = "transport-bench-services:local"  # Redis and nginx from Debian's packages
 SERVICES_DOCKERFILE = ROOT / "compose" / "services.Dockerfile"
 # what the saved images' dependency layers are made from (tbench.docker_image_cache)
-CACHE_INPUTS = (ROOT / "Dockerfile", ROOT / "requirements.lock", SERVICES_DOCKERFILE)
+CACHE_INPUTS = (
+    ROOT / "Dockerfile",
+    ROOT / "requirements.lock",
+    SERVICES_DOCKERFILE,
+    DYNALITE_DIR / "package-lock.json",  # the dynalite stage's npm ci
+)
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCALE_FILE = ROOT / "docker-compose.scale.yml"
 RESULTS = ROOT / "results"
-# smoke's paths at a rate the lambda target carries in its container (the scenario file says why)
+# smoke's paths, measured after the lambda target's cold starts (the scenario file says why)
 SCENARIO = "compose-smoke"
 WORKERS = 2
 REPLICAS = 2
