@@ -1,10 +1,22 @@
 # One image for every part of transport-bench: the four targets, the Lambda emulator and its
-# DynamoDB (moto's server), Locust (master and workers) and the runner (`tbench run`).
+# DynamoDB (dynalite), Locust (master and workers) and the runner (`tbench run`).
 # docker-compose.yml builds it; nothing here depends on which part a container runs.
 # BASE_IMAGE: any Debian bookworm with python3 and python3-venv; the default is the official
 # image users pull. `make compose-test` passes one made with debootstrap where no registry
 # answers (tbench/docker_base.py).
 ARG BASE_IMAGE=python:3.11.11-slim-bookworm
+
+# The Lambda emulator's DynamoDB, dynalite, as `make install` gets it: `npm ci` from its
+# lockfile, no install scripts. In a stage of its own, so that npm (and the ~450 Debian
+# packages it depends on) stays out of the image; the image needs only `node`.
+FROM ${BASE_IMAGE} AS dynalite
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /dynalite
+COPY servers/lambda_ws/dynalite/package.json servers/lambda_ws/dynalite/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,10 +30,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # has no `python` command; the venv gives both, on either base.
 RUN python3 -m venv /opt/venv
 
-# WeasyPrint (the PDF report) renders with Pango; the same packages as .ci/run.
+# WeasyPrint (the PDF report) renders with Pango (the packages scripts/system-packages.txt
+# names); dynalite runs on Node.js.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core nodejs \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -34,6 +47,7 @@ RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 RUN pip install --no-cache-dir -c requirements.lock . \
     && rm -rf build ./*.egg-info
+COPY --from=dynalite /dynalite/node_modules servers/lambda_ws/dynalite/node_modules
 
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin tbench
 USER tbench

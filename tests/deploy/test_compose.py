@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from loadtests.runner.docker_stats import LOADGEN_LABEL, TARGET_LABEL
+from servers.lambda_ws.dynamodb_local import DYNALITE_SERVE
 from tbench.nginx_config import BalancerConfig
 from tbench.registry import ASGI_LAUNCHER, TARGETS
 
@@ -110,9 +111,16 @@ def test_the_lambda_target_uses_the_dynamodb_service():
     lambda_target, dynamodb = BASE["lambda"], BASE["dynamodb"]
     host, port = host_port(lambda_target["environment"]["AWS_ENDPOINT_URL_DYNAMODB"])
     assert host == "dynamodb"
-    assert str(port) == option(dynamodb["command"], "-p")
+    # dynalite, as the emulator starts it locally: serve.js HOST PORT, on every interface
+    assert dynamodb["command"] == [
+        "node",
+        str(DYNALITE_SERVE.relative_to(ROOT)),
+        "0.0.0.0",
+        str(port),
+    ]
     assert lambda_target["depends_on"]["dynamodb"] == {"condition": "service_healthy"}
-    assert dynamodb["labels"][TARGET_LABEL] == "lambda"  # its CPU counts, as moto's locally
+    assert f"127.0.0.1:{port}/" in " ".join(dynamodb["healthcheck"]["test"])
+    assert dynamodb["labels"][TARGET_LABEL] == "lambda"  # its CPU counts, as its child's locally
 
 
 def scaled(name: str) -> dict[str, Any]:

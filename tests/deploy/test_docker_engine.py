@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tbench import compose_test, docker_engine
+from tbench.docker_base import ROOT
 from tbench.docker_engine import (
     DEFAULT_SOCKET,
     dockerd_argv,
@@ -51,6 +52,13 @@ def test_make_test_skips_with_the_reason_and_make_compose_test_fails(capsys):
     assert compose_test.main(["--if-engine"]) == 0
     assert "compose-test: SKIPPED: no Docker engine answers" in capsys.readouterr().out
     assert compose_test.main([]) == 1
+
+
+def test_make_test_runs_the_compose_test_where_an_engine_can_run():
+    makefile = (ROOT / "Makefile").read_text()
+    (steps,) = [line.split()[1:] for line in makefile.splitlines() if line.startswith("test:")]
+    assert steps[-1] == "compose-test-if-engine"  # after the quick checks
+    assert "\t$(BIN)/python -m tbench.compose_test --if-engine" in makefile
 
 
 def test_what_dockerd_leaves_mounted_in_its_directory_is_found_deepest_first():

@@ -20,7 +20,9 @@ VALID = {
 }
 
 
-@pytest.mark.parametrize("name", ["smoke", "chat", "fanout", "idle", "sweep", "faults"])
+@pytest.mark.parametrize(
+    "name", ["smoke", "compose-smoke", "chat", "fanout", "idle", "sweep", "faults"]
+)
 def test_shipped_scenarios_load(name):
     scenario = scenario_files.load(name)
     assert scenario.name == name

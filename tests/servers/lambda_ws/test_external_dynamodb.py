@@ -1,4 +1,4 @@
-"""The emulator on a DynamoDB it did not start (compose's moto): AWS_ENDPOINT_URL_DYNAMODB."""
+"""The emulator on a DynamoDB it did not start (compose's service): AWS_ENDPOINT_URL_DYNAMODB."""
 
 from __future__ import annotations
 
