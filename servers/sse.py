@@ -78,7 +78,6 @@ class SubscriptionStream(Response):
     which cost more CPU per delivery than the delivery. What the protocol needs of it is kept:
     its headers, keep-alive pings, the end of the stream when the subscription ends (slow
     consumer, drop fault, shutdown), and noticing a client that left (`http.disconnect`).
-    A HEAD gets the headers and no stream.
     """
 
     def __init__(self, subscription: Subscription, ping_s: float) -> None:
@@ -94,11 +93,10 @@ class SubscriptionStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            if scope["method"] != "HEAD" and await self._stream(receive, send):
+            if await self._stream(receive, send):
                 return  # the client left: nothing more to send
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            # Also when the stream never started (HEAD, client gone before the first byte).
             self.subscription.close()
 
     async def _stream(self, receive: Receive, send: Send) -> bool:
