@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from servers.broker import Broker
 from servers.http_common import (
     MESSAGES_PATH,
+    TargetApp,
     create_app,
     messages_response,
     parse_cursor,
@@ -20,13 +21,12 @@ from tbench.messages import validate_room
 
 def create_long_polling_app(
     settings: Settings | None = None, broker: Broker | None = None
-) -> FastAPI:
+) -> TargetApp:
     """The long-polling target: held poll, publish, healthz."""
     app = create_app("long-polling", settings, broker)
     room_broker: Broker = app.state.broker
     max_wait_s: float = app.state.settings.long_poll_max_wait_s
 
-    @app.get(MESSAGES_PATH, **poll_docs(with_wait=True))
     async def poll(request: Request) -> Response:
         """Messages after `since`, waiting up to `wait` s (capped) for one if there is none."""
         room = validate_room(request.path_params["room"])
@@ -36,6 +36,7 @@ def create_long_polling_app(
             return messages_response(await room_broker.wait_for(room, since, wait_s))
         return messages_response(await room_broker.history(room, since))
 
+    app.add_hot_route("GET", MESSAGES_PATH, poll, **poll_docs(with_wait=True))
     return app
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from servers.broker import Broker
-from servers.http_common import MESSAGES_PATH, create_app, messages_response, parse_cursor
+from servers.http_common import (
+    MESSAGES_PATH,
+    TargetApp,
+    create_app,
+    messages_response,
+    parse_cursor,
+)
 from servers.openapi import poll_docs
 from servers.settings import Settings
 from tbench.messages import validate_room
@@ -14,18 +20,18 @@ from tbench.messages import validate_room
 
 def create_short_polling_app(
     settings: Settings | None = None, broker: Broker | None = None
-) -> FastAPI:
+) -> TargetApp:
     """The short-polling target: poll, publish, healthz."""
     app = create_app("short-polling", settings, broker)
     room_broker: Broker = app.state.broker
 
-    @app.get(MESSAGES_PATH, **poll_docs(with_wait=False))
     async def poll(request: Request) -> Response:
         """Messages after `since` (none without it) and the room's newest id."""
         room = validate_room(request.path_params["room"])
         since = parse_cursor(request.query_params.get("since"))
         return messages_response(await room_broker.history(room, since))
 
+    app.add_hot_route("GET", MESSAGES_PATH, poll, **poll_docs(with_wait=False))
     return app
 
 

@@ -28,7 +28,6 @@ PACKAGES = (
     "websockets",
     "starlette",
     "fastapi",
-    "sse-starlette",
     "orjson",
     "psutil",
     "pydantic",
