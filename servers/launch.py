@@ -46,7 +46,11 @@ UVICORN_SETTINGS: dict[str, Any] = {
     "access_log": False,
     "log_level": "warning",
     "backlog": 2048,
-    "timeout_keep_alive": 5,
+    # Longer than any scenario's publish interval (chat: 5 s) and than a load balancer's idle
+    # timeout (60 s is AWS ALB's and nginx's default): at uvicorn's 5 s a publisher posting every
+    # 5 s raced the server closing its idle connection and lost ~1 % of its POSTs to
+    # "connection closed". Backends should outlive the balancer's keep-alive, not the reverse.
+    "timeout_keep_alive": 65,
     # Streams and held polls are ended first (see TargetServer); this only bounds stragglers,
     # and stays under the 5 s that tbench.process waits before SIGKILL.
     "timeout_graceful_shutdown": 3,
