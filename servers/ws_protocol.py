@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
-from websockets.protocol import State
 
 from tbench.messages import Problem
 
@@ -95,10 +94,11 @@ class DirectSend:
 
     def write(self, frame: bytes) -> bool:
         """Write one complete frame; False (nothing written) once the connection is closing."""
+        # Pushed only after the accept; every way a connection leaves OPEN afterwards (our
+        # close, the client's close answered, a failed ping, a parser error) sets `close_sent`
+        # or closes the transport, so the sans-I/O state need not be read on this hot path.
         protocol = self._protocol
-        if protocol.close_sent or protocol.conn.state is not State.OPEN:
-            return False
-        if protocol.transport.is_closing():
+        if protocol.close_sent or protocol.transport.is_closing():
             return False
         protocol.transport.write(frame)
         return True
