@@ -2,9 +2,12 @@
 
 For each transport, the target and its reference server (benchmarks/reference_servers/) are
 started alone, one after the other, and driven by the suite's own harness on the same sweep
-(`tbench run --url URL --no-verify`); the server's CPU time is read from /proc before and
-after. Per pair it prints CPU-ms per delivery, efficiency (reference ÷ target: 1.0 means the
-target costs no more than the floor), p50/p99 delivery latency at the top step, and lost.
+(`tbench run --url URL --server-pid PID --no-verify`). The harness samples the server's CPU
+time and counts deliveries over the same measured window (first step's start to the last
+publish; steps 2.. spawn their users inside it, so most handshakes are in it too). Per pair it
+prints CPU-ms per delivery, efficiency (reference ÷ target: 1.0 means the target costs no more
+than the floor), p50/p99 delivery latency at the top step, lost, and the server's CPU over the
+whole run (start to stop, idle included) for comparison.
 
     .venv/bin/python benchmarks/server_efficiency.py [--transports websocket,sse,...]
         [--repeat 2] [--scenario benchmarks/efficiency_sweep.toml] [--workers 0]
@@ -42,17 +45,12 @@ GOAL = 0.8  # efficiency every target is held to
 class Measurement:
     """One server driven through the sweep once."""
 
-    cpu_s: float
-    delivered: int
+    cpu_ms_per_delivery: float  # server CPU (user + system) per delivery, measured window
     lost: int
     p50_ms: float | None
     p99_ms: float | None
     top_users: int
-
-    @property
-    def cpu_ms_per_delivery(self) -> float:
-        """Server CPU (user + system) per delivered message, ms."""
-        return self.cpu_s * 1000.0 / self.delivered if self.delivered else float("nan")
+    run_cpu_s: float  # the server's CPU from healthy to the end of the run
 
 
 def reference_argv(transport: str, port: int) -> list[str]:
@@ -83,24 +81,26 @@ def cpu_s(process: psutil.Process) -> float:
 def drive(
     transport: str, argv: list[str], port: int, work: Path, label: str, args: argparse.Namespace
 ) -> Measurement:
-    """Start the server, run the sweep against it with `tbench run`, read its CPU around it."""
+    """Start the server, run the sweep against it with `tbench run`, which samples its CPU."""
     url = TARGETS[transport].url(HOST, port)
-    command = [
-        *(sys.executable, "-m", "tbench.cli", "run", "--targets", transport, "--url", url),
-        *("--no-verify", "--no-report", "--scenario", str(args.scenario)),
-        *("--workers", str(args.workers), "--out", str(work), "--run-id", label),
-    ]
     with running(argv, port, work / f"{label}.log") as server:
+        command = [
+            *(sys.executable, "-m", "tbench.cli", "run", "--targets", transport),
+            *("--url", url, "--server-pid", str(server.pid)),
+            *("--no-verify", "--no-report", "--scenario", str(args.scenario)),
+            *("--workers", str(args.workers), "--out", str(work), "--run-id", label),
+        ]
         before = cpu_s(server)
         subprocess.run(command, cwd=REPO, check=False, stdout=subprocess.DEVNULL)
-        used = cpu_s(server) - before
+        run_cpu_s = cpu_s(server) - before
     result = load_run(work / label).targets[transport]
-    if not result.sweep:
-        raise RuntimeError(f"{label}: no sweep step measured ({result.error or result.status})")
+    per_1k = result.metrics.get("server_cpu_s_per_1k_delivered")
+    if not result.sweep or not per_1k:
+        raise RuntimeError(f"{label}: not measured ({result.error or result.status})")
     top = result.sweep[-1]
     return Measurement(
-        cpu_s=used,
-        delivered=int(result.metrics.get("delivered") or 0),
+        cpu_ms_per_delivery=float(per_1k),  # s per 1,000 deliveries = ms per delivery
+        run_cpu_s=run_cpu_s,
         lost=int(result.metrics.get("lost") or 0),
         p50_ms=top.get("p50_ms"),
         p99_ms=top.get("p99_ms"),
@@ -116,7 +116,7 @@ def row(name: str, kind: str, m: Measurement) -> str:
     """One line of the table."""
     return (
         f"{name:14} {kind:9} {m.cpu_ms_per_delivery:10.4f} {m.top_users:6d} "
-        f"{_ms(m.p50_ms):>7} {_ms(m.p99_ms):>7} {m.lost:6d}"
+        f"{_ms(m.p50_ms):>7} {_ms(m.p99_ms):>7} {m.lost:6d} {m.run_cpu_s:9.2f}"
     )
 
 
@@ -134,7 +134,7 @@ def main() -> int:
         parser.error(f"unknown transport(s) {unknown}; choose from {', '.join(TRANSPORTS)}")
     header = (
         f"{'transport':14} {'server':9} {'CPU-ms/dl':>10} {'users':>6} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'lost':>6}"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'lost':>6} {'run CPU-s':>9}"
     )
     lines = [header]
     efficiencies: dict[str, float] = {}

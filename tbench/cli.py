@@ -173,6 +173,13 @@ def run(
     url: str | None = typer.Option(
         None, "--url", help="Measure a target already running at this URL (one target only)."
     ),
+    server_pid: int | None = typer.Option(
+        None,
+        "--server-pid",
+        min=1,
+        help="The --url server's process on this machine: its CPU, memory and connections are "
+        "sampled (children included) as a started target's are.",
+    ),
     verify_first: bool = typer.Option(
         True, "--verify/--no-verify", help="Run the conformance checks before measuring."
     ),
@@ -256,6 +263,7 @@ def run(
             master_port,
             url,
             verify_first,
+            server_pid=server_pid,
             run_id=run_id,
             replicas=replicas,
             broker=broker,

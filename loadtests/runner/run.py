@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.console import Console
 
 from loadtests import scenario_files
@@ -86,6 +87,7 @@ class RunOptions:
     master_port: int | None = None
     url: str | None = None  # a running target (exactly one), instead of starting it
     verify: bool = True
+    server_pid: int | None = None  # --url's server process on this machine, sampled as the server
     host: str = DEFAULT_HOST
     run_id: str | None = None
     command: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -127,6 +129,13 @@ class ComparisonRun:
         self.given_urls = parse_target_urls(options.target_urls)
         if options.url is not None:
             self.given_urls[options.targets[0].name] = options.url
+        if options.server_pid is not None:
+            if options.url is None:
+                raise ValueError("--server-pid names the process of the server given by --url")
+            if not psutil.pid_exists(options.server_pid):
+                raise ValueError(f"--server-pid {options.server_pid}: no such process")
+            if options.docker_stats:
+                raise ValueError("--server-pid and --docker-stats both name what to sample")
         if self.given_urls and wants_cluster(self.replicas, self.broker):
             raise ValueError(
                 "--url/--target-url measure running targets: --replicas/--broker start them"
@@ -243,7 +252,8 @@ class ComparisonRun:
                 launcher=link.launcher(link.server_ns),
             )
         if spec.name in self.given_urls:
-            return GivenTarget(spec, self.given_urls[spec.name])
+            pid = self.options.server_pid if self.options.url is not None else None
+            return GivenTarget(spec, self.given_urls[spec.name], server_pid=pid)
         if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))

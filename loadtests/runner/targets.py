@@ -88,11 +88,16 @@ class StartedTarget:
 
 
 class GivenTarget:
-    """A target already running at a URL (docker compose, a deployed API Gateway stage)."""
+    """A target already running at a URL (docker compose, a deployed API Gateway stage).
 
-    def __init__(self, spec: TargetSpec, url: str) -> None:
+    `server_pid`, when given, is its server's process on this machine (`tbench run --url URL
+    --server-pid PID`): sampled, with its children, as a started target's is.
+    """
+
+    def __init__(self, spec: TargetSpec, url: str, server_pid: int | None = None) -> None:
         self.spec = spec
         self._url = url
+        self._server_pid = server_pid
 
     @property
     def url(self) -> str:
@@ -101,8 +106,8 @@ class GivenTarget:
 
     @property
     def server_pid(self) -> int | None:
-        """Not ours to sample."""
-        return None
+        """The process named with the URL, if any: otherwise not ours to sample."""
+        return self._server_pid
 
     def start(self) -> None:
         """Nothing to start."""
