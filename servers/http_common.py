@@ -19,7 +19,7 @@ from servers.broker import Broker, History, make_broker
 from servers.capacity import ConnectionCap
 from servers.client_connections import ClientConnections
 from servers.cross_origin import OriginPolicy
-from servers.lean_routes import Endpoint, LeanRoutes, room_resource
+from servers.lean_routes import Endpoint, LeanRoutes, SocketEndpoint, room_resource
 from servers.openapi import Dropped, Health, publish_docs
 from servers.settings import Settings
 from tbench import codec
@@ -144,6 +144,7 @@ class TargetApp(FastAPI):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hot_routes: dict[tuple[str, str], Endpoint] = {}
+        self.hot_sockets: dict[str, SocketEndpoint] = {}
         self.target_settings = settings
 
     def add_hot_route(
@@ -154,10 +155,23 @@ class TargetApp(FastAPI):
         self.add_api_route(path, endpoint, methods=[method], **docs)
         return endpoint
 
+    def add_hot_socket_route(self, path: str, endpoint: SocketEndpoint) -> SocketEndpoint:
+        """Serve WebSocket sessions at `path` with `endpoint`.
+
+        Also a plain Starlette route (behind a root path, say): FastAPI's would solve (empty)
+        dependencies on every handshake, and a WebSocket route is not in the OpenAPI schema.
+        """
+        self.hot_sockets[path] = endpoint
+        self.router.add_websocket_route(path, endpoint)
+        return endpoint
+
     def build_middleware_stack(self) -> ASGIApp:
         """FastAPI's stack behind the hot routes, the connection cap and the origin policy."""
         stack: ASGIApp = LeanRoutes(
-            super().build_middleware_stack(), self.hot_routes, self.exception_handlers
+            super().build_middleware_stack(),
+            self.hot_routes,
+            self.exception_handlers,
+            self.hot_sockets,
         )
         stack = ConnectionCap(stack, max_connections=self.target_settings.max_connections)
         if self.target_settings.cors_origin is not None:

@@ -1,6 +1,7 @@
-"""The hot routes (poll, publish, event stream) served in front of FastAPI's per-request layers.
+"""The hot routes (poll, publish, event stream, socket) served in front of FastAPI's layers.
 
-Every request of a run is one of `/rooms/{room}/messages` or `/rooms/{room}/events`. FastAPI
+Every request of a run is one of `/rooms/{room}/messages` or `/rooms/{room}/events`, or the
+WebSocket handshake at `/ws`. FastAPI
 still registers them (it describes them at `/openapi.json`, answers 405 with `Allow` for
 another method, serves HEAD and any path they do not match), but a GET or POST that matches
 is handed to the same endpoint here directly: no routing over every route, no dependency
@@ -17,8 +18,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+SocketEndpoint = Callable[[WebSocket], Awaitable[None]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 ROOM_PREFIX = "/rooms/"
@@ -33,7 +36,8 @@ def room_resource(path: str) -> str:
 
 
 class LeanRoutes:
-    """ASGI middleware: `(method, resource)` of `/rooms/{room}/{resource}` → its endpoint.
+    """ASGI middleware: `(method, resource)` of `/rooms/{room}/{resource}` → its endpoint, and
+    a WebSocket session's exact path → its socket endpoint.
 
     A room matches as Starlette's `{room}` does (one non-empty segment, already
     percent-decoded); anything else goes on to `app`. Exceptions map to responses through
@@ -46,20 +50,28 @@ class LeanRoutes:
         app: ASGIApp,
         routes: Mapping[tuple[str, str], Endpoint],
         handlers: Mapping[Any, Callable[..., Any]],
+        sockets: Mapping[str, SocketEndpoint] | None = None,
     ) -> None:
         self.app = app
         self.routes = dict(routes)
         self.handlers = handlers
+        self.sockets = dict(sockets or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
-            path: str = scope["path"]
-            if path.startswith(ROOM_PREFIX):
-                _, _, room, resource = [*path.split("/", 3), "", ""][:4]
-                endpoint = self.routes.get((scope["method"], resource))
-                if endpoint is not None and room:
-                    scope["path_params"] = {"room": room}
-                    await self._serve(endpoint, scope, receive, send)
+        if not scope.get("root_path"):
+            if scope["type"] == "http":
+                path: str = scope["path"]
+                if path.startswith(ROOM_PREFIX):
+                    _, _, room, resource = [*path.split("/", 3), "", ""][:4]
+                    endpoint = self.routes.get((scope["method"], resource))
+                    if endpoint is not None and room:
+                        scope["path_params"] = {"room": room}
+                        await self._serve(endpoint, scope, receive, send)
+                        return
+            elif scope["type"] == "websocket":
+                socket_endpoint = self.sockets.get(scope["path"])
+                if socket_endpoint is not None:
+                    await socket_endpoint(WebSocket(scope, receive, send))
                     return
         await self.app(scope, receive, send)
 

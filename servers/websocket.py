@@ -55,9 +55,7 @@ def create_websocket_app(settings: Settings | None = None, broker: Broker | None
         finally:
             subscription.close()
 
-    # A plain Starlette route: FastAPI's would solve (empty) dependencies on every handshake,
-    # and a WebSocket route is not in the OpenAPI schema either way.
-    app.router.add_websocket_route(WS_PATH, connect)
+    app.add_hot_socket_route(WS_PATH, connect)
     return app
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from servers.http_common import error_response, json_response
 from servers.lean_routes import LeanRoutes, room_resource
@@ -77,6 +78,35 @@ def test_errors_map_through_the_handlers_and_an_unexpected_one_is_answered_then_
     sent, _, raised = _run_app("/rooms/r/messages", method="POST")
     assert (sent[0]["status"], codec.loads(sent[1]["body"])["kind"]) == (500, "internal")
     assert isinstance(raised, RuntimeError)  # re-raised: the server logs it
+
+
+def _run_session(path: str, root_path: str = "") -> list[str]:
+    """Open one WebSocket session through LeanRoutes; who served it."""
+    served: list[str] = []
+
+    async def fallback(scope: Any, receive: Any, send: Any) -> None:
+        served.append("fallback")
+
+    async def socket(websocket: WebSocket) -> None:
+        served.append(f"socket:{websocket.query_params['room']}")
+
+    lean = LeanRoutes(fallback, {}, {}, {"/ws": socket})
+    scope = {
+        "type": "websocket",
+        "path": path,
+        "root_path": root_path,
+        "headers": [],
+        "query_string": b"room=r-1",
+    }
+    asyncio.run(lean(scope, None, None))  # type: ignore[arg-type]
+    return served
+
+
+def test_a_socket_path_goes_to_its_endpoint_and_anything_else_to_fastapi():
+    assert _run_session("/ws") == ["socket:r-1"]
+    for path in ("/ws/", "/ws/x", "/rooms/r/messages", "/"):
+        assert _run_session(path) == ["fallback"], path
+    assert _run_session("/api/ws", root_path="/api") == ["fallback"]  # mounted: routed as before
 
 
 def test_only_room_resource_paths_can_be_hot():
