@@ -252,8 +252,8 @@ class ComparisonRun:
                 launcher=link.launcher(link.server_ns),
             )
         if spec.name in self.given_urls:
-            pid = self.options.server_pid if self.options.url is not None else None
-            return GivenTarget(spec, self.given_urls[spec.name], server_pid=pid)
+            # --server-pid comes only with --url, which measures exactly this one target
+            return GivenTarget(spec, self.given_urls[spec.name], self.options.server_pid)
         if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
             return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
         return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))
