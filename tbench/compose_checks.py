@@ -12,6 +12,7 @@ from loadtests.collect import RESULT_FILE
 from tbench.registry import TARGETS
 
 REPORTS = ("report.html", "report.pdf")
+ERROR_CHARS = 3000  # of a failed target's error in the summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class TargetLine:
     processes: int | None  # Locust processes that reported: the master and every worker
     server_cpu_s: float | None
     containers: int
+    error: str | None  # why the target failed, as run.json says
 
 
 def new_run_dir(results: Path, before: set[str]) -> Path:
@@ -50,6 +52,7 @@ def target_line(run_dir: Path, name: str, result: dict[str, Any]) -> TargetLine:
         processes=loadgen.get("processes"),
         server_cpu_s=metrics.get("server_cpu_s"),
         containers=len(deployment.get("containers") or ()),
+        error=result.get("error"),
     )
 
 
@@ -70,7 +73,8 @@ def failures(
         problems.append(f"targets {sorted(lines)}, expected {sorted(TARGETS)}")
     for line in lines.values():
         if line.status != "ok":
-            problems.append(f"{line.name}: status {line.status}")
+            why = f": {line.error.splitlines()[0][:300]}" if line.error else ""
+            problems.append(f"{line.name}: status {line.status}{why}")
             continue
         if line.lost != 0 or not line.delivered:
             problems.append(f"{line.name}: delivered {line.delivered}, lost {line.lost}")
@@ -94,7 +98,8 @@ def failures(
 
 
 def summary(run_dir: Path) -> str:
-    """One line a target: status, delivered/lost, Locust processes, container CPU."""
+    """One line a target: status, delivered/lost, Locust processes, container CPU; then a
+    failed target's error."""
     rows = []
     for line in target_lines(run_dir):
         cpu = f"{line.server_cpu_s:.2f}" if line.server_cpu_s is not None else "-"
@@ -102,4 +107,6 @@ def summary(run_dir: Path) -> str:
             f"  {line.name:<14} {line.status:<7} delivered {line.delivered} lost {line.lost}  "
             f"locust processes {line.processes}  containers {line.containers}  CPU {cpu} s"
         )
+        if line.error:  # in full: CI shows this output and not the run directory
+            rows += [f"      {text}" for text in line.error[:ERROR_CHARS].splitlines()]
     return "\n".join(rows)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+from tbench.conformance.context import ServerFacts
 from tbench.conformance.result import Status
+from tbench.conformance.runner import run_checks
+from tbench.process import TargetProcess
+from tbench.registry import TARGETS
 
 LOST = re.compile(r"lost (\d+) of (\d+) messages: (u\d+#\d+)")
 
@@ -35,3 +40,16 @@ def test_apigw_shaped_target_is_driven_by_capabilities_not_names(verified):
     stalled = results["slow-consumer"]
     assert stalled.status is Status.PASS, stalled.reason
     assert "resumed" not in stalled.reason
+
+
+def test_a_queue_larger_than_declared_fails_even_sized_for_a_proxy():
+    # The real SSE target holding 100,000 messages per reader while verify is told 64: what
+    # a server with an unbounded queue looks like. The check's second, proxy-sized reader
+    # must not excuse it.
+    spec = TARGETS["sse"]
+    with TargetProcess(spec, extra_args=("--queue-size", "100000")) as server:
+        facts = ServerFacts(server.pid, queue_size=64)
+        (result,) = asyncio.run(run_checks(spec, server.url, facts, only=["slow-consumer"]))
+    assert result.status is Status.FAIL, result.reason
+    assert "got them all later: queued without bound (queue size 64)" in result.reason
+    assert "a first reader got all 384: sized again for a proxy's buffers" in result.reason

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from loadtests.collect import RESULT_FILE
-from tbench.compose_checks import failures, new_run_dir
+from tbench.compose_checks import failures, new_run_dir, summary
 from tbench.compose_test import deployments, nofile_limit, scale_images
 from tbench.registry import TARGETS
 from tests.fixtures import copy_smoke_run
@@ -53,13 +53,15 @@ def test_a_complete_compose_run_passes_and_each_fault_is_named(tmp_path: Path):
     run = json.loads((run_dir / "run.json").read_text())
     run["targets"]["sse"]["metrics"]["lost"] = 1
     run["targets"]["websocket"]["metrics"]["server_cpu_s"] = 0.0
-    run["targets"]["lambda"]["status"] = "failed"
+    run["targets"]["lambda"] |= {"status": "failed", "error": "conformance: 2 failed\ncheck A"}
     (run_dir / "run.json").write_text(json.dumps(run))
     assert failures(run_dir, 2, os.getuid(), LAMBDA_ONLY) == [
         f"sse: delivered {run['targets']['sse']['metrics']['delivered']}, lost 1",
         "websocket: container CPU 0.0 s (not sampled)",
-        "lambda: status failed",
+        "lambda: status failed: conformance: 2 failed",
     ]
+    # the summary CI prints carries the whole error: the run directory stays on the CI machine
+    assert summary(run_dir).endswith("\n      conformance: 2 failed\n      check A")
 
 
 def test_the_new_run_is_the_one_directory_with_a_run_json(tmp_path: Path):
