@@ -13,6 +13,7 @@ from tbench.registry import TARGETS
 
 REPORTS = ("report.html", "report.pdf")
 ERROR_CHARS = 3000  # of a failed target's error in the summary
+PROBLEM_CHARS = 300  # of its first line in the list of problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ def failures(
         problems.append(f"targets {sorted(lines)}, expected {sorted(TARGETS)}")
     for line in lines.values():
         if line.status != "ok":
-            why = f": {line.error.splitlines()[0][:300]}" if line.error else ""
+            why = f": {line.error.splitlines()[0][:PROBLEM_CHARS]}" if line.error else ""
             problems.append(f"{line.name}: status {line.status}{why}")
             continue
         if line.lost != 0 or not line.delivered:

@@ -107,13 +107,16 @@ class StallTrial:
     expected: list[MessageKey]
     stalled: Subscriber
     got: int
+    received: list[MessageKey]  # what the stalled reader got, in order
+    skipped: list[MessageKey]  # `gaps` in it
     paced_problem: str | None
     memory: str  # the server's RSS change, when verify knows its pid
 
     @property
-    def received(self) -> list[MessageKey]:
-        """What the stalled reader got, in order."""
-        return [(m.sender, m.seq) for m in self.stalled.received]
+    def looks_unbounded(self) -> bool:
+        """It got everything and nothing else went wrong: an unbounded queue, or a proxy's
+        buffers holding what the queue dropped."""
+        return self.got >= self.total and not self.paced_problem and not self.skipped
 
 
 async def stall_reader(ctx: CheckContext, total: int) -> StallTrial:
@@ -137,7 +140,10 @@ async def stall_reader(ctx: CheckContext, total: int) -> StallTrial:
             f"; server RSS {(rss_after - rss_before) / MIB:+.1f} MiB while "
             f"{total * BODY_BYTES / MIB:.0f} MiB were published"
         )
-    return StallTrial(room, total, expected, stalled, got, paced_problem, memory)
+    received = [(m.sender, m.seq) for m in stalled.received]
+    return StallTrial(
+        room, total, expected, stalled, got, received, gaps(received), paced_problem, memory
+    )
 
 
 async def check_slow_consumer(ctx: CheckContext) -> Outcome:
@@ -152,7 +158,7 @@ async def check_slow_consumer(ctx: CheckContext) -> Outcome:
     queue_size = ctx.facts.queue_size or DEFAULT_QUEUE_SIZE
     trial = await stall_reader(ctx, messages_needed(queue_size))
     proxy_note = ""
-    if trial.got >= trial.total and not trial.paced_problem and not gaps(trial.received):
+    if trial.looks_unbounded:
         first = trial.total
         in_flight = IN_FLIGHT_BYTES + proxy_in_flight_bytes()
         trial = await stall_reader(ctx, messages_needed(queue_size, in_flight))
@@ -170,13 +176,12 @@ async def stall_verdict(
     stalled, total, got = trial.stalled, trial.total, trial.got
     if trial.paced_problem:
         return failed(f"a reader that kept up suffered too: {trial.paced_problem}")
-    skipped_keys = gaps(trial.received)
-    if skipped_keys:
+    if trial.skipped:
         return failed(
-            f"the stalled reader silently missed {len(skipped_keys)} messages before later ones: "
-            f"{listing(skipped_keys)}"
+            f"the stalled reader silently missed {len(trial.skipped)} messages before later ones: "
+            f"{listing(trial.skipped)}"
         )
-    if got >= total:
+    if trial.looks_unbounded:
         return failed(
             f"a reader that stalled for {total} messages ({total * BODY_BYTES / MIB:.0f} MiB) "
             f"got them all later: queued without bound (queue size {queue_size}), "
