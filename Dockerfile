@@ -3,7 +3,7 @@
 # docker-compose.yml builds it; nothing here depends on which part a container runs.
 # BASE_IMAGE: any Debian bookworm with python3 and python3-venv; the default is the official
 # image users pull. `make compose-test` passes one made with debootstrap where no registry
-# answers (tbench/docker_base.py).
+# answers (devtools/docker_base.py).
 ARG BASE_IMAGE=python:3.11.11-slim-bookworm
 
 # The Lambda emulator's DynamoDB, dynalite, as `make install` gets it: `npm ci` from its

@@ -33,6 +33,7 @@ $(DYNALITE): $(DYNALITE_DIR)/package.json $(DYNALITE_DIR)/package-lock.json
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the floors of pyproject.toml's [tool.importlinter]
 
 typecheck: install
 	$(BIN)/mypy
@@ -47,18 +48,18 @@ test: lint typecheck pytest compose-test-if-engine
 # docker-compose.yml and docker-compose.scale.yml with the compose-smoke scenario, checked,
 # taken down.
 compose-test: install
-	$(BIN)/python -m tbench.compose_test
+	$(BIN)/python -m devtools.compose_test
 
 # `make test`'s step: the same where a Docker engine can run, else a clear "SKIPPED: why".
 compose-test-if-engine: install
-	$(BIN)/python -m tbench.compose_test --if-engine
+	$(BIN)/python -m devtools.compose_test --if-engine
 
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all
 
 # The Docker image's pinned runtime dependencies, from this venv (after changing pyproject.toml).
 lock: install
-	$(BIN)/python -m tbench.lockfile --output requirements.lock
+	$(BIN)/python -m devtools.lockfile --output requirements.lock
 
 # The balancers' nginx.conf that docker-compose.scale.yml mounts, one per replicated target.
 COMPOSE_SCALED := short-polling long-polling sse websocket

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.palette import target_order
-from loadtests.collect import HISTOGRAM_DIR
-from loadtests.histograms import DELIVERY, decode_file
-from tbench.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION, read_invocations
-from tbench.results import SUMMARY_FILE, RunResult, TargetStatus, load_run
+from contract.histograms import DELIVERY, decode_file
+from contract.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION, read_invocations
+from contract.results import HISTOGRAM_DIR, SUMMARY_FILE, RunResult, TargetStatus, load_run
 
 RESOURCES_FILE = "resources.csv"  # the runner's resource samples, per target
 LOCUST_STATS_FILE = "locust_stats.csv"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tbench.registry import TARGETS
+from contract.registry import TARGETS
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies, and in greyscale print.
 COLOURS = (

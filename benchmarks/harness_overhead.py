@@ -33,13 +33,13 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from loadtests.collect import RESULT_FILE, STATUS_FILE
-from loadtests.histograms import DELIVERY, LatencySet
-from loadtests.runner.locust_process import LocustPlan, LocustRun
-from tbench import codec
-from tbench.messages import SEND_ACTION, Publish, padded_body
+from contract import codec
+from contract.histograms import DELIVERY, LatencySet
+from contract.messages import SEND_ACTION, Publish, padded_body
+from contract.registry import get_target
+from contract.results import LOADGEN_FILE, STATUS_FILE
 from tbench.process import TargetProcess
-from tbench.registry import get_target
+from tbench.runner.locust_process import LocustPlan, LocustRun
 
 USERS_PER_ROOM = 10
 PUBLISH_RATE_PER_S = 10.0
@@ -179,7 +179,7 @@ def finish_locust(run: LocustRun, duration_s: float) -> dict[str, float | None]:
             time.sleep(0.25)
     finally:
         run.stop()
-    result = json.loads((run.plan.out_dir / RESULT_FILE).read_text())
+    result = json.loads((run.plan.out_dir / LOADGEN_FILE).read_text())
     latency = result["latency"][DELIVERY]
     publish_start = result["timeline"]["publish_start"]
     publish_end = result["timeline"]["publish_end"]

@@ -13,9 +13,9 @@ import argparse
 import asyncio
 import os
 
-from loadtests.lambda_tune import parse_memory_sizes
 from servers.lambda_ws.cpu_model import CpuModel, vcpus_for
 from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
+from tbench.lambda_tune import parse_memory_sizes
 
 SPIN = ("tests.servers.lambda_ws.tiny_handlers", "spin")
 

@@ -34,9 +34,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_async
 from websockets.sync.client import connect
 
-from tbench.lambda_report import EmulatorRecord, LambdaReport
+from contract.lambda_report import EmulatorRecord, LambdaReport
+from contract.registry import get_target
 from tbench.process import TargetProcess
-from tbench.registry import get_target
 
 ENV_IDLE_S = 0.3  # environments are reclaimed quickly, so each lone $connect starts cold
 WORKER_MODULE = "servers.lambda_ws.runtime"  # a Lambda execution environment's process

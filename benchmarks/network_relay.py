@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-from loadtests.runner.netns import EmulatedLink, NetworkSetupError, probe_connect_ms
-from tbench.network_profile import parse_network_option
+from contract.network_profile import parse_network_option
+from tbench.runner.netns import EmulatedLink, NetworkSetupError, probe_connect_ms
 
 PORT = 9000
 

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import psutil
 
-from tbench.process import free_port, health_url, spawn_in_own_group, stop_group, wait_healthy
-from tbench.registry import TARGETS
-from tbench.results import load_run
+from contract.addresses import free_port, health_url
+from contract.registry import TARGETS
+from contract.results import load_run
+from tbench.process import spawn_in_own_group, stop_group, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCES = REPO / "benchmarks" / "reference_servers"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from loadtests.runner.run import ComparisonRun, RunOptions
-from tbench.registry import get_target
-from tbench.results import TargetStatus
+from contract.registry import get_target
+from contract.results import TargetStatus
+from tbench.runner.run import ComparisonRun, RunOptions
 
 TOLERANCE = 0.15
 

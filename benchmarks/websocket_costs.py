@@ -26,10 +26,10 @@ import psutil
 from server_efficiency import HOST, cpu_s, reference_argv, running  # the script beside this one
 from websockets.asyncio.client import ClientConnection, connect
 
-from tbench import codec
-from tbench.messages import SEND_ACTION, Publish, padded_body
-from tbench.process import free_port
-from tbench.registry import TARGETS
+from contract import codec
+from contract.addresses import free_port
+from contract.messages import SEND_ACTION, Publish, padded_body
+from contract.registry import TARGETS
 
 PAYLOAD_BYTES = 256
 PUBLISH_GAP_S = 0.002

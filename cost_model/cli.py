@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from contract import codec
 from cost_model.apigw import apigw_ws_bill, connection_minutes
 from cost_model.chat import ChatWorkload, chat_bill
 from cost_model.containers import fargate_bill, hours_in_month
@@ -35,7 +36,6 @@ from cost_model.render import (
     render_lambda,
     render_prices,
 )
-from tbench import codec
 
 cost_app = typer.Typer(
     help="Monthly AWS cost of a workload (Lambda, API Gateway WebSocket, chat, Fargate).",

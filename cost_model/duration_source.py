@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tbench.results import FLAG_LOADGEN_SATURATED, FLAG_UNDER_DELIVERED, TargetResult
+from contract.results import FLAG_LOADGEN_SATURATED, FLAG_UNDER_DELIVERED, TargetResult
 
 SATURATION_FLAGS = (FLAG_LOADGEN_SATURATED, FLAG_UNDER_DELIVERED)
 # The emulator (gateway, DynamoDB stand-in, environments) used this share of every core on

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tbench.lambda_report import LambdaReport, billed_duration_ms
+from contract.lambda_report import LambdaReport, billed_duration_ms
 
 InitBilling = Literal["billed", "free"]
 INIT_BILLING_RULES: tuple[InitBilling, ...] = ("billed", "free")

@@ -18,6 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from contract.lambda_report import (
+    REPORT_LOG_FILE,
+    UNNAMED_FUNCTION,
+    LambdaReport,
+    read_invocations,
+)
+from contract.results import RunResult, TargetStatus, load_run
 from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
@@ -31,13 +38,6 @@ from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
 from cost_model.units import MILLION
-from tbench.lambda_report import (
-    REPORT_LOG_FILE,
-    UNNAMED_FUNCTION,
-    LambdaReport,
-    read_invocations,
-)
-from tbench.results import RunResult, TargetStatus, load_run
 
 BYTES_PER_MB = Decimal(1024 * 1024)
 HOURS_PER_DAY = Decimal(24)

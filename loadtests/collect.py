@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests.accounting import DeliveryTally, PublishLedger, tally, tally_windows
-from loadtests.histograms import (
+from contract.histograms import (
     CONNECT,
     DELIVERY,
     DELIVERY_SCHEDULED,
@@ -16,10 +15,7 @@ from loadtests.histograms import (
     PUBLISH_LAG,
     LatencySet,
 )
-
-RESULT_FILE = "loadgen.json"
-STATUS_FILE = "status.json"
-HISTOGRAM_DIR = "hdr"
+from loadtests.accounting import DeliveryTally, PublishLedger, tally, tally_windows
 
 
 @dataclass

@@ -20,11 +20,11 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+from contract.histograms import DELIVERY, DELIVERY_SCHEDULED, step_name
+from contract.results import HISTOGRAM_DIR, LOADGEN_FILE, STATUS_FILE, write_json_atomic
+from contract.scenario import JOIN_TIMEOUT_S, Faults
 from loadtests import collect
-from loadtests.histograms import DELIVERY, DELIVERY_SCHEDULED, step_name
 from loadtests.session import SESSION, Session, Timeline, Window, latency_window
-from tbench.results import write_json_atomic
-from tbench.scenario import JOIN_TIMEOUT_S, Faults
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class Conductor:
         merged = collect.merge(exports)
         histogram_files: dict[str, str] = {}
         if self.out_dir is not None:
-            histogram_files = merged.latencies.write(self.out_dir / collect.HISTOGRAM_DIR)
+            histogram_files = merged.latencies.write(self.out_dir / HISTOGRAM_DIR)
         timeline = self.session.timeline
         user_classes = [cls.__name__ for cls in self.environment.user_classes]
         self.result = collect.build_result(
@@ -275,7 +275,7 @@ class Conductor:
             self.result["latency"][DELIVERY].get("p50_ms"),
         )
         if self.out_dir is not None:
-            write_json_atomic(self.out_dir / collect.RESULT_FILE, self.result)
+            write_json_atomic(self.out_dir / LOADGEN_FILE, self.result)
         self.phase = "done"
 
     def _report_lost(self, lost: int) -> None:
@@ -296,7 +296,7 @@ class Conductor:
     def write_status_forever(self) -> None:
         """Write `status.json` every second for `tbench run`'s live display."""
         assert self.out_dir is not None
-        path = self.out_dir / collect.STATUS_FILE
+        path = self.out_dir / STATUS_FILE
         while True:
             write_json_atomic(path, self.status())
             gevent.sleep(STATUS_INTERVAL_S)

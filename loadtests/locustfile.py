@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from locust import events
 
+from contract.registry import TARGETS, Family, TargetSpec
 from loadtests import plugin
 from loadtests.users import user_class_name
 from loadtests.users.base import ChatUser
 from loadtests.users.polling import LongPollingUser, ShortPollingUser
 from loadtests.users.sse import SseUser
 from loadtests.users.websocket import WebSocketUser
-from tbench.registry import TARGETS, Family, TargetSpec
 
 FAMILY_USERS: dict[Family, type[ChatUser]] = {
     "short-polling": ShortPollingUser,

@@ -45,7 +45,7 @@ def add_arguments(parser: Any) -> None:
         "--tbench-faults",
         default="",
         include_in_web_ui=False,
-        help="faults to inject (JSON of tbench.scenario.Faults; set by `tbench run --faults`)",
+        help="faults to inject (JSON of contract.scenario.Faults; set by `tbench run --faults`)",
     )
 
 

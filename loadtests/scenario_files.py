@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tbench.scenario import Scenario, load_scenario, resolve_scenario_path
+from contract.scenario import Scenario, load_scenario, resolve_scenario_path
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIO = "chat"

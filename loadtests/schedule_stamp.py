@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from tbench.messages import padded_body
+from contract.messages import padded_body
 
 STAMP_START = "@"
 STAMP_END = "|"

@@ -12,10 +12,7 @@ from typing import Any
 import gevent.event
 from locust.event import EventHook
 
-from loadtests import scenario_files
-from loadtests.accounting import PublishLedger, ReceiveLog
-from loadtests.deferred_events import DeferredRequestEvents
-from loadtests.histograms import (
+from contract.histograms import (
     DELIVERY,
     DELIVERY_SCHEDULED,
     PUBLISH,
@@ -23,8 +20,11 @@ from loadtests.histograms import (
     LatencySet,
     step_name,
 )
+from contract.scenario import FaultSlot, Scenario
+from loadtests import scenario_files
+from loadtests.accounting import PublishLedger, ReceiveLog
+from loadtests.deferred_events import DeferredRequestEvents
 from loadtests.wire import WireCounter
-from tbench.scenario import FaultSlot, Scenario
 
 DEFAULT_RUN_TAG = "tbench"
 

@@ -12,8 +12,8 @@ import jinja2
 
 from analysis.load import load_run_dir
 from analysis.palette import target_colours
+from contract.results import write_bytes_atomic
 from reports.context import ReportContext, report_context
-from tbench.results import write_bytes_atomic
 
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"

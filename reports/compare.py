@@ -8,11 +8,11 @@ from pathlib import Path
 
 from analysis.load import RunData, load_run_dir
 from analysis.palette import target_colours, target_order
+from contract.results import write_bytes_atomic
 from reports.build import render_template
 from reports.faults import faulted_targets
 from reports.formatting import DASH, number, signed_percent
 from reports.verdict import VERDICT_METRICS
-from tbench.results import write_bytes_atomic
 
 HIGHER_IS_BETTER = frozenset({"delivered_per_s"})
 NOISE = 0.05  # relative changes under 5 % are not called better or worse

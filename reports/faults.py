@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.load import RunData
+from contract.registry import TARGETS
+from contract.results import FLAG_FAULTS, FaultOutcome, TargetResult
+from contract.scenario import Scenario
 from reports.formatting import DASH, integer, megabytes, number, percent_of, span
-from tbench.registry import TARGETS
-from tbench.results import FLAG_FAULTS, FaultOutcome, TargetResult
-from tbench.scenario import Scenario
 
 _RATE_FIELDS = ("users_per_room", "publisher_fraction", "publish_rate_per_s")
 

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.load import RunData
-from reports.faults import faulted_targets
-from reports.formatting import integer, number
-from reports.verdict import VERDICT_METRICS
-from tbench.results import (
+from contract.results import (
     FLAG_DURATIONS_UNMODELLED,
     FLAG_ERRORS,
     FLAG_LOADGEN_SATURATED,
@@ -19,6 +16,9 @@ from tbench.results import (
     METRICS,
     TargetStatus,
 )
+from reports.faults import faulted_targets
+from reports.formatting import integer, number
+from reports.verdict import VERDICT_METRICS
 
 Pairs = list[tuple[str, str]]
 
@@ -34,7 +34,7 @@ class Methodology:
     machine: Pairs
     versions: Pairs
     provenance: Pairs
-    definitions: Pairs  # the verdict's metrics, as tbench.results.METRICS defines them
+    definitions: Pairs  # the verdict's metrics, as contract.results.METRICS defines them
 
 
 def _text(value: Any) -> str:

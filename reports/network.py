@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.load import RunData
-from loadtests.runner.netns import RTT_TOLERANCE
+from contract.network_profile import RTT_TOLERANCE
+from contract.registry import TARGETS
 from reports.formatting import DASH, integer, number
-from tbench.registry import TARGETS
 
 RELAY_BUSY_PERCENT = 80.0
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.load import RunData
+from contract.registry import TARGETS
+from contract.results import TargetStatus
 from cost_model.measured import RunPricing
 from reports.formatting import DASH, integer, kib, number
-from tbench.registry import TARGETS
-from tbench.results import TargetStatus
 
-# The verdict's columns: (metric in tbench.results.METRICS, short header).
+# The verdict's columns: (metric in contract.results.METRICS, short header).
 VERDICT_METRICS: tuple[tuple[str, str], ...] = (
     ("delivery_p50_ms", "p50 ms"),
     ("delivery_p99_ms", "p99 ms"),

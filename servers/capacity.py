@@ -15,7 +15,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tbench import codec
+from contract import codec
 
 OVER_CAPACITY = "over_capacity"
 CLOSE_TRY_AGAIN_LATER = 1013

@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tbench import codec
+from contract import codec
 
 ALLOWED_METHODS = ("GET", "POST")
 ALLOWED_HEADERS = ("Content-Type", "Last-Event-ID")

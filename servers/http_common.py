@@ -15,21 +15,22 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from servers.broker import Broker, History, make_broker
-from servers.capacity import ConnectionCap
-from servers.client_connections import ClientConnections
-from servers.cross_origin import OriginPolicy
-from servers.lean_routes import Endpoint, LeanRoutes, SocketEndpoint, room_resource
-from servers.openapi import Dropped, Health, publish_docs
-from servers.settings import Settings
-from tbench import codec
-from tbench.messages import (
+from contract import codec
+from contract.messages import (
     InvalidInput,
     Problem,
     decode_object,
     parse_publish,
     validate_room,
 )
+from servers.brokers.factory import make_broker
+from servers.brokers.seam import Broker, History
+from servers.capacity import ConnectionCap
+from servers.client_connections import ClientConnections
+from servers.cross_origin import OriginPolicy
+from servers.lean_routes import Endpoint, LeanRoutes, SocketEndpoint, room_resource
+from servers.openapi import Dropped, Health, publish_docs
+from servers.settings import Settings
 
 JSON = "application/json"
 MESSAGES_PATH = "/rooms/{room}/messages"

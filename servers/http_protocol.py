@@ -19,8 +19,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from contract import codec
 from servers.settings import Settings
-from tbench import codec
 
 MAX_HEAD_BYTES = 32 * 1024  # Node's default is 16 KiB; room for a browser's localhost cookies
 

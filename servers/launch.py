@@ -21,9 +21,9 @@ from typing import Any
 import uvicorn
 from uvicorn.importer import import_from_string
 
+from contract.messages import MAX_MESSAGE_BYTES
 from servers.client_connections import ClientConnections
 from servers.settings import Settings, SettingsError
-from tbench.messages import MAX_MESSAGE_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 

@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from contract.messages import MAX_MESSAGE_BYTES, MAX_SENDER_CHARS, ROOM_PATTERN
 from servers.capacity import RETRY_AFTER_S
-from tbench.messages import MAX_MESSAGE_BYTES, MAX_SENDER_CHARS, ROOM_PATTERN
 
 ROOM_REGEX = f"^{ROOM_PATTERN.pattern}$"
 MAX_CURSOR = 10**19 - 1  # 19 digits: fits a 64-bit id
-# JSON numbers are parsed as 64-bit floats and integers (tbench.codec): larger ones are not
+# JSON numbers are parsed as 64-bit floats and integers (contract.codec): larger ones are not
 # the numbers they look like (an integer past 2**64 - 1 becomes a float, 1e400 is refused).
 MAX_SEQ = 2**64 - 1
 MAX_DOUBLE = 1.7976931348623157e308

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tbench.messages import MAX_MESSAGE_BYTES
+from contract.messages import MAX_MESSAGE_BYTES
 
 ENV_PREFIX = "TBENCH_"
 DEFAULT_BROKER_URL = "memory://"
@@ -39,7 +39,7 @@ class Settings:
     max_connections: int = 10_000
     # How long a client may take to send a whole request (head and body): slowloris guard.
     request_timeout_s: float = 10.0
-    # Fixed by the contract (tbench.messages), so deliberately not read from the environment.
+    # Fixed by the contract (contract.messages), so deliberately not read from the environment.
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:

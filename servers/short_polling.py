@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from servers.broker import Broker
+from contract.messages import validate_room
+from servers.brokers.seam import Broker
 from servers.http_common import (
     MESSAGES_PATH,
     TargetApp,
@@ -15,7 +16,6 @@ from servers.http_common import (
 )
 from servers.openapi import poll_docs
 from servers.settings import Settings
-from tbench.messages import validate_room
 
 
 def create_short_polling_app(

@@ -9,11 +9,11 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from servers.broker import Broker, Delivery, Subscription
+from contract.messages import validate_room
+from servers.brokers.seam import Broker, Delivery, Subscription
 from servers.http_common import TargetApp, create_app, parse_cursor
 from servers.openapi import events_docs
 from servers.settings import Settings
-from tbench.messages import validate_room
 
 EVENTS_PATH = "/rooms/{room}/events"
 PING = b": ping\n\n"

@@ -8,12 +8,12 @@ import contextlib
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from servers.broker import Broker, Delivery, Subscription
-from servers.fanout import DROP_REASON, PushSink
+from contract.messages import InvalidInput, Problem, parse_action_frame, validate_room
+from servers.brokers.fanout import DROP_REASON
+from servers.brokers.seam import Broker, Delivery, PushSink, Subscription
 from servers.http_common import create_app, parse_cursor
 from servers.settings import Settings
 from servers.ws_protocol import DIRECT_SEND_EXTENSION
-from tbench.messages import InvalidInput, Problem, parse_action_frame, validate_room
 
 WS_PATH = "/ws"
 CLOSE_GOING_AWAY = 1001

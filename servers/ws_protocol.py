@@ -8,7 +8,7 @@ from collections.abc import Callable
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from tbench.messages import Problem
+from contract.messages import Problem
 
 
 class LingeringCloseProtocol(WebSocketsSansIOProtocol):

@@ -12,15 +12,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.addresses import DEFAULT_HOST, free_port
 from tbench.nginx_config import DEFAULT_WORKER_CONNECTIONS, BalancerConfig
-from tbench.process import (
-    DEFAULT_HOST,
-    ChildServer,
-    TargetStartError,
-    free_port,
-    spawn_in_own_group,
-    stop_group,
-)
+from tbench.process import ChildServer, TargetStartError, spawn_in_own_group, stop_group
 
 NGINX_EXECUTABLE = "nginx"  # Debian's nginx-light package
 NGINX_FALLBACK_PATH = "/usr/sbin/nginx"  # not on a non-root user's PATH on Debian

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from contract.addresses import DEFAULT_HOST
+from contract.registry import TARGETS, get_target, resolve_targets
 from cost_model.cli import cost_app
-from loadtests.lambda_tune_cli import lambda_app
-from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError
-from tbench.registry import TARGETS, get_target, resolve_targets
+from tbench.lambda_tune_cli import lambda_app
+from tbench.process import TargetProcess, TargetStartError
 
 app = typer.Typer(
     help="transport-bench: what real-time transports cost in latency, resources and dollars.",
@@ -87,9 +88,10 @@ def verify(
     ),
 ) -> None:
     """Check targets against docs/protocol.md before they are measured; exit 1 on any fail."""
-    from tbench.conformance.display import results_table, verify_with_progress
-    from tbench.conformance.result import Status
-    from tbench.conformance.runner import reachability_problem
+    from conformance.display import results_table
+    from conformance.result import Status
+    from conformance.runner import reachability_problem
+    from tbench.verify import verify_with_progress
 
     try:
         specs = resolve_targets(target)
@@ -245,10 +247,10 @@ def run(
     ),
 ) -> None:
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
-    from loadtests.runner.live import print_outcome
-    from loadtests.runner.run import ComparisonRun, RunOptions
-    from tbench.network_profile import parse_network_option
-    from tbench.scenario import ScenarioError, parse_fault_kinds
+    from contract.network_profile import parse_network_option
+    from contract.scenario import ScenarioError, parse_fault_kinds
+    from tbench.runner.live import print_outcome
+    from tbench.runner.run import ComparisonRun, RunOptions
 
     try:
         specs = resolve_targets(targets)
@@ -315,9 +317,9 @@ def demo(
     ),
 ) -> None:
     """Start every target and serve the live demo page: one panel per transport."""
+    from contract.messages import InvalidInput
     from servers.demo.config import DemoConfig
-    from servers.demo.session import run_demo
-    from tbench.messages import InvalidInput
+    from tbench.demo_session import run_demo
 
     def ready(url: str, config: DemoConfig) -> None:
         names = ", ".join(panel.name for panel in config.panels)

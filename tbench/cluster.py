@@ -14,10 +14,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from contract.addresses import DEFAULT_HOST
+from contract.registry import ASGI_LAUNCHER, TargetSpec
 from tbench.balancer import NginxBalancer, find_nginx
-from tbench.process import DEFAULT_HOST, TargetProcess, TargetStartError, wait_healthy
+from tbench.process import TargetProcess, TargetStartError, wait_healthy
 from tbench.redis_server import REDIS_EXECUTABLE, RedisServer
-from tbench.registry import ASGI_LAUNCHER, TargetSpec
 
 BrokerKind = Literal["memory", "redis"]
 BROKERS: tuple[BrokerKind, ...] = ("memory", "redis")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,37 +15,12 @@ from typing import Self
 
 import httpx
 
-from tbench.registry import TargetSpec
-
-DEFAULT_HOST = "127.0.0.1"
+from contract.addresses import DEFAULT_HOST, free_port, health_url, host_port
+from contract.registry import TargetSpec
 
 
 class TargetStartError(RuntimeError):
     """The target's server did not become healthy; carries the tail of its log."""
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """An unused TCP port on `host` (the kernel picks it)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def host_port(host: str, port: int) -> str:
-    """host:port, the host bracketed if it is IPv6."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def http_root(host: str, port: int) -> str:
-    """`http://host:port` (IPv6 bracketed): a server's HTTP root, and a page's origin."""
-    return f"http://{host_port(host, port)}"
-
-
-def health_url(host: str, port: int) -> str:
-    """The `/healthz` URL every target serves."""
-    return f"{http_root(host, port)}/healthz"
 
 
 def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:

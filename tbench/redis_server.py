@@ -8,14 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tbench.process import (
-    DEFAULT_HOST,
-    ChildServer,
-    TargetStartError,
-    free_port,
-    spawn_in_own_group,
-    stop_group,
-)
+from contract.addresses import DEFAULT_HOST, free_port
+from tbench.process import ChildServer, TargetStartError, spawn_in_own_group, stop_group
 
 REDIS_EXECUTABLE = "redis-server"  # Debian's redis-server package
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tbench.registry import TargetSpec
+from contract.registry import TargetSpec
 
 
 def user_class_name(spec: TargetSpec) -> str:

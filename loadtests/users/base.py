@@ -17,13 +17,13 @@ from gevent import Greenlet
 from locust import User, task
 from locust.event import EventHook
 
+from contract import codec
+from contract.histograms import CONNECT, FIRST_MESSAGE
+from contract.messages import Publish
+from contract.registry import TargetSpec
 from loadtests.accounting import Receipt, ReceiveLog
-from loadtests.histograms import CONNECT, FIRST_MESSAGE
 from loadtests.schedule_stamp import intended_at, stamped_body
 from loadtests.session import SESSION, Seat, Session
-from tbench import codec
-from tbench.messages import Publish
-from tbench.registry import TargetSpec
 
 RECONNECT_PAUSE_S = 0.5
 # After a lost connection a client waits RECONNECT_PAUSE_S plus up to this much more, drawn at

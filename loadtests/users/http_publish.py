@@ -7,11 +7,11 @@ from typing import Any
 
 from locust.event import EventHook
 
+from contract import codec
+from contract.messages import Publish
 from loadtests.http_client import HttpConnection
 from loadtests.session import Counters, Session
 from loadtests.users.base import ChatUser
-from tbench import codec
-from tbench.messages import Publish
 
 
 class PublishRefused(Exception):

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import gevent
 
+from contract import codec
 from loadtests.http_client import HttpConnection
 from loadtests.users.http_publish import HttpPublishingUser
-from tbench import codec
 
 LONG_POLL_SLACK_S = 10.0  # socket timeout beyond `wait=`: the server answers by then
 

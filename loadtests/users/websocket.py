@@ -11,12 +11,12 @@ from typing import Any
 
 from locust.event import EventHook
 
+from contract import codec
+from contract.messages import SEND_ACTION, Publish
 from loadtests.session import Counters
 from loadtests.users.base import ChatUser
 from loadtests.websocket_client import WebSocketConnection
 from loadtests.wire import WireCounter
-from tbench import codec
-from tbench.messages import SEND_ACTION, Publish
 
 
 def room_url(base_url: str, room: str, since: int | None) -> str:

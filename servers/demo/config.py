@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tbench.process import http_root
-from tbench.registry import TargetSpec
+from contract.addresses import http_root
+from contract.registry import TargetSpec
 
 SHORT_POLL_INTERVAL_S = 1.0  # the page's fetch loop sleeps this long after each answer
 LONG_POLL_WAIT_S = 25.0  # held polls, under the targets' 30 s cap

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tbench.process import free_port
+from contract.addresses import free_port
 
 LOOPBACK = "127.0.0.1"
 DYNALITE_DIR = Path(__file__).parent / "dynalite"

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 from servers.lambda_ws.cpu_model import CpuLimit, CpuModel
 from servers.lambda_ws.runtime import HEADER
-from tbench.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 
 RUNTIME_MODULE = "servers.lambda_ws.runtime"
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase

@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from contract import codec
+from contract.messages import MAX_MESSAGE_BYTES
 from servers.capacity import CLOSE_TRY_AGAIN_LATER, over_capacity_reason
 from servers.lambda_ws.environments import Invocation, LambdaService
 from servers.lambda_ws.events import (
@@ -36,8 +38,6 @@ from servers.lambda_ws.events import (
 )
 from servers.lambda_ws.frames import ACTIVITY_EXTENSION, Activity
 from servers.lambda_ws.management_api import BodyReader, close_server, serve_management_api
-from tbench import codec
-from tbench.messages import MAX_MESSAGE_BYTES
 
 TARGET_NAME = "lambda"
 GOING_AWAY = 1001

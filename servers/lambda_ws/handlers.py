@@ -2,7 +2,7 @@
 
 Runs on AWS unchanged, so this module imports only boto3 and the standard library (tbench is
 not installed there). The few contract values it needs are copied below; a test keeps them
-equal to `tbench.messages`. The connections table is named by `CONNECTIONS_TABLE`; the
+equal to `contract.messages`. The connections table is named by `CONNECTIONS_TABLE`; the
 management endpoint comes from the event (`https://{domainName}/{stage}`) unless
 `AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI` points boto3 elsewhere (the local emulator).
 """
@@ -24,12 +24,12 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
-# Copies of tbench.messages' contract (tests/servers/lambda_ws/test_handlers.py compares them).
+# Copies of contract.messages' contract (tests/servers/lambda_ws/test_handlers.py compares them).
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_SENDER_CHARS = 128
 SEND_ACTION = "sendMessage"
-# How tbench.codec (orjson) reads numbers and strings, which a frame must satisfy here too.
+# How contract.codec (orjson) reads numbers and strings, which a frame must satisfy here too.
 INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -44,7 +44,7 @@ Response = dict[str, Any]
 
 
 class FrameError(ValueError):
-    """A frame the chat contract refuses; `kind` and `field` as in tbench.messages.Problem."""
+    """A frame the chat contract refuses; `kind` and `field` as in contract.messages.Problem."""
 
     def __init__(self, kind: str, field: str | None, reason: str) -> None:
         self.kind = kind
@@ -177,7 +177,7 @@ def fan_out(
 
 
 def parse_frame(body: str | None, is_base64: bool) -> dict[str, Any]:
-    """Validate a `sendMessage` frame as tbench.messages.parse_action_frame does."""
+    """Validate a `sendMessage` frame as contract.messages.parse_action_frame does."""
     data = decode_object(body, is_base64)
     action = data.get("action")
     if action != SEND_ACTION:

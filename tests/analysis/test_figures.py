@@ -17,8 +17,8 @@ from analysis.figures import (
 from analysis.load import load_run_dir
 from analysis.palette import colour_of
 from analysis.theory import short_polling_mean_ms, short_polling_p99_ms
-from tbench.lambda_report import REPORT_LOG_FILE
-from tbench.results import RUN_FILE
+from contract.lambda_report import REPORT_LOG_FILE
+from contract.results import RUN_FILE
 from tests.fixtures import copy_smoke_run
 
 

@@ -4,8 +4,8 @@ import math
 
 from analysis.load import load_run_dir
 from analysis.palette import COLOURS, colour_of, target_colours, target_order
-from tbench.lambda_report import REPORT_LOG_FILE
-from tbench.registry import TARGETS
+from contract.lambda_report import REPORT_LOG_FILE
+from contract.registry import TARGETS
 from tests.fixtures import SMOKE_RUN
 
 

@@ -11,7 +11,7 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from tbench.results import load_run
+from contract.results import load_run
 from tests.fixtures import SMOKE_RUN
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "analysis" / "notebooks"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract import codec
 from servers.websocket import WS_PATH
 from servers.websocket import app as websocket_app
 from servers.ws_protocol import DIRECT_SEND_EXTENSION
-from tbench import codec
 
 STAGE_PATH = "/dev"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tbench.registry import ASGI_LAUNCHER, TARGETS
+from contract.registry import ASGI_LAUNCHER, TARGETS
 
 # Every target on the in-process broker; on Redis, those the shared launcher starts (the
 # Lambda emulator keeps its connections in DynamoDB and has no room broker to swap).

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tbench.conformance.result import CheckResult
-from tbench.conformance.runner import verify_started_target
+from conformance.result import CheckResult
+from contract.registry import TARGETS, TargetSpec
 from tbench.redis_server import RedisServer
-from tbench.registry import TARGETS, TargetSpec
+from tbench.verify import verify_started_target
 from tests.conformance.brokers import BROKER_TARGETS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

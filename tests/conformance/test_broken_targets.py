@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tbench.conformance.context import ServerFacts
-from tbench.conformance.result import Status
-from tbench.conformance.runner import run_checks
+from conformance.context import ServerFacts
+from conformance.result import Status
+from conformance.runner import run_checks
+from contract.registry import TARGETS
 from tbench.process import TargetProcess
-from tbench.registry import TARGETS
 from tests.conformance.broken_server import without_every_tenth
 
 LOST = re.compile(r"lost (\d+) of (\d+) messages: (u\d+#\d+)")

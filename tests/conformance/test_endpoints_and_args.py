@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from tbench.conformance import endpoints
-from tbench.conformance.context import ServerFacts
-from tbench.conformance.runner import verify_server_args
-from tbench.registry import get_target
+from conformance import endpoints
+from conformance.context import ServerFacts
+from conformance.runner import verify_server_args
+from contract.registry import get_target
 
 
 def test_websocket_url_carries_room_and_cursor_on_any_stage_path():

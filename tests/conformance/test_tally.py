@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tbench.conformance.tally import describe, tally
-from tbench.messages import Message
+from conformance.tally import describe, tally
+from contract.messages import Message
 
 
 def _messages(*keys: tuple[str, int], room: str = "r") -> list[Message]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tbench.conformance.checks import CHECKS
-from tbench.conformance.result import Status
+from conformance.checks import CHECKS
+from conformance.result import Status
 from tests.conformance.brokers import BROKER_TARGETS
 
 # Violations found in the real servers and reported to their author. strict: once a server

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from contract.addresses import free_port
+from contract.registry import get_target
 from tbench.cli import app
-from tbench.process import TargetProcess, free_port
-from tbench.registry import get_target
+from tbench.process import TargetProcess
 
 runner = CliRunner()
 

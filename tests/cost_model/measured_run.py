@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tbench.lambda_report import REPORT_LOG_FILE, EmulatorRecord, LambdaReport
-from tbench.results import HostInfo, RunResult, TargetResult, TargetStatus, save_run
+from contract.lambda_report import REPORT_LOG_FILE, EmulatorRecord, LambdaReport
+from contract.results import HostInfo, RunResult, TargetResult, TargetStatus, save_run
 
 SCENARIO = {
     "name": "tiny",

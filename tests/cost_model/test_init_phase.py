@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from contract.lambda_report import LambdaReport
 from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import lambda_bill
 from cost_model.talk import talk_estimate
-from tbench.lambda_report import LambdaReport
 
 # The emulator's cold start: Billed Duration leaves INIT out (the rule before 2025-08-01).
 EMULATOR_COLD = LambdaReport("r1", 12.34, 13, 256, 80, 250.12)

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 from typer.testing import CliRunner
 
+from contract.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION
 from cost_model.chat import ChatWorkload, InitPerUse, chat_bill
 from cost_model.measured import (
     Load,
@@ -18,7 +19,6 @@ from cost_model.measured import (
     serverless_cost,
 )
 from tbench.cli import app
-from tbench.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION
 from tests.cost_model.measured_run import BASE_RSS, write_run
 
 runner = CliRunner()

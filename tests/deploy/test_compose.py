@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from loadtests.runner.docker_stats import LOADGEN_LABEL, TARGET_LABEL
+from contract.registry import ASGI_LAUNCHER, TARGETS
 from servers.lambda_ws.dynamodb_local import DYNALITE_SERVE
 from tbench.nginx_config import BalancerConfig
-from tbench.registry import ASGI_LAUNCHER, TARGETS
+from tbench.runner.docker_stats import LOADGEN_LABEL, TARGET_LABEL
 
 from .compose_files import COMPOSE, ROOT, SCALE, host_port, option, services, target_urls
 

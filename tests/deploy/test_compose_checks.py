@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from loadtests.collect import RESULT_FILE
-from tbench.compose_checks import failures, new_run_dir, summary
-from tbench.compose_test import deployments, nofile_limit, scale_images
-from tbench.registry import TARGETS
+from contract.registry import TARGETS
+from contract.results import LOADGEN_FILE
+from devtools.compose_checks import failures, new_run_dir, summary
+from devtools.compose_test import deployments, nofile_limit, scale_images
 from tests.fixtures import copy_smoke_run
 
 LAMBDA_ONLY = {"lambda": 2}
@@ -23,7 +23,7 @@ def as_compose_run(run_dir: Path, workers: int) -> None:
         count = LAMBDA_ONLY.get(name, 1)
         result["deployment"] = {"runtime": "docker", "containers": [f"c{i}" for i in range(count)]}
         result["metrics"] |= {"lost": 0, "server_cpu_s": 0.5}  # the fixture's lambda lost some
-        (run_dir / name / RESULT_FILE).write_text(json.dumps({"processes": workers + 1}))
+        (run_dir / name / LOADGEN_FILE).write_text(json.dumps({"processes": workers + 1}))
     run_file.write_text(json.dumps(run))
     for report in ("report.html", "report.pdf"):
         (run_dir / report).write_text("report")

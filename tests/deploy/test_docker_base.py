@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tbench.docker_base import (
+from devtools.docker_base import (
     PACKAGES,
     BaseImageError,
     DebootstrapBase,

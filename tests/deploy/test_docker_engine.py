@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tbench import compose_test, docker_engine
-from tbench.docker_base import ROOT
-from tbench.docker_engine import (
+from devtools import compose_test, docker_engine
+from devtools.docker_base import ROOT
+from devtools.docker_engine import (
     DEFAULT_SOCKET,
     dockerd_argv,
     mounts_below,
@@ -58,7 +58,7 @@ def test_make_test_runs_the_compose_test_where_an_engine_can_run():
     makefile = (ROOT / "Makefile").read_text()
     (steps,) = [line.split()[1:] for line in makefile.splitlines() if line.startswith("test:")]
     assert steps[-1] == "compose-test-if-engine"  # after the quick checks
-    assert "\t$(BIN)/python -m tbench.compose_test --if-engine" in makefile
+    assert "\t$(BIN)/python -m devtools.compose_test --if-engine" in makefile
 
 
 def test_what_dockerd_leaves_mounted_in_its_directory_is_found_deepest_first():

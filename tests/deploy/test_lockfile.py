@@ -8,7 +8,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tbench.lockfile import main, pinned_closure, render, runtime_requirements
+from devtools.lockfile import main, pinned_closure, render, runtime_requirements
 
 from .compose_files import ROOT
 

@@ -14,20 +14,21 @@ from typing import Any, TypeVar
 import httpx
 from websockets.exceptions import ConnectionClosed
 
-from tbench.conformance import endpoints
-from tbench.conformance.checks.common import (
+from conformance import endpoints
+from conformance.checks.common import (
     delivery_verdict,
     member_troubles,
     publish_series,
     wait_all,
 )
-from tbench.conformance.checks.health import health_problem
-from tbench.conformance.context import CheckContext
-from tbench.conformance.result import Status
-from tbench.conformance.runner import new_http_client
-from tbench.conformance.websocket import open_websocket
-from tbench.process import TargetProcess, health_url
-from tbench.registry import ASGI_LAUNCHER, TARGETS, TargetSpec
+from conformance.checks.health import health_problem
+from conformance.context import CheckContext
+from conformance.result import Status
+from conformance.runner import new_http_client
+from conformance.websocket import open_websocket
+from contract.addresses import health_url
+from contract.registry import ASGI_LAUNCHER, TARGETS, TargetSpec
+from tbench.process import TargetProcess
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ with the answer docs/protocol.md specifies for it.
 Two oracles, kept apart on purpose. Targeted mutations are labelled by construction, from the
 protocol's tables (a wrong-typed `seq` is `invalid_field`, bytes that are not UTF-8 are
 `not_utf8`, whatever any server code says); arbitrary inputs (random bytes, random objects)
-are classified with tbench.messages. test_strategies.py checks the labels against
-tbench.messages, so neither can drift without a failing test; the fuzz tests then hold every
+are classified with contract.messages. test_strategies.py checks the labels against
+contract.messages, so neither can drift without a failing test; the fuzz tests then hold every
 server, including the Lambda handlers' own copy of the rules, to the labels.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from tbench.conformance.checks.bad_input_http import exact_size_payload
-from tbench.messages import (
+from conformance.checks.bad_input_http import exact_size_payload
+from contract.messages import (
     MAX_MESSAGE_BYTES,
     MAX_SENDER_CHARS,
     ROOM_PATTERN,
@@ -48,13 +48,13 @@ FUZZ_SETTINGS = settings(
 # For the inputs beside the payloads (room names, cursors, waits, cut-off requests): fewer.
 SIDE_SETTINGS = settings(FUZZ_SETTINGS, max_examples=max(50, FUZZ_SETTINGS.max_examples // 3))
 
-MAX_SEQ = 2**64 - 1  # the largest integer tbench.codec reads as an integer
+MAX_SEQ = 2**64 - 1  # the largest integer contract.codec reads as an integer
 PUBLISH_FIELDS = ("sender", "seq", "body", "sent_at")
 JSON_WHITESPACE = b" \t\n\r"  # RFC 8259's insignificant whitespace
 # Byte sequences that are never UTF-8: lone continuation, overlong "/", a UTF-8-encoded
 # surrogate, past U+10FFFF, a truncated two-byte sequence, bytes that never occur.
 INVALID_UTF8 = (b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3(", b"\xff")
-# JSON that RFC 8259 (and so tbench.codec) refuses, though some parsers take it.
+# JSON that RFC 8259 (and so contract.codec) refuses, though some parsers take it.
 MALFORMED_JSON = (
     b"{'sender': 'u'}",
     b"{sender: 1}",
@@ -63,7 +63,7 @@ MALFORMED_JSON = (
     b'{"seq": 01}',
     b'{"seq": NaN}',
     b'{"sent_at": Infinity}',
-    b'{"sent_at": 1e400}',  # past the double range: not a number tbench.codec can hold
+    b'{"sent_at": 1e400}',  # past the double range: not a number contract.codec can hold
     b'{"body": "\\ud800"}',  # a lone surrogate escape
     b'{"body": "\\udc00\\ud800"}',  # a reversed pair: two lone surrogates
     b'{"body": "tab\tinside"}',  # a raw control character in a string
@@ -155,7 +155,7 @@ def publish_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def encode_json(value: Any) -> bytes:
-    """Compact JSON by the standard library: any integer size (tbench.codec stops at 64 bits)."""
+    """Compact JSON by the standard library: any integer size (contract.codec stops at 64 bits)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -231,24 +231,24 @@ def sized(draw: st.DrawFn, base: dict[str, Any]) -> Payload:
 
 @st.composite
 def huge_integer_seq(draw: st.DrawFn, base: dict[str, Any]) -> Payload:
-    """A `seq` past 2**64 - 1: tbench.codec reads it as a float, a wrong type: invalid_field."""
+    """A `seq` past 2**64 - 1: contract.codec reads it as a float, a wrong type: invalid_field."""
     seq = draw(st.integers(MAX_SEQ + 1, 10**40))
     return _encoded("seq past 64 bits", {**base, "seq": seq}, Problem.INVALID_FIELD)
 
 
 def random_bytes() -> st.SearchStrategy[Payload]:
-    """Anything at all, classified by tbench.messages."""
+    """Anything at all, classified by contract.messages."""
     return st.binary(max_size=40).map(lambda data: classify_publish("random bytes", data))
 
 
 def random_object() -> st.SearchStrategy[Payload]:
-    """An object of arbitrary fields, classified by tbench.messages."""
+    """An object of arbitrary fields, classified by contract.messages."""
     objects = st.dictionaries(st.sampled_from([*PUBLISH_FIELDS, "x"]), JSON_VALUES)
     return objects.map(lambda obj: classify_publish("random object", encode_json(obj)))
 
 
 def classify_publish(label: str, data: bytes, room: str = "r") -> Payload:
-    """tbench.messages' verdict on an HTTP publish body (posted to `room`)."""
+    """contract.messages' verdict on an HTTP publish body (posted to `room`)."""
     try:
         parse_publish(decode_object(data), room=room)
     except InvalidInput as exc:
@@ -362,7 +362,7 @@ def sized_frame(draw: st.DrawFn, base: dict[str, Any]) -> Payload:
 
 
 def classify_frame(label: str, data: bytes, room: str) -> Payload:
-    """tbench.messages' verdict on a text frame on a connection to `room`."""
+    """contract.messages' verdict on a text frame on a connection to `room`."""
     try:
         publish = parse_action_frame(data)
     except InvalidInput as exc:

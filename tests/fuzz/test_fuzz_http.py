@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tbench import codec
-from tbench.conformance import endpoints
-from tbench.conformance.checks.bad_input_http import HttpCase, answer_problem, http_case_failures
-from tbench.messages import Problem
-from tbench.registry import TargetSpec
+from conformance import endpoints
+from conformance.checks.bad_input_http import HttpCase, answer_problem, http_case_failures
+from contract import codec
+from contract.messages import Problem
+from contract.registry import TargetSpec
 from tests.fuzz.conftest import (
     HTTP_TARGETS,
     Harness,

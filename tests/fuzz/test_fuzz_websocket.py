@@ -21,12 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from tbench import codec
-from tbench.conformance import endpoints
-from tbench.conformance.checks.bad_input_ws import FrameCase, case_problem, websocket_case_failures
-from tbench.conformance.websocket import open_websocket, send_text
-from tbench.messages import Problem
-from tbench.registry import TargetSpec
+from conformance import endpoints
+from conformance.checks.bad_input_ws import FrameCase, case_problem, websocket_case_failures
+from conformance.websocket import open_websocket, send_text
+from contract import codec
+from contract.messages import Problem
+from contract.registry import TargetSpec
 from tests.fuzz.conftest import (
     WEBSOCKET_TARGETS,
     Harness,

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
 
+from contract.registry import TargetSpec
 from servers.openapi import MAX_CURSOR, MAX_SEQ, ROOM_REGEX
 from servers.sse import EVENTS_PATH
-from tbench.registry import TargetSpec
 from tests.fuzz.conftest import HTTP_TARGETS, Harness, serves_after_fuzzing, start_harness
 from tests.fuzz.strategies import FUZZ_SETTINGS
 

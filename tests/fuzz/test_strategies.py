@@ -1,10 +1,10 @@
-"""The strategies' labels and tbench.messages agree on every generated payload (no server)."""
+"""The strategies' labels and contract.messages agree on every generated payload (no server)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 
-from tbench.messages import Problem
+from contract.messages import Problem
 from tests.fuzz.strategies import (
     FUZZ_SETTINGS,
     Payload,

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from contract.registry import get_target
 from tbench.process import TargetProcess
-from tbench.registry import get_target
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def test_messages_of_other_rooms_are_not_expected():
 def test_bulk_hdr_recording_builds_the_same_histogram():
     import random
 
-    from loadtests.histograms import LatencySet, new_histogram
+    from contract.histograms import LatencySet, new_histogram
 
     rng = random.Random(7)
     fast, exact = LatencySet(), new_histogram()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from loadtests.runner.docker_stats import (
+from tbench.runner.docker_stats import (
     LOADGEN_LABEL,
     PROJECT_LABEL,
     TARGET_LABEL,
@@ -28,7 +28,7 @@ from loadtests.runner.docker_stats import (
     parse_stats,
     rss_bytes,
 )
-from loadtests.runner.resources import COLUMNS, cpu_percent_between, summarize
+from tbench.runner.resources import COLUMNS, cpu_percent_between, summarize
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

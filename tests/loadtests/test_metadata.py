@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.runner.metadata import held_equal
 from servers.settings import Settings
+from tbench.runner.metadata import held_equal
 
 
 def test_held_equal_limits_are_the_settings_defaults(monkeypatch: pytest.MonkeyPatch):

@@ -14,17 +14,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.runner.netns import (
+from contract.network_profile import RTT_TOLERANCE, parse_network_option
+from contract.results import TargetStatus, load_run
+from tbench.runner.netns import (
     NETEM,
     RELAY,
-    RTT_TOLERANCE,
     EmulatedLink,
     leftovers,
     netem_available,
     prerequisite_problem,
 )
-from tbench.network_profile import parse_network_option
-from tbench.results import TargetStatus, load_run
 
 from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadtests.runner.resources import COLUMNS, ResourceSeries, summarize
+from tbench.runner.resources import COLUMNS, ResourceSeries, summarize
 
 
 def _row(when: float, cpu_s: float, rss: int) -> dict[str, float]:

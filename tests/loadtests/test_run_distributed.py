@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tbench.results import TargetStatus, load_run
+from contract.results import TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tbench.registry import TARGETS
-from tbench.results import FLAG_FAULTS, SUMMARY_FILE, FaultOutcome, TargetStatus, load_run
+from contract.registry import TARGETS
+from contract.results import FLAG_FAULTS, SUMMARY_FILE, FaultOutcome, TargetStatus, load_run
 
 from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from tbench.results import TargetStatus, load_run
+from contract.results import TargetStatus, load_run
 
 from .tbench_cli import start_tbench_run
 

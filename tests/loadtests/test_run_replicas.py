@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.runner.cluster_target import resolve_deployment
-from tbench.results import TargetStatus, load_run
+from contract.results import TargetStatus, load_run
+from tbench.runner.cluster_target import resolve_deployment
 
 COMPONENTS = ["replica-1", "replica-2", "redis", "nginx"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tbench.results import RUN_FILE, SUMMARY_FILE, TargetStatus, load_run
+from contract.results import RUN_FILE, SUMMARY_FILE, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tbench.results import TargetStatus, load_run
+from contract.results import TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.runner.targets import parse_target_urls
+from contract.results import TargetStatus, load_run
 from tbench.process import TargetProcess
-from tbench.results import TargetStatus, load_run
+from tbench.runner.targets import parse_target_urls
 
 from .tbench_cli import tbench_run
 

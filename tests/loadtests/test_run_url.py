@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.results import load_run
 from tbench.process import TargetProcess
-from tbench.results import load_run
 
 from .tbench_cli import tbench_run
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 
+from contract import codec
+from contract.messages import SEND_ACTION, Publish
 from loadtests.http_client import HttpConnection
 from loadtests.websocket_client import WebSocketConnection
 from loadtests.wire import WireCounter
-from tbench import codec
-from tbench.messages import SEND_ACTION, Publish
 from tbench.process import TargetProcess
 
 

@@ -7,9 +7,9 @@ from bs4 import BeautifulSoup
 from rich.console import Console
 from typer.testing import CliRunner
 
+from contract.results import RUN_FILE, SUMMARY_FILE, load_run
 from reports.build import REPORT_HTML
 from tbench.cli import app
-from tbench.results import RUN_FILE, SUMMARY_FILE, load_run
 from tests.fixtures import copy_smoke_run
 
 runner = CliRunner()
@@ -51,7 +51,7 @@ def test_two_runs_give_a_table_of_deltas(tmp_path):
 
 def test_tbench_run_writes_the_report_unless_told_not_to(tmp_path, monkeypatch):
     """The hook at the end of `tbench run`, with the measuring replaced by the fixture."""
-    import loadtests.runner.run as run_module
+    import tbench.runner.run as run_module
 
     source = copy_smoke_run(tmp_path / "source")
 

@@ -9,10 +9,10 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from analysis.load import load_run_dir
+from contract.results import FLAG_FAULTS, FaultOutcome, load_run, save_run
 from reports.build import REPORT_HTML, REPORT_PDF, build_report
 from reports.compare import compare_runs
 from reports.faults import fault_section, room_rate_per_s
-from tbench.results import FLAG_FAULTS, FaultOutcome, load_run, save_run
 from tests.fixtures import copy_smoke_run
 
 T0 = 1_700_000_000.0  # the first slot's start (epoch s)

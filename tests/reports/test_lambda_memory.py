@@ -15,17 +15,17 @@ import pytest
 
 from analysis.figures import lambda_memory
 from analysis.load import load_run_dir
-from cost_model.duration_source import duration_source
-from cost_model.measured import measured_from
-from loadtests.lambda_tune import tune
-from reports.context import report_context
-from reports.methodology import methodology, warnings
-from tbench.results import (
+from contract.results import (
     FLAG_DURATIONS_UNMODELLED,
     FLAG_UNDER_DELIVERED,
     RUN_FILE,
     load_run,
 )
+from cost_model.duration_source import duration_source
+from cost_model.measured import measured_from
+from reports.context import report_context
+from reports.methodology import methodology, warnings
+from tbench.lambda_tune import tune
 from tests.fixtures import copy_smoke_run
 
 pytestmark = pytest.mark.timeout(240)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from analysis.load import load_run_dir
+from contract.results import FLAG_LOADGEN_SATURATED, RUN_FILE
 from reports.methodology import methodology, warnings
-from tbench.results import FLAG_LOADGEN_SATURATED, RUN_FILE
 from tests.fixtures import copy_smoke_run
 
 

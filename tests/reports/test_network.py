@@ -9,9 +9,9 @@ from bs4 import BeautifulSoup
 
 from analysis.figures.network import latency_vs_rtt, network_points
 from analysis.load import load_run_dir
+from contract.results import load_run, save_run
 from reports.build import REPORT_HTML, build_report
 from reports.network import network_section
-from tbench.results import load_run, save_run
 from tests.fixtures import copy_smoke_run
 
 MEASURED_RTT_MS = {"short-polling": 103.0, "websocket": 131.0}  # websocket's: 31 % off

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from analysis.figures import FIGURES
+from contract.results import load_run
 from reports.build import REPORT_HTML, REPORT_PDF, ReportError, build_report, parse_formats
 from tbench.cli import app
-from tbench.results import load_run
 from tests.fixtures import copy_smoke_run
 
 EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from servers.broker import Subscription
-from tbench import codec
+from contract import codec
+from servers.brokers.seam import Subscription
 from tbench.process import TargetProcess
 
 TIMEOUT = httpx.Timeout(10.0)

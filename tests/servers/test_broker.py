@@ -7,16 +7,12 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from servers.broker import (
-    Broker,
-    Delivery,
-    InProcessBroker,
-    make_broker,
-    resolve_cursor,
-)
-from servers.fanout import DROP_REASON, SHUTDOWN_REASON
+from contract.messages import Publish, decode_message
+from servers.brokers.factory import make_broker
+from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON
+from servers.brokers.in_process import InProcessBroker
+from servers.brokers.seam import Broker, Delivery, resolve_cursor
 from servers.settings import Settings
-from tbench.messages import Publish, decode_message
 from tests.servers.helpers import eventually, take
 
 

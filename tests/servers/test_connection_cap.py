@@ -14,11 +14,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from contract import codec
+from contract.messages import SEND_ACTION
+from contract.registry import get_target
 from servers.capacity import ConnectionCap, over_capacity_reason
-from tbench import codec
-from tbench.messages import SEND_ACTION
 from tbench.process import TargetProcess
-from tbench.registry import get_target
 from tests.servers.helpers import (
     TIMEOUT,
     connections,

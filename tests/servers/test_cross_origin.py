@@ -9,9 +9,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tbench import codec
+from contract import codec
+from contract.registry import ASGI_LAUNCHER, TARGETS
 from tbench.process import TargetProcess
-from tbench.registry import ASGI_LAUNCHER, TARGETS
 from tests.servers.conftest import BROWSER_ORIGIN
 from tests.servers.helpers import TIMEOUT, http_root, new_room, payload
 

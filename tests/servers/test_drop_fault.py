@@ -12,10 +12,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from servers.fanout import DROP_REASON
-from tbench import codec
+from contract import codec
+from contract.registry import ASGI_LAUNCHER, TARGETS
+from servers.brokers.fanout import DROP_REASON
 from tbench.process import TargetProcess
-from tbench.registry import ASGI_LAUNCHER, TARGETS
 from tests.servers.helpers import (
     TIMEOUT,
     connections,

@@ -6,8 +6,8 @@ import time
 import httpx
 import pytest
 
-from tbench import codec
-from tbench.messages import MAX_MESSAGE_BYTES, decode_message
+from contract import codec
+from contract.messages import MAX_MESSAGE_BYTES, decode_message
 from tbench.process import TargetProcess
 from tests.servers.helpers import (
     TIMEOUT,

@@ -13,9 +13,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from contract.messages import MAX_MESSAGE_BYTES
 from servers.launch import GC_THRESHOLDS, UVICORN_SETTINGS, parse_args, settings_from, tune_gc
 from servers.settings import Settings, SettingsError
-from tbench.messages import MAX_MESSAGE_BYTES
 from tbench.process import TargetProcess
 from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, connections, http_root, new_room, publish, wait_until

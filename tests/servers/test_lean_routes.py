@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from contract import codec
+from contract.messages import InvalidInput, validate_room
 from servers.http_common import error_response, json_response
 from servers.lean_routes import LeanRoutes, room_resource
-from tbench import codec
-from tbench.messages import InvalidInput, validate_room
 from tbench.process import TargetProcess
 from tests.servers.helpers import TIMEOUT, http_root, new_room
 

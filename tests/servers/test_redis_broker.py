@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as redis
 
-from servers import redis_broker
-from servers.broker import make_broker
-from servers.fanout import DROP_REASON, SHUTDOWN_REASON
-from servers.redis_broker import RedisBroker, channel_name, stream_key
+from contract.messages import Publish, decode_message
+from servers.brokers import redis_streams as redis_broker
+from servers.brokers.factory import make_broker
+from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON
+from servers.brokers.redis_streams import RedisBroker, channel_name, stream_key
 from servers.settings import Settings
-from tbench.messages import Publish, decode_message
 from tbench.redis_server import RedisServer
 from tests.servers.helpers import eventually, take
 

@@ -13,9 +13,10 @@ import httpx
 import psutil
 import pytest
 
+from contract.addresses import free_port, health_url
+from contract.registry import TARGETS
 from servers.http_protocol import MAX_HEAD_BYTES
-from tbench.process import free_port, health_url, spawn_in_own_group, stop_group, wait_healthy
-from tbench.registry import TARGETS
+from tbench.process import spawn_in_own_group, stop_group, wait_healthy
 from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, http_root, new_room, publish
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tbench import codec
+from contract import codec
 from tbench.process import TargetProcess
 from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, connections, event_stream, http_root, new_room, payload

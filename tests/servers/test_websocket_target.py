@@ -9,8 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tbench import codec
-from tbench.messages import MAX_MESSAGE_BYTES, SEND_ACTION
+from contract import codec
+from contract.messages import MAX_MESSAGE_BYTES, SEND_ACTION
 from tbench.process import TargetProcess
 from tests.servers.helpers import connections, new_room, wait_until
 

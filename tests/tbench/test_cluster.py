@@ -14,16 +14,17 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tbench import codec, nginx_config
+from conformance.context import ServerFacts
+from conformance.result import Status
+from conformance.runner import run_checks, verify_server_args
+from contract import codec
+from contract.messages import SEND_ACTION
+from contract.registry import get_target
+from tbench import nginx_config
 from tbench.balancer import find_nginx
 from tbench.cluster import Cluster, check_cluster_options
-from tbench.conformance.context import ServerFacts
-from tbench.conformance.result import Status
-from tbench.conformance.runner import run_checks, verify_server_args
-from tbench.messages import SEND_ACTION
 from tbench.nginx_config import BalancerConfig
 from tbench.process import TargetProcess
-from tbench.registry import get_target
 from tests.servers.helpers import EventStream, new_room, payload
 
 TIMEOUT = httpx.Timeout(10.0)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tbench.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms, read_reports
+from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms, read_reports
 
 AWS_LINE = (
     "REPORT RequestId: 3604209a-e9a3-11e6-939a-754dd98c7be3\tDuration: 12.34 ms\t"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tbench import codec
-from tbench.messages import (
+from contract import codec
+from contract.messages import (
     MAX_MESSAGE_BYTES,
     InvalidInput,
     Problem,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tbench.network_profile import (
+from contract.network_profile import (
     NetworkProfileError,
     load_named_profiles,
     parse_network_option,

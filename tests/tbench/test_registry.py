@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tbench.registry import TARGETS, get_target, resolve_targets
+from contract.registry import TARGETS, get_target, resolve_targets
 
 
 def test_all_resolves_every_target_in_order():

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.scenario import ScenarioError, load_scenario_file, parse_scenario
 from loadtests import scenario_files
-from tbench.scenario import ScenarioError, load_scenario_file, parse_scenario
 
 VALID = {
     "name": "t",

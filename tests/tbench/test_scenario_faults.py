@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from contract.scenario import ScenarioError, parse_fault_kinds, parse_scenario
 from loadtests import scenario_files
-from tbench.scenario import ScenarioError, parse_fault_kinds, parse_scenario
 
 
 def _scenario(**changes: Any) -> dict[str, Any]:

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from contract.registry import TARGETS, get_target
 from servers.demo.app import create_demo_app
 from servers.demo.config import DemoConfig, Panel
-from servers.demo.session import reserve_port, target_env
+from tbench.demo_session import reserve_port, target_env
 from tbench.process import TargetProcess
-from tbench.registry import TARGETS, get_target
 
 ORIGIN = "http://127.0.0.1:8080"
 

@@ -18,8 +18,8 @@ import psutil
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from tbench.process import free_port
-from tbench.registry import TARGETS
+from contract.addresses import free_port
+from contract.registry import TARGETS
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `make install` installs it (Playwright's download
 CHROMIUM_ARGS = [  # is not available here)

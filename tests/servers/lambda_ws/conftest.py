@@ -20,10 +20,10 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from contract.registry import get_target
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.template import create_table
 from tbench.process import TargetProcess
-from tbench.registry import get_target
 
 TABLE = "tbench-test-connections"
 HANDLERS = "servers.lambda_ws.handlers"

@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
+from contract.messages import decode_message
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
-from tbench.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
-from tbench.messages import decode_message
 
 from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
 from .events import fixture, frame

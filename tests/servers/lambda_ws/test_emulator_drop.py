@@ -11,10 +11,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from contract.messages import decode_message
 from servers import launch
 from servers.lambda_ws import emulator as emulator_cli
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
-from tbench.messages import decode_message
 
 from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
 from .events import frame

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tbench.lambda_report import EmulatorRecord, LambdaReport
+from contract.lambda_report import EmulatorRecord, LambdaReport
 
 from .conftest import Emulator, start_emulator, unique_room, wait_for
 from .events import frame

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from contract.lambda_report import EmulatorRecord, LambdaReport
 from servers.lambda_ws.environments import (
     FunctionConfig,
     Invocation,
     LambdaService,
     ServiceLimits,
 )
-from tbench.lambda_report import EmulatorRecord, LambdaReport
 
 pytestmark = pytest.mark.timeout(60)
 

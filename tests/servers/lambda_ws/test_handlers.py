@@ -11,8 +11,8 @@ import pytest
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from tbench import messages
-from tbench.messages import InvalidInput, Message, parse_action_frame
+from contract import messages
+from contract.messages import InvalidInput, Message, parse_action_frame
 
 from .conftest import TABLE
 from .events import connect_event, disconnect_event, frame, message_event

@@ -1,0 +1,1 @@
+"""Container and release tooling: the compose test, the Docker engine and base image, the lock."""

@@ -1,0 +1,113 @@
+"""What `make compose-test` asserts on a run the compose runner left in results/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contract.registry import TARGETS
+from contract.results import LOADGEN_FILE
+
+REPORTS = ("report.html", "report.pdf")
+ERROR_CHARS = 3000  # of a failed target's error in the summary
+PROBLEM_CHARS = 300  # of its first line in the list of problems
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLine:
+    """One target's figures for the summary."""
+
+    name: str
+    status: str
+    delivered: int | None
+    lost: int | None
+    processes: int | None  # Locust processes that reported: the master and every worker
+    server_cpu_s: float | None
+    containers: int
+    error: str | None  # why the target failed, as run.json says
+
+
+def new_run_dir(results: Path, before: set[str]) -> Path:
+    """The one run directory under `results` that was not there before."""
+    new = sorted(path for path in results.iterdir() if path.name not in before and path.is_dir())
+    runs = [path for path in new if (path / "run.json").is_file()]
+    if len(runs) != 1:
+        raise AssertionError(f"expected one new run in {results}, found {[p.name for p in new]}")
+    return runs[0]
+
+
+def target_line(run_dir: Path, name: str, result: dict[str, Any]) -> TargetLine:
+    """A target's outcome from run.json and its loadgen.json."""
+    metrics = result.get("metrics") or {}
+    loadgen_path = run_dir / name / LOADGEN_FILE
+    loadgen = json.loads(loadgen_path.read_text()) if loadgen_path.is_file() else {}
+    deployment = result.get("deployment") or {}
+    return TargetLine(
+        name=name,
+        status=str(result.get("status")),
+        delivered=metrics.get("delivered"),
+        lost=metrics.get("lost"),
+        processes=loadgen.get("processes"),
+        server_cpu_s=metrics.get("server_cpu_s"),
+        containers=len(deployment.get("containers") or ()),
+        error=result.get("error"),
+    )
+
+
+def target_lines(run_dir: Path) -> list[TargetLine]:
+    """Every target of the run, in run.json's order."""
+    run = json.loads((run_dir / "run.json").read_text())
+    return [target_line(run_dir, name, result) for name, result in run["targets"].items()]
+
+
+def failures(
+    run_dir: Path, workers: int, owner_uid: int, containers: Mapping[str, int]
+) -> list[str]:
+    """What is wrong with the run: every registered target ok with 0 lost, every worker joined,
+    CPU sampled from each target's `containers`, the reports present and owned by `owner_uid`."""
+    problems = []
+    lines = {line.name: line for line in target_lines(run_dir)}
+    if set(lines) != set(TARGETS):
+        problems.append(f"targets {sorted(lines)}, expected {sorted(TARGETS)}")
+    for line in lines.values():
+        if line.status != "ok":
+            why = f": {line.error.splitlines()[0][:PROBLEM_CHARS]}" if line.error else ""
+            problems.append(f"{line.name}: status {line.status}{why}")
+            continue
+        if line.lost != 0 or not line.delivered:
+            problems.append(f"{line.name}: delivered {line.delivered}, lost {line.lost}")
+        if line.processes != workers + 1:
+            problems.append(
+                f"{line.name}: {line.processes} Locust processes reported, expected the master "
+                f"and {workers} workers"
+            )
+        if not line.server_cpu_s or line.server_cpu_s <= 0:
+            problems.append(f"{line.name}: container CPU {line.server_cpu_s} s (not sampled)")
+        if line.containers != containers.get(line.name, 1):
+            expected = containers.get(line.name, 1)
+            problems.append(f"{line.name}: {line.containers} containers sampled, not {expected}")
+    for name in REPORTS:
+        path = run_dir / name
+        if not path.is_file():
+            problems.append(f"{name} missing")
+        elif path.stat().st_uid != owner_uid:
+            problems.append(f"{name} owned by uid {path.stat().st_uid}, not {owner_uid}")
+    return problems
+
+
+def summary(run_dir: Path) -> str:
+    """One line a target: status, delivered/lost, Locust processes, container CPU; then a
+    failed target's error."""
+    rows = []
+    for line in target_lines(run_dir):
+        cpu = f"{line.server_cpu_s:.2f}" if line.server_cpu_s is not None else "-"
+        rows.append(
+            f"  {line.name:<14} {line.status:<7} delivered {line.delivered} lost {line.lost}  "
+            f"locust processes {line.processes}  containers {line.containers}  CPU {cpu} s"
+        )
+        if line.error:  # in full: CI shows this output and not the run directory
+            rows += [f"      {text}" for text in line.error[:ERROR_CHARS].splitlines()]
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""Rooms of messages: the broker seam (`seam`), its two implementations and their factory."""

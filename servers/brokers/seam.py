@@ -1,0 +1,162 @@
+"""The room broker seam: what every target publishes and subscribes through.
+
+The `Broker` and `Subscription` protocols and the values they hand out (`Delivery`,
+`History`). Servers depend on this module and on `servers.brokers.factory` only; the
+implementations (`in_process`, `redis_streams`) stand beside each other on top of it and
+share `fanout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import NamedTuple, Protocol
+
+from websockets.frames import Frame, Opcode
+
+from contract.messages import Message, Publish
+
+
+class Delivery:
+    """A stored message, serialized once; every subscriber is handed this same object."""
+
+    __slots__ = ("_sse_event", "_text", "_ws_event", "_ws_frame", "data", "id", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.id: int = message.id if message.id is not None else 0
+        self.data: bytes = message.encode()  # the one serialization (contract.codec)
+        self._text: str | None = None
+        self._sse_event: bytes | None = None
+        self._ws_event: dict[str, str] | None = None
+        self._ws_frame: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        """The JSON as text, for WebSocket text frames (decoded once, shared)."""
+        if self._text is None:
+            self._text = self.data.decode()
+        return self._text
+
+    @property
+    def ws_event(self) -> dict[str, str]:
+        """The ASGI `websocket.send` event of the text frame (built once, shared: read-only)."""
+        if self._ws_event is None:
+            self._ws_event = {"type": "websocket.send", "text": self.text}
+        return self._ws_event
+
+    @property
+    def ws_frame(self) -> bytes:
+        """The WebSocket text frame as a server sends it (unmasked: the same bytes for every
+        member; built once, shared)."""
+        if self._ws_frame is None:
+            self._ws_frame = Frame(Opcode.TEXT, self.data).serialize(mask=False)
+        return self._ws_frame
+
+    @property
+    def sse_event(self) -> bytes:
+        """The SSE event `id: N\\ndata: JSON\\n\\n` (built once, shared)."""
+        if self._sse_event is None:
+            self._sse_event = b"id: %d\ndata: %s\n\n" % (self.id, self.data)
+        return self._sse_event
+
+
+class PushSink(Protocol):
+    """A connection deliveries can be written to at once (servers.ws_protocol.DirectSend)."""
+
+    on_writable: Callable[[], None] | None  # called when `writable` turns True again
+
+    @property
+    def writable(self) -> bool:
+        """False while the client lags (its write buffer is above the high-water mark)."""
+        ...
+
+    def write(self, frame: bytes) -> bool:
+        """Write one encoded delivery; False once the connection is closing."""
+        ...
+
+
+class History(NamedTuple):
+    """Messages newer than a cursor, oldest first, and the room's newest id (0 if none)."""
+
+    deliveries: list[Delivery]
+    last_id: int
+
+
+class Subscription(Protocol):
+    """Backlog then live messages of one room, through a bounded queue.
+
+    Iteration ends when the subscriber was dropped (queue full) or the broker closed;
+    `end_reason` then says which.
+    """
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why delivery ended (slow consumer, shutdown), or None while it goes on."""
+        ...
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the slow-consumer policy ended this subscription."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Delivery]: ...
+
+    async def __anext__(self) -> Delivery: ...
+
+    def push_to(self, sink: PushSink, encode: Callable[[Delivery], bytes]) -> None:
+        """Write each delivery to `sink` as it comes instead of being iterated (see
+        `servers.brokers.fanout.LocalSubscription.push_to`)."""
+        ...
+
+    async def wait_end(self) -> None:
+        """Until delivery ends; a pushed subscription's consumer awaits this."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving; idempotent. Every subscriber must call it when done."""
+        ...
+
+
+class Broker(Protocol):
+    """Rooms of messages: publish, read history, wait for news, subscribe."""
+
+    async def publish(self, publish: Publish) -> Delivery:
+        """Stamp the next id of the room and `server_at`, store, fan out; return the delivery."""
+        ...
+
+    async def history(self, room: str, since: int | None) -> History:
+        """Messages with id > `since` (see `resolve_cursor`), at once."""
+        ...
+
+    async def wait_for(self, room: str, since: int | None, timeout_s: float) -> History:
+        """Like `history`, but wait up to `timeout_s` for a newer message if there is none."""
+        ...
+
+    async def subscribe(self, room: str, since: int | None) -> Subscription:
+        """Subscribe: the backlog after `since`, then every new message, with no gap."""
+        ...
+
+    def connection_count(self) -> int:
+        """Open subscriptions plus held `wait_for` calls in this process."""
+        ...
+
+    async def drop_all(self) -> int:
+        """End every subscription and answer every held wait now, staying open for new ones.
+
+        The "drop" fault: as if the server closed every client connection at once. Returns
+        how many subscriptions and held waits it ended.
+        """
+        ...
+
+    async def close(self) -> None:
+        """End every subscription and held wait (server shutdown)."""
+        ...
+
+
+def resolve_cursor(since: int | None, last_id: int) -> int:
+    """The id after which to deliver: no cursor means "now"; one ahead of the room means 0."""
+    if since is None:
+        return last_id
+    if since > last_id:
+        return 0  # the server restarted and lost its history (docs/protocol.md)
+    return since

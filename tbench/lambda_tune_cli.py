@@ -1,0 +1,122 @@
+"""`tbench lambda tune`: local power tuning of the `sendMessage` function, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cost_model.cli import Arch
+from cost_model.memory_tune import priced_rows
+from cost_model.pricing import DEFAULT_PRICING_FILE, load_pricing
+from tbench.lambda_tune import (
+    DEFAULT_INVOCATIONS,
+    DEFAULT_MEMORY_SIZES,
+    ROOM_SIZE,
+    WARMUP_INVOCATIONS,
+    TuneResult,
+    parse_memory_sizes,
+    tune,
+)
+from tbench.process import TargetStartError
+
+lambda_app = typer.Typer(
+    help="The lambda target: local power tuning under Lambda's CPU model.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)  # progress and warnings: stdout stays clean for --json
+
+
+def measure_with_progress(sizes: list[int], invocations: int, cpu_model: bool) -> list[TuneResult]:
+    """Run the tuning with a progress bar (on stderr) over every invocation of every size."""
+    per_size = WARMUP_INVOCATIONS + invocations
+    with Progress(
+        TextColumn("[bold]{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=len(sizes) * per_size)
+
+        def step(memory_mb: int, what: str) -> None:
+            progress.update(
+                task, description=f"{memory_mb:,} MB: {what}", advance=what == "invoked"
+            )
+
+        return tune(sizes, invocations, cpu_model, step)
+
+
+def tune_table(rows: list[dict[str, Any]], invocations: int) -> Table:
+    """One row per memory size; the cheapest and the fastest marked."""
+    table = Table(
+        title=f"sendMessage to a room of {ROOM_SIZE}, {invocations} warm invocations per size, "
+        "one at a time",
+        title_justify="left",
+    )
+    for header in ("memory", "duration p50", "duration p95", "billed p50", "USD / 1M", ""):
+        table.add_column(header, justify="right" if header else "left")
+    for row in rows:
+        marks = [m for m, key in (("cheapest", "cheapest"), ("fastest", "fastest")) if row[key]]
+        table.add_row(
+            f"{row['memory_mb']:,} MB",
+            f"{row['duration_p50_ms']:,.1f} ms",
+            f"{row['duration_p95_ms']:,.1f} ms",
+            f"{row['billed_duration_p50_ms']:,.0f} ms",
+            f"{row['usd_per_million']:,.4f}",
+            ", ".join(marks),
+        )
+    return table
+
+
+@lambda_app.command("tune")
+def tune_command(
+    memory: str = typer.Option(
+        ",".join(map(str, DEFAULT_MEMORY_SIZES)),
+        "--memory",
+        "-m",
+        help="Memory sizes in MB, comma-separated (Lambda allows 128 to 10,240).",
+    ),
+    invocations: int = typer.Option(
+        DEFAULT_INVOCATIONS, "--invocations", "-n", min=1, help="Warm invocations per size."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    cpu_model: bool = typer.Option(
+        True,
+        "--cpu-model/--no-cpu-model",
+        help="Give each environment memory/1,769 vCPU as AWS does (off: the whole machine).",
+    ),
+    arch: Arch = "x86_64",
+) -> None:
+    """Invoke the real sendMessage handler N times per memory size; duration and cost per size."""
+    try:
+        sizes = parse_memory_sizes(memory)
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    try:
+        results = measure_with_progress(sizes, invocations, cpu_model)
+    except (TargetStartError, RuntimeError, TimeoutError, OSError) as exc:
+        err_console.print(f"[red]tuning failed: {exc}[/]")
+        raise typer.Exit(1) from None
+    rows = priced_rows([result.to_json() for result in results], load_pricing(), arch)
+    unmodelled = {r.unmodelled_reason for r in results if not r.cpu_modelled}
+    for reason in sorted(filter(None, unmodelled)):
+        err_console.print(f"[yellow]durations unmodelled (the machine's CPU): {reason}[/]")
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    console.print(tune_table(rows, invocations))
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    console.print(
+        f"cost: compute ({arch}) + requests at {DEFAULT_PRICING_FILE}, no free tier, billed p50; "
+        f"load average while measured: {load}"
+    )
