@@ -7,7 +7,7 @@ at receipt − sent_at, into an HDR histogram) over the same measured window. Th
 what the harness costs: goal delivered rate >= 0.95× and p50 delivery <= 1.25× the minimal
 client's.
 
-    .venv/bin/python benchmarks/harness_overhead.py [--rooms 100] [--duration 15] [--repeat 1]
+    .venv/bin/python -m benchmarks.harness_overhead [--rooms 100] [--duration 15] [--repeat 1]
         [--concurrent]
 
 Sequentially (the default) each client gets the whole workload, alternating when repeated.

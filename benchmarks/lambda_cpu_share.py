@@ -4,7 +4,7 @@ Each size runs a busy loop in a real execution environment (a worker process of 
 emulator's LambdaService, in its cgroup) for a few seconds of wall time; the handler reports
 the CPU time its process got meanwhile. Expected: memory / 1,769 of a core (AWS's ratio).
 
-    .venv/bin/python benchmarks/lambda_cpu_share.py [--memory 128,256,512,1024,1769] [--seconds 2]
+    .venv/bin/python -m benchmarks.lambda_cpu_share [--memory 128,256,512,1024,1769] [--seconds 2]
 """
 
 from __future__ import annotations

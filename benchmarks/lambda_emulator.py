@@ -13,7 +13,7 @@ CPU times of each process of the emulator's tree, before and after, split into w
 as managed services (the gateway, the DynamoDB stand-in: the emulator's own CPU) and what the
 function runs (the worker processes: billed on AWS), per sendMessage.
 
-    .venv/bin/python benchmarks/lambda_emulator.py [--cold-starts 8] [--messages 200]
+    .venv/bin/python -m benchmarks.lambda_emulator [--cold-starts 8] [--messages 200]
         [--members 10] [--bystanders 490] [--cpu-messages 300]
 """
 

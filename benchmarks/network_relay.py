@@ -5,7 +5,7 @@ load generator's namespace through the relay, and the same from here over the un
 management veth: the difference of the medians is the latency the relay adds, and its CPU time
 over the packets it forwarded is its cost per packet. Needs root.
 
-    .venv/bin/python benchmarks/network_relay.py [--count 2000] [--size 64]
+    .venv/bin/python -m benchmarks.network_relay [--count 2000] [--size 64]
 """
 
 from __future__ import annotations

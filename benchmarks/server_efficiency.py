@@ -9,7 +9,7 @@ prints CPU-ms per delivery, efficiency (reference ÷ target: 1.0 means the targe
 than the floor), p50/p99 delivery latency at the top step, lost, and the server's CPU over the
 whole run (start to stop, idle included) for comparison.
 
-    .venv/bin/python benchmarks/server_efficiency.py [--transports websocket,sse,...]
+    .venv/bin/python -m benchmarks.server_efficiency [--transports websocket,sse,...]
         [--repeat 2] [--scenario benchmarks/efficiency_sweep.toml] [--workers 0]
 
 CPU time, not wall time, is what is compared, but a busy host still adds noise (cache,

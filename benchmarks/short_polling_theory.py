@@ -4,7 +4,7 @@ At low load (20 rooms × 2 users, one publisher per room at 1 msg/s) the measure
 delivery latency should be within 15 % of T/2 + RTT, where RTT is the measured mean round
 trip of an empty poll. Runs `tbench run`'s machinery on the short-polling target.
 
-    .venv/bin/python benchmarks/short_polling_theory.py [--interval 1.0] [--duration 25]
+    .venv/bin/python -m benchmarks.short_polling_theory [--interval 1.0] [--duration 25]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and fan-out are mixed. This splits them, for the websocket target and its refere
   them (paced, 2 ms apart), until every member has every message.
 Server CPU (user + system, /proc) is read around each phase.
 
-    .venv/bin/python benchmarks/websocket_costs.py [--handshakes 3000] [--members 500]
+    .venv/bin/python -m benchmarks.websocket_costs [--handshakes 3000] [--members 500]
         [--messages 100] [--repeat 3]
 """
 
@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import psutil
-from server_efficiency import HOST, cpu_s, reference_argv, running  # the script beside this one
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks.server_efficiency import HOST, cpu_s, reference_argv, running
 from contract import codec
 from contract.addresses import free_port
 from contract.messages import SEND_ACTION, Publish, padded_body

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +281,7 @@ class Conductor:
 
     def _report_lost(self, lost: int) -> None:
         """Lost messages become Locust failures too (so the CSVs and the web UI show them)."""
-        fire = self.environment.events.request.fire
+        fire: Callable[..., None] = self.environment.events.request.fire
         for _ in range(min(lost, 1_000_000)):
             fire(
                 request_type="CHAT",

@@ -8,6 +8,7 @@ FLUSH_INTERVAL_S, in slices that yield to the receivers in between.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -44,7 +45,7 @@ class DeferredRequestEvents:
     def flush(self, yield_between_slices: bool = False) -> None:
         """Fire every queued event now."""
         queue, self._queue = self._queue, []
-        fire = self.request_event.fire
+        fire: Callable[..., None] = self.request_event.fire
         for index, (request_type, name, response_time, length, exception) in enumerate(queue):
             fire(
                 request_type=request_type,

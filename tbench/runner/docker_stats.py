@@ -85,7 +85,7 @@ def cpu_percent(stats: Mapping[str, Any]) -> float | None:
     cpus = now.get("online_cpus") or len(now["cpu_usage"].get("percpu_usage") or ()) or 1
     if system_delta <= 0 or cpu_delta < 0:
         return None
-    return cpu_delta / system_delta * cpus * 100.0
+    return float(cpu_delta / system_delta * cpus * 100.0)
 
 
 def rss_bytes(memory: Mapping[str, Any]) -> int:

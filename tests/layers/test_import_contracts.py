@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
     "contract", "servers", "conformance", "loadtests", "cost_model", "analysis", "reports",
-    "tbench", "devtools",
+    "tbench", "devtools", "benchmarks",
 )  # fmt: skip
 
 

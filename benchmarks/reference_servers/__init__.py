@@ -1,0 +1,1 @@
+"""Minimal reference servers, one per transport, that the targets are held against."""
