@@ -135,6 +135,26 @@ class FargatePricing(_Model):
     gb_hours: Rate
 
 
+class LoadBalancerCapacityUnit(_Model):
+    """What one LCU includes, per dimension; an hour is billed for its largest dimension."""
+
+    new_connections_per_s: Decimal = Field(gt=0)
+    active_connections: Decimal = Field(gt=0)
+    processed_gb_per_hour: Decimal = Field(gt=0)
+    rule_evaluations_per_s: Decimal = Field(gt=0)
+    free_rules: int = Field(ge=0)
+    source: str
+    as_of: date
+
+
+class LoadBalancerPricing(_Model):
+    """An Application Load Balancer: hours plus LCU-hours."""
+
+    hours: Rate
+    lcu_hours: Rate
+    lcu: LoadBalancerCapacityUnit
+
+
 class Pricing(_Model):
     """Every rate the cost model uses, for one region."""
 
@@ -144,6 +164,8 @@ class Pricing(_Model):
     apigw_websocket: ApiGatewayWebSocketPricing
     dynamodb: DynamoDbPricing
     fargate: FargatePricing
+    alb: LoadBalancerPricing
+    data_transfer_out: TieredRate
 
 
 def default_pricing_data() -> dict[str, Any]:

@@ -31,7 +31,8 @@ def test_default_prices_have_every_rate_with_unit_source_and_date(pricing):
     assert pricing.fargate.vcpu_hours.price == D("0.04048")
     assert pricing.fargate.gb_hours.price == D("0.004445")
     rates = dict(iter_rates(pricing))
-    assert len(rates) == 10
+    assert len(rates) == 13
+    assert {"alb.hours", "alb.lcu_hours", "data_transfer_out"} <= set(rates)
     for path, rate in rates.items():
         assert rate.source.startswith("https://aws.amazon.com/"), path
         assert isinstance(rate.as_of, date), path
