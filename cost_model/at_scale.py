@@ -1,0 +1,194 @@
+"""A container transport's fleet and bill at the user's own scale, from its measured capacity.
+
+Tasks are sized by the capacity measured at the SLO under a fixed CPU quota (one task = that
+quota), not by extrapolating CPU measured at a light load: tasks = ⌈load ÷ capacity per task⌉,
+or more if the connections' memory needs them. The bill adds what differs most by transport:
+the load balancer's LCUs and the data sent out, both from bytes and requests measured per
+delivered message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from contract.capacity import Capacity, p99_at
+from cost_model.charges import TieredCharge, ceil_whole
+from cost_model.containers import FargateBill, fargate_bill, hours_in_month
+from cost_model.data_transfer import data_transfer_bill, monthly_gb_out
+from cost_model.load_balancer import BalancerTraffic, LoadBalancerBill, load_balancer_bill
+from cost_model.pricing import Pricing
+from cost_model.units import mb_to_gb
+
+SECONDS_PER_MINUTE = Decimal(60)
+# Fargate's smallest memory for each CPU size (GB): the task size a quota is priced as.
+FARGATE_MIN_MEMORY_GB = {
+    Decimal("0.25"): Decimal("0.5"),
+    Decimal("0.5"): Decimal(1),
+    Decimal(1): Decimal(2),
+    Decimal(2): Decimal(4),
+    Decimal(4): Decimal(8),
+}
+
+
+class PlanError(ValueError):
+    """A scale or a measurement that cannot be planned for; the message names the field."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scale:
+    """The user's own load: who chats how much, and the latency they need."""
+
+    users: int
+    users_per_room: int
+    publisher_fraction: Decimal
+    publish_rate_per_s: Decimal  # messages a second per publisher
+    payload_bytes: int
+    slo_p99_ms: float
+    month_days: Decimal = Decimal(30)
+    session_minutes: Decimal = Decimal(60)  # how long a user stays before reconnecting
+
+    def __post_init__(self) -> None:
+        checks = {
+            "users": self.users > 0,
+            "users_per_room": self.users_per_room > 0,
+            "publisher_fraction": 0 <= self.publisher_fraction <= 1,
+            "publish_rate_per_s": self.publish_rate_per_s >= 0,
+            "payload_bytes": self.payload_bytes >= 0,
+            "slo_p99_ms": self.slo_p99_ms > 0,
+            "month_days": self.month_days > 0,
+            "session_minutes": self.session_minutes > 0,
+        }
+        for field, ok in checks.items():
+            if not ok:
+                raise PlanError(f"{field} = {getattr(self, field)} is out of range")
+
+    @property
+    def messages_per_s(self) -> Decimal:
+        """Messages published a second."""
+        return self.users * self.publisher_fraction * self.publish_rate_per_s
+
+    @property
+    def deliveries_per_s(self) -> Decimal:
+        """Messages delivered a second: every member of a room gets each, the sender too."""
+        return self.messages_per_s * self.users_per_room
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasuredTransport:
+    """What a run measured of one container transport."""
+
+    name: str
+    capacity: Capacity
+    bytes_out_per_delivery: Decimal  # server to clients, headers and framing included
+    bytes_in_per_delivery: Decimal  # clients to server (polls, publishes)
+    requests_per_delivery: Decimal  # HTTP requests or WebSocket frames in
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """A transport's fleet at the user's scale and its monthly bill, line by line."""
+
+    name: str
+    tasks: Decimal
+    task_vcpu: Decimal
+    task_memory_gb: Decimal
+    tasks_for_cpu: Decimal
+    tasks_for_memory: Decimal
+    capacity_per_task: Decimal  # deliveries a second one task carries within the SLO
+    deliveries_per_task: Decimal
+    p99_ms: float | None  # read off the measured curve at the per-task load
+    compute: FargateBill
+    balancer: LoadBalancerBill
+    transfer: TieredCharge
+    total_usd: Decimal
+    lower_bound: bool  # the capacity was a lower bound: the fleet may be smaller
+
+    @property
+    def meets_slo(self) -> bool:
+        """Whether the measured curve puts the per-task load within the SLO."""
+        return self.p99_ms is not None
+
+
+def capacity_at_slo(capacity: Capacity, slo_p99_ms: float) -> Decimal:
+    """Deliveries a second one task carries with p99 within `slo_p99_ms` (0 if no step did)."""
+    within = [
+        step.delivered_per_s
+        for step in capacity.steps
+        if step.passed and step.p99_ms is not None and step.p99_ms <= slo_p99_ms
+    ]
+    return Decimal(str(max(within))) if within else Decimal(0)
+
+
+def task_memory_gb(vcpu: Decimal) -> Decimal:
+    """The Fargate task memory a quota is priced with: the smallest its CPU size allows."""
+    try:
+        return FARGATE_MIN_MEMORY_GB[vcpu]
+    except KeyError:
+        sizes = ", ".join(str(size) for size in FARGATE_MIN_MEMORY_GB)
+        raise PlanError(f"cpu quota {vcpu} vCPU is not a Fargate task size ({sizes})") from None
+
+
+def plan_container(measured: MeasuredTransport, scale: Scale, pricing: Pricing) -> ContainerPlan:
+    """Size and price one container transport at `scale`; PlanError if it cannot be sized."""
+    capacity = measured.capacity
+    vcpu = Decimal(str(capacity.cpu_quota_vcpu))
+    memory_gb = task_memory_gb(vcpu)
+    per_task = capacity_at_slo(capacity, scale.slo_p99_ms)
+    if per_task <= 0:
+        raise PlanError(
+            f"{measured.name}: no measured step met p99 ≤ {scale.slo_p99_ms:g} ms under {vcpu} vCPU"
+        )
+    tasks_for_cpu = ceil_whole(scale.deliveries_per_s / per_task)
+    tasks_for_memory = _tasks_for_memory(capacity, scale, memory_gb)
+    tasks = max(Decimal(1), tasks_for_cpu, tasks_for_memory)
+    deliveries_per_task = scale.deliveries_per_s / tasks
+    hours = hours_in_month(scale.month_days)
+    compute = fargate_bill(vcpu, memory_gb, pricing, tasks=tasks, hours=hours)
+    balancer = load_balancer_bill(_balancer_traffic(measured, scale), pricing, hours=hours)
+    gb_out = monthly_gb_out(
+        deliveries_per_s=scale.deliveries_per_s,
+        bytes_out_per_delivery=measured.bytes_out_per_delivery,
+        month_days=scale.month_days,
+    )
+    transfer = data_transfer_bill(gb_out, pricing)
+    return ContainerPlan(
+        name=measured.name,
+        tasks=tasks,
+        task_vcpu=vcpu,
+        task_memory_gb=memory_gb,
+        tasks_for_cpu=tasks_for_cpu,
+        tasks_for_memory=tasks_for_memory,
+        capacity_per_task=per_task,
+        deliveries_per_task=deliveries_per_task,
+        p99_ms=p99_at(capacity, float(deliveries_per_task)),
+        compute=compute,
+        balancer=balancer,
+        transfer=transfer,
+        total_usd=compute.total_usd + balancer.total_usd + transfer.usd,
+        lower_bound=not capacity.is_knee,
+    )
+
+
+def _tasks_for_memory(capacity: Capacity, scale: Scale, memory_gb: Decimal) -> Decimal:
+    """Tasks the connections' memory needs (none measured: memory does not size the fleet)."""
+    if capacity.rss_mb_per_connection is None:
+        return Decimal(0)
+    base_gb = mb_to_gb(Decimal(str(capacity.base_rss_mb or 0)))
+    usable_gb = memory_gb - base_gb
+    if usable_gb <= 0:
+        raise PlanError(f"a {memory_gb} GB task has no room beyond the server's base memory")
+    needed_gb = mb_to_gb(scale.users * Decimal(str(capacity.rss_mb_per_connection)))
+    return ceil_whole(needed_gb / usable_gb)
+
+
+def _balancer_traffic(measured: MeasuredTransport, scale: Scale) -> BalancerTraffic:
+    """The load through the ALB: every user's connection, its requests and its bytes."""
+    deliveries = scale.deliveries_per_s
+    return BalancerTraffic(
+        new_connections_per_s=scale.users / (scale.session_minutes * SECONDS_PER_MINUTE),
+        active_connections=Decimal(scale.users),
+        processed_bytes_per_s=deliveries
+        * (measured.bytes_out_per_delivery + measured.bytes_in_per_delivery),
+        requests_per_s=deliveries * measured.requests_per_delivery,
+    )
