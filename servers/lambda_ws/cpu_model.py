@@ -13,12 +13,22 @@ controller, a container), the model says why and the durations are marked unmode
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from servers.cgroups import (
+    ROOT_ENV,
+    Hierarchy,
+    alive,
+    configured_hierarchy,
+    enable_cpu,
+    find_hierarchy,
+    hierarchy_at,
+    remove_group,
+    write_quota,
+)
 
 MB_PER_VCPU = 1_769  # AWS: "at 1,769 MB, a function has the equivalent of one vCPU"
 MAX_VCPUS = 6.0  # AWS: up to 6 vCPUs at 10,240 MB
@@ -33,11 +43,7 @@ MAX_MEMORY_MB = 10_240
 CFS_PERIOD_US = 20_000
 KERNEL_MIN_QUOTA_US = 1_000
 GROUP_DIR = "tbench-lambda"
-ROOT_ENV = "TBENCH_CPU_CGROUP_ROOT"  # a cgroup directory to use instead of the detected one
 NO_CPU_MODEL = "--no-cpu-model"
-RMDIR_ATTEMPTS = 50  # a group empties a moment after its last process exits
-
-CgroupVersion = Literal[1, 2]
 
 
 class MemorySizeError(ValueError):
@@ -65,51 +71,6 @@ def quota_us(memory_mb: int, period_us: int = CFS_PERIOD_US) -> int:
 
 
 @dataclass(frozen=True)
-class Hierarchy:
-    """A cgroup hierarchy with the cpu controller: its directory and version."""
-
-    path: Path
-    version: CgroupVersion
-
-    @property
-    def mechanism(self) -> str:
-        """The file the quota is written to, for run.json and the report."""
-        name = "cpu.max" if self.version == 2 else "cpu.cfs_quota_us"
-        return f"cgroup v{self.version} {name}"
-
-
-def _v2_has_cpu(path: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return "cpu" in (path / "cgroup.controllers").read_text().split()
-    return False
-
-
-def hierarchy_at(path: Path) -> Hierarchy | None:
-    """The hierarchy rooted at `path`, if it is a cgroup directory offering the cpu controller."""
-    if (path / "cgroup.controllers").exists():
-        return Hierarchy(path, 2) if _v2_has_cpu(path) else None
-    if (path / "cpu.cfs_quota_us").exists():
-        return Hierarchy(path, 1)
-    return None
-
-
-def find_hierarchy(mounts: Path = Path("/proc/self/mounts")) -> Hierarchy | None:
-    """The mounted hierarchy with the cpu controller (v2 when it has it, else v1)."""
-    v1: Hierarchy | None = None
-    with contextlib.suppress(OSError):
-        for line in mounts.read_text().splitlines():
-            fields = line.split()
-            if len(fields) < 4:
-                continue
-            mount_point, kind, options = Path(fields[1]), fields[2], fields[3].split(",")
-            if kind == "cgroup2" and _v2_has_cpu(mount_point):
-                return Hierarchy(mount_point, 2)
-            if kind == "cgroup" and "cpu" in options and v1 is None:
-                v1 = Hierarchy(mount_point, 1)
-    return v1
-
-
-@dataclass(frozen=True)
 class CpuModelState:
     """What run.json and the report say about the CPU model of a run."""
 
@@ -134,34 +95,6 @@ class CpuLimit:
     quota_us: int
 
 
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (which has exited, only its parent is late)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _remove_group(path: Path) -> None:
-    """rmdir a cgroup (its children first), retrying while its last processes exit."""
-    if not path.is_dir():
-        return
-    for child in [p for p in path.iterdir() if p.is_dir()]:
-        _remove_group(child)
-    for _ in range(RMDIR_ATTEMPTS):
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EBUSY:
-                raise
-            time.sleep(0.02)
-    path.rmdir()
-
-
 def sweep_stale(hierarchy: Hierarchy | None = None) -> list[Path]:
     """Remove the groups of emulators no longer running (killed before their cleanup)."""
     hierarchy = hierarchy or configured_hierarchy()
@@ -170,19 +103,13 @@ def sweep_stale(hierarchy: Hierarchy | None = None) -> list[Path]:
     if parent is None or not parent.is_dir():
         return removed
     for group in parent.iterdir():
-        if group.is_dir() and group.name.isdigit() and not _alive(int(group.name)):
+        if group.is_dir() and group.name.isdigit() and not alive(int(group.name)):
             with contextlib.suppress(OSError):
-                _remove_group(group)
+                remove_group(group)
                 removed.append(group)
     with contextlib.suppress(OSError):  # busy while a live emulator has groups there
         parent.rmdir()
     return removed
-
-
-def configured_hierarchy() -> Hierarchy | None:
-    """`$TBENCH_CPU_CGROUP_ROOT`'s hierarchy when set, else the mounted one."""
-    root = os.environ.get(ROOT_ENV)
-    return hierarchy_at(Path(root)) if root else find_hierarchy()
 
 
 class CpuModel:
@@ -217,39 +144,28 @@ class CpuModel:
         parent = hierarchy.path / GROUP_DIR
         group = parent / str(os.getpid())
         if hierarchy.version == 2:
-            self._enable_cpu(hierarchy.path)
+            enable_cpu(hierarchy.path)
         parent.mkdir(exist_ok=True)
         if hierarchy.version == 2:
-            self._enable_cpu(parent)
+            enable_cpu(parent)
         group.mkdir(parents=True, exist_ok=True)  # parents: another emulator may just have
         try:  # removed an empty tbench-lambda/
             if hierarchy.version == 2:
-                self._enable_cpu(group)
+                enable_cpu(group)
             probe = group / "probe"  # a quota written once proves we may write them
             probe.mkdir(exist_ok=True)
             try:
                 self._write_quota(probe, MIN_MEMORY_MB)
             finally:
-                _remove_group(probe)
+                remove_group(probe)
         except OSError:
-            _remove_group(group)
+            remove_group(group)
             raise
         return group
 
-    @staticmethod
-    def _enable_cpu(path: Path) -> None:
-        control = path / "cgroup.subtree_control"
-        if "cpu" not in control.read_text().split():
-            control.write_text("+cpu")
-
     def _write_quota(self, path: Path, memory_mb: int) -> int:
         quota = quota_us(memory_mb)
-        if (path / "cpu.max").exists():
-            (path / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
-        else:
-            # v1: the period first, so the quota is never checked against the 100 ms default
-            (path / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-            (path / "cpu.cfs_quota_us").write_text(str(quota))
+        write_quota(path, quota, CFS_PERIOD_US)
         return quota
 
     @property
@@ -278,19 +194,19 @@ class CpuModel:
             quota = self._write_quota(path, memory_mb)
             (path / "cgroup.procs").write_text(str(pid))
         except OSError:
-            _remove_group(path)
+            remove_group(path)
             raise
         return CpuLimit(path, memory_mb, quota)
 
     def release(self, limit: CpuLimit | None) -> None:
         """Remove an environment's group once its process has exited."""
         if limit is not None:
-            _remove_group(limit.path)
+            remove_group(limit.path)
 
     def close(self) -> None:
         """Remove this emulator's groups (every environment has ended)."""
         if self.group is not None:
-            _remove_group(self.group)
+            remove_group(self.group)
             with contextlib.suppress(OSError):  # busy while another emulator has groups there
                 self.group.parent.rmdir()
             self.group = None

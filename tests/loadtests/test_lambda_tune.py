@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from servers.lambda_ws.cpu_model import ROOT_ENV, quotas_available
+from servers.cgroups import ROOT_ENV
+from servers.lambda_ws.cpu_model import quotas_available
 from tbench.lambda_tune import parse_memory_sizes, percentile
 
 pytestmark = pytest.mark.timeout(300)

@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from contract.results import FLAG_DURATIONS_UNMODELLED, TargetResult, TargetStatus, load_run
-from servers.lambda_ws.cpu_model import (
-    GROUP_DIR,
-    ROOT_ENV,
-    find_hierarchy,
-    quotas_available,
-)
+from servers.cgroups import ROOT_ENV, find_hierarchy
+from servers.lambda_ws.cpu_model import GROUP_DIR, quotas_available
 from tbench.runner.lambda_target import RUN_TUNE_INVOCATIONS, run_tune_sizes
 
 from .tbench_cli import tbench_run

@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
+from servers.cgroups import ROOT_ENV, find_hierarchy
 from servers.lambda_ws.cpu_model import (
     GROUP_DIR,
-    ROOT_ENV,
     CpuModel,
     MemorySizeError,
     check_memory_mb,
-    find_hierarchy,
     quota_us,
     quotas_available,
     sweep_stale,
