@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import signal
 import socket
@@ -21,11 +22,15 @@ from typing import Any
 import uvicorn
 from uvicorn.importer import import_from_string
 
+from contract.addresses import host_port
+from contract.log_level import LogLevelError, log_to_stderr
 from contract.messages import MAX_MESSAGE_BYTES
 from servers.client_connections import ClientConnections
 from servers.settings import Settings, SettingsError
 
 DEFAULT_HOST = "127.0.0.1"
+# by name: run with -m, __name__ is "__main__"
+logger = logging.getLogger("servers.launch")
 
 # Held equal for every target, so a difference in a report comes from the transport.
 UVICORN_SETTINGS: dict[str, Any] = {
@@ -172,12 +177,17 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse flags, export them as TBENCH_* for the app, and serve until SIGTERM / SIGINT."""
+    try:
+        log_to_stderr()
+    except LogLevelError as exc:
+        sys.exit(f"servers.launch: {exc}")
     args = parse_args(argv)
     try:
         settings = settings_from(args)
     except SettingsError as exc:
         sys.exit(f"servers.launch: {exc}")
     os.environ.update(settings.to_env())  # the app reads them when its module is imported
+    logger.debug("serving %s on %s with %s", args.app, host_port(args.host, args.port), settings)
     app = import_from_string(args.app)
     config = uvicorn.Config(app, host=args.host, port=args.port, **UVICORN_SETTINGS)
     for signum in (signal.SIGTERM, signal.SIGINT):

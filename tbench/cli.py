@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 
 from contract.addresses import DEFAULT_HOST
+from contract.log_level import DEFAULT_LEVEL, LOG_LEVEL_ENV, LevelName
 from contract.registry import TARGETS, get_target, resolve_targets
 from cost_model.cli import cost_app
 from tbench.lambda_tune_cli import lambda_app
+from tbench.log_setup import log_to_console
 from tbench.process import TargetProcess, TargetStartError
 
 app = typer.Typer(
@@ -26,6 +28,23 @@ console = Console()
 err_console = Console(stderr=True)
 app.add_typer(cost_app, name="cost")
 app.add_typer(lambda_app, name="lambda")
+
+
+@app.callback()
+def options(
+    log_level: Annotated[
+        LevelName | None,
+        typer.Option(
+            "--log-level",
+            envvar=LOG_LEVEL_ENV,
+            case_sensitive=False,
+            show_default=DEFAULT_LEVEL,
+            help="Diagnostics shown on stderr; the targets and Locust it starts log at it too.",
+        ),
+    ] = None,
+) -> None:
+    """Options every command shares."""
+    log_to_console(log_level, err_console)
 
 
 def _target_or_exit(name: str) -> None:

@@ -112,7 +112,7 @@ def tune_command(
     for reason in sorted(filter(None, unmodelled)):
         err_console.print(f"[yellow]durations unmodelled (the machine's CPU): {reason}[/]")
     if as_json:
-        print(json.dumps(rows, indent=1))
+        console.out(json.dumps(rows, indent=1), highlight=False)  # as is: no markup, no wrap
         return
     console.print(tune_table(rows, invocations))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())

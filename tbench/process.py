@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -18,6 +20,8 @@ import httpx
 from contract.addresses import DEFAULT_HOST, free_port, health_url, host_port
 from contract.registry import TargetSpec
 
+logger = logging.getLogger(__name__)
+
 
 class TargetStartError(RuntimeError):
     """The target's server did not become healthy; carries the tail of its log."""
@@ -25,7 +29,8 @@ class TargetStartError(RuntimeError):
 
 def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Poll `url` until it answers 200; fail early if `proc` exits."""
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     last_error = "no answer"
     with httpx.Client(timeout=1.0) as client:
         while time.monotonic() < deadline:
@@ -33,6 +38,7 @@ def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | Non
                 raise TargetStartError(f"server exited with code {proc.returncode}")
             try:
                 if client.get(url).status_code == 200:
+                    logger.debug("%s healthy after %.2f s", url, time.monotonic() - started)
                     return
                 last_error = "healthz did not answer 200"
             except httpx.HTTPError as exc:
@@ -45,6 +51,7 @@ def spawn_in_own_group(
     argv: list[str], log_path: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     """Start `argv` with output appended to `log_path`, leading its own process group."""
+    logger.debug("starting %s (log %s)", shlex.join(argv), log_path)
     with log_path.open("ab") as log:
         return subprocess.Popen(
             argv,
@@ -58,6 +65,7 @@ def spawn_in_own_group(
 
 def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
     """SIGTERM the process group `proc` leads, then SIGKILL what is left after `grace_s`."""
+    logger.debug("stopping process group %d", proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -13,6 +13,7 @@ lean server on another loopback port (management_api.py) that answers them the s
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,8 @@ from typing import Any
 import boto3
 import uvicorn
 
+from contract.addresses import host_port
+from contract.log_level import LogLevelError, log_to_stderr
 from servers.lambda_ws.cpu_model import NO_CPU_MODEL, CpuModel, MemorySizeError, check_memory_mb
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
@@ -36,6 +39,8 @@ from servers.launch import UVICORN_SETTINGS, add_admin_option, tune_gc
 from servers.settings import Settings, SettingsError
 
 DEFAULT_TABLE = "tbench-connections"
+# by name: run with -m, __name__ is "__main__"
+logger = logging.getLogger("servers.lambda_ws.emulator")
 MANAGEMENT_HOST = "127.0.0.1"  # the functions' @connections endpoint: only workers use it
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -154,6 +159,10 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Start DynamoDB, create the table, serve until SIGTERM / SIGINT, stop DynamoDB."""
+    try:
+        log_to_stderr()  # the execution environments (runtime.py) inherit the level too
+    except LogLevelError as exc:
+        sys.exit(f"servers.lambda_ws.emulator: {exc}")
     args = parse_args(argv)
     template = load_template(args.template)
     dynamodb = None if args.dynamodb_endpoint else LocalDynamoDB().start()
@@ -190,11 +199,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         limits = ServiceLimits(args.concurrency_limit, args.max_workers, args.env_idle_s)
         cpu = CpuModel(enabled=args.cpu_model)
         if cpu.enabled and not cpu.modelled:
-            print(
-                f"lambda CPU model off: {cpu.reason}; durations are unmodelled "
+            logger.warning(
+                "lambda CPU model off: %s; durations are unmodelled "
                 "(the whole machine's CPU, not memory/1,769 vCPU)",
-                file=sys.stderr,
-                flush=True,
+                cpu.reason,
             )
         lambdas = LambdaService(
             functions, limits, os.environ, args.report_log, args.region, cpu=cpu
@@ -217,12 +225,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)
-        print(
-            f"lambda emulator on ws://{args.host}:{args.port}/{args.stage} "
-            f"(DynamoDB {dynamodb_url}, {args.max_workers} workers, CPU model "
-            f"{cpu.state().mechanism if cpu.modelled else 'off'})",
-            file=sys.stderr,
-            flush=True,
+        # INFO, as uvicorn's own "running on" line for the other targets
+        logger.info(
+            "lambda emulator on ws://%s/%s (DynamoDB %s, %d workers, CPU model %s)",
+            host_port(args.host, args.port),
+            args.stage,
+            dynamodb_url,
+            args.max_workers,
+            cpu.state().mechanism if cpu.modelled else "off",
         )
         tune_gc()  # the gateway's event loop collects like every other target's server
         EmulatorServer(server_config, gateway).run()

@@ -10,6 +10,7 @@ management endpoint comes from the event (`https://{domainName}/{stage}`) unless
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -38,6 +39,8 @@ ROOM_INDEX = "room-index"  # the table's GSI on `room` (template.yaml)
 MAX_CONNECTION_S = 2 * 60 * 60  # API Gateway closes every connection after 2 h
 FANOUT_THREADS = 32  # concurrent post_to_connection calls per invocation
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
+# Lambda's runtime gives the root logger a handler into CloudWatch (runtime.py: into the log).
+logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Response = dict[str, Any]
@@ -165,7 +168,7 @@ def fan_out(
         except ClientError as exc:
             status = _status(exc)
             if status not in (410, 429):
-                print(f"post_to_connection {connection_id} failed: {exc}")
+                logger.warning("post_to_connection %s failed: %s", connection_id, exc)
             return status
         return None
 

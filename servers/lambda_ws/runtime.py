@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import resource
 import struct
@@ -20,6 +21,12 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 HEADER = struct.Struct("!I")
+# Copies of contract.log_level's variable and default (a test keeps them equal): this module
+# stays standard library only.
+LOG_LEVEL_ENV = "TBENCH_LOG_LEVEL"
+DEFAULT_LOG_LEVEL = "WARNING"
+# A record as Lambda's Python runtime writes it to CloudWatch, less the request id.
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"
 
 
 def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
@@ -107,10 +114,14 @@ def serve(module_name: str, function_name: str, requests: BinaryIO, replies: Bin
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: keep stdout for the protocol, send the handler's prints to stderr."""
+    """Entry point: keep stdout for the protocol, send the handler's output to stderr."""
     module_name, function_name = argv[1], argv[2]
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # print() in a handler lands in the log
+    # As on AWS, the root logger has a handler before the init phase (libraries: WARNING). The
+    # handler module logs at the run's level, which the emulator checked before starting us.
+    logging.basicConfig(format=LOG_FORMAT)
+    logging.getLogger(module_name).setLevel(os.environ.get(LOG_LEVEL_ENV) or DEFAULT_LOG_LEVEL)
     return serve(module_name, function_name, sys.stdin.buffer, replies)
 
 

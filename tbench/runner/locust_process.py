@@ -8,7 +8,9 @@ a user runs by hand, and its whole process group can be stopped at once — no o
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import loadtests
 from contract.addresses import free_port
+from contract.log_level import LOG_LEVEL_ENV
 
 LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "locustfile.py"
 STOP_GRACE_S = 10.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,16 @@ class LocustPlan:
         ]
 
 
+def locust_log_level() -> dict[str, str]:
+    """LOCUST_LOGLEVEL set to a chosen TBENCH_LOG_LEVEL; empty if none was chosen.
+
+    Unchosen, Locust keeps its own INFO: its log file is part of the run's record, not the
+    terminal, and the conductor's sweep and summary lines are INFO.
+    """
+    level = os.environ.get(LOG_LEVEL_ENV, "").strip()
+    return {"LOCUST_LOGLEVEL": level} if level else {}
+
+
 class LocustRun:
     """The Locust processes of one target: started together, stopped together."""
 
@@ -128,13 +142,14 @@ class LocustRun:
                 self.workers.append(self._spawn(argv, f"locust-worker-{index}.out"))
 
     def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        logger.debug("starting %s (log %s)", shlex.join(argv), self.plan.out_dir / log_name)
         with (self.plan.out_dir / log_name).open("ab") as log:
             return subprocess.Popen(
                 argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **locust_log_level()},
                 # each its own process group (and session: a terminal's Ctrl-C reaches only
                 # the runner, which stops them in order); killpg reaches anything they fork
                 start_new_session=True,

@@ -419,6 +419,7 @@ def main(argv: list[str]) -> None:
     """`--probe HOST PORT COUNT` (connect times as JSON), else reap: `DEVICE NAMESPACE...`,
     wait for EOF on stdin, then remove the veth pair and the namespaces."""
     if argv[:1] == ["--probe"]:
+        # the probe's result on stdout, which its caller parses
         print(json.dumps(probe_connect_ms(argv[1], int(argv[2]), int(argv[3]))))
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -134,7 +134,7 @@ def relay(args: argparse.Namespace) -> dict[str, object]:
     started, cpu_at_start = time.monotonic(), _cpu_s()  # count forwarding, not start-up
     down.start(stop)
     up.start(stop)
-    print(READY_LINE, flush=True)
+    print(READY_LINE, flush=True)  # stdout is the protocol: netns.TunRelay waits for this line
     while not stop.is_set():  # stdin at EOF: the runner that started us is gone
         with contextlib.suppress(InterruptedError):
             readable, _, _ = select.select([sys.stdin], [], [], STOP_POLL_S)
@@ -170,7 +170,7 @@ def main() -> None:
     args = parser.parse_args()
     counters = relay(args)
     with contextlib.suppress(BrokenPipeError):
-        print(json.dumps(counters), flush=True)
+        print(json.dumps(counters), flush=True)  # the protocol's last line: the runner reads it
 
 
 if __name__ == "__main__":

@@ -107,6 +107,26 @@ def test_launcher_refuses_bad_flags_without_a_traceback():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("launcher", "app"),
+    [
+        ("servers.launch", "servers.sse:app"),
+        ("servers.lambda_ws.emulator", "servers.lambda_ws.handlers"),
+    ],
+)
+def test_launchers_refuse_a_bad_log_level_without_a_traceback(launcher: str, app: str):
+    result = subprocess.run(
+        [sys.executable, "-m", launcher, app, "--port", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TBENCH_LOG_LEVEL": "loud"},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{launcher}: TBENCH_LOG_LEVEL='loud' is not one of DEBUG, INFO" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_history_size_flag_bounds_the_ring():
     with started("short-polling", "--history-size", "3") as server:
         room = new_room()

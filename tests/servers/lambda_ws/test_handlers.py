@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -167,3 +169,16 @@ def test_a_frame_whose_delivered_message_exceeds_128_kib_is_refused(handlers: Mo
     deliveries = posted()
     assert set(deliveries) == {"a"}  # ...whose delivery (id, server_at added) cannot fit
     assert json.loads(deliveries["a"])["kind"] == "too_large"
+
+
+def test_a_post_failing_otherwise_than_gone_or_stalled_is_logged_as_a_warning(
+    handlers: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    management = boto3.client("apigatewaymanagementapi", endpoint_url="http://127.0.0.1:1")
+    with Stubber(management) as stub:
+        stub.add_client_error("post_to_connection", "InternalServerError", http_status_code=500)
+        with caplog.at_level(logging.WARNING, logger=handlers.__name__):
+            outcome = handlers.fan_out(management, ["c1"], b"hi")
+    assert (outcome.gone, outcome.stalled) == ([], [])
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert "post_to_connection c1 failed" in caplog.records[0].getMessage()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 INIT_PID = os.getpid()  # module-level code runs once per environment (the init phase)
+logger = logging.getLogger(__name__)
 
 
 def hold(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -30,3 +32,10 @@ def spin(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "cpu_s": time.process_time() - began_cpu,
         "pid": os.getpid(),
     }
+
+
+def chatter(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Log one record at each of DEBUG and WARNING, as a handler diagnosing itself does."""
+    logger.debug("debug from %s", context.aws_request_id)
+    logger.warning("warning from %s", context.aws_request_id)
+    return {"statusCode": 200}
