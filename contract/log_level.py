@@ -22,7 +22,7 @@ RECORD_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # steps and websockets every frame, which would bury this project's records and load a target.
 PACKAGES = (
     "contract", "servers", "conformance", "loadtests", "cost_model", "analysis", "reports",
-    "tbench", "devtools",
+    "tbench", "devtools", "benchmarks",
 )  # fmt: skip
 
 
