@@ -431,6 +431,8 @@ class RunResult(BaseModel):
     host: HostInfo
     python: str
     packages: dict[str, str] = Field(default_factory=dict)
+    # Validated by today's rules: a change to Scenario that a recorded run would fail needs a
+    # schema_version bump and a reader for the older runs.
     scenario: Scenario
     load_generator: LoadGenerator = Field(default_factory=LoadGenerator)
     # None: the run did not record it
