@@ -81,7 +81,7 @@ def metrics_frame(summary: pd.DataFrame, run: RunResult) -> pd.DataFrame:
 def sweep_frame(run: RunResult) -> pd.DataFrame:
     """Sweep steps of every target (users, delivered/s, p50/p95/p99, passed); empty if none."""
     rows = [
-        {"target": name, **step}
+        {"target": name, **step.model_dump()}
         for name in target_order(run.targets)
         for step in run.targets[name].sweep
     ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
+import math
 import os
 import random
 import statistics
@@ -35,6 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from contract import codec
 from contract.histograms import DELIVERY, LatencySet
+from contract.loadgen import LiveStatus, LoadgenResult
 from contract.messages import SEND_ACTION, Publish, padded_body
 from contract.registry import get_target
 from contract.results import LOADGEN_FILE, STATUS_FILE
@@ -83,10 +84,9 @@ async def _publish(
 async def locust_settling(status_path: Path) -> None:
     """Wait until the Locust run beside us has joined its users (concurrent mode)."""
     while True:
-        with contextlib.suppress(OSError, ValueError):
-            status = json.loads(await asyncio.to_thread(status_path.read_text))
-            if status["phase"] not in ("spawning", "joining"):
-                return
+        status = await asyncio.to_thread(LiveStatus.read, status_path)
+        if status is not None and status.phase not in ("spawning", "joining"):
+            return
         await asyncio.sleep(0.1)
 
 
@@ -130,7 +130,7 @@ async def minimal_client(
     for task in receivers:
         task.cancel()
     await asyncio.gather(*(c.close() for _, _, c in connections), return_exceptions=True)
-    count = int(latencies.summary_ms(DELIVERY)["count"] or 0)
+    count = latencies.summary_ms(DELIVERY).count
     return {
         "delivered_per_s": count / duration_s,
         "p50_ms": latencies.percentile_ms(DELIVERY, 50),
@@ -179,10 +179,12 @@ def finish_locust(run: LocustRun, duration_s: float) -> dict[str, float | None]:
             time.sleep(0.25)
     finally:
         run.stop()
-    result = json.loads((run.plan.out_dir / LOADGEN_FILE).read_text())
-    latency = result["latency"][DELIVERY]
-    publish_start = result["timeline"]["publish_start"]
-    publish_end = result["timeline"]["publish_end"]
+    result = LoadgenResult.read(run.plan.out_dir / LOADGEN_FILE)
+    latency = result.latency[DELIVERY]
+    if result.timeline is None:
+        raise RuntimeError("the Locust run never started publishing")
+    publish_start = result.timeline.publish_start
+    publish_end = result.timeline.publish_end or math.inf
     inside = [(t, c) for t, c in cpu_samples if publish_start <= t <= publish_end]
     cpu_percent = (
         (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]) * 100
@@ -190,11 +192,11 @@ def finish_locust(run: LocustRun, duration_s: float) -> dict[str, float | None]:
         else None
     )
     return {
-        "delivered_per_s": (latency["count"] or 0) / duration_s,
-        "p50_ms": latency.get("p50_ms"),
-        "p99_ms": latency.get("p99_ms"),
+        "delivered_per_s": latency.count / duration_s,
+        "p50_ms": latency.p50_ms,
+        "p99_ms": latency.p99_ms,
         "client_cpu_percent": round(cpu_percent, 1) if cpu_percent is not None else None,
-        "lost": result["delivery"]["lost"],
+        "lost": result.delivery.lost,
     }
 
 

@@ -75,14 +75,16 @@ def measure(count: int, size: int) -> dict[str, float]:
                 ).stdout
             )
             direct = echo_client(link.addresses.server, PORT, count, size)
-            connect_relayed = link.measure_rtt(PORT, 50)["rtt_p50_ms"]
+            connect_relayed = link.measure_rtt(PORT, 50).rtt_p50_ms
             connect_direct = statistics.median(probe_connect_ms(link.addresses.server, PORT, 50))
         finally:
             server.kill()
             server.wait()
         link.stop()
         counters = link.relay_counters
-    packets = counters["packets_down"] + counters["packets_up"]
+    if counters is None:
+        raise RuntimeError("the relay printed no counters")
+    packets = counters.packets_down + counters.packets_up
     return {
         "echo_p50_us_relayed": statistics.median(relayed),
         "echo_p50_us_direct": statistics.median(direct),
@@ -90,8 +92,8 @@ def measure(count: int, size: int) -> dict[str, float]:
         "connect_p50_ms_relayed": connect_relayed,
         "connect_p50_ms_direct": connect_direct,
         "relay_packets": packets,
-        "relay_cpu_s": counters["cpu_s"],
-        "relay_cpu_us_per_packet": counters["cpu_s"] * 1e6 / packets,
+        "relay_cpu_s": counters.cpu_s,
+        "relay_cpu_us_per_packet": counters.cpu_s * 1e6 / packets,
     }
 
 

@@ -103,9 +103,9 @@ def drive(
         cpu_ms_per_delivery=float(per_1k),  # s per 1,000 deliveries = ms per delivery
         run_cpu_s=run_cpu_s,
         lost=int(result.metrics.get("lost") or 0),
-        p50_ms=top.get("p50_ms"),
-        p99_ms=top.get("p99_ms"),
-        top_users=int(top["users"]),
+        p50_ms=top.p50_ms,
+        p99_ms=top.p99_ms,
+        top_users=top.users,
     )
 
 

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
+from pydantic import BaseModel
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: anything slower is a hang, not a latency
@@ -19,6 +20,27 @@ PUBLISH = "publish"
 CONNECT = "connect"
 FIRST_MESSAGE = "first_message"
 PUBLISH_LAG = "publish_lag"  # actual send time - scheduled send time
+
+
+class LatencySummary(BaseModel):
+    """One histogram's count, mean, min, percentiles and max, in milliseconds (None: empty)."""
+
+    count: int = 0
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    max_ms: float | None = None
+
+    def by_stat(self) -> dict[str, float | None]:
+        """{"mean": ..., "p50": ..., "max": ...}: the figures by the name of their statistic."""
+        return {
+            name.removesuffix("_ms"): value
+            for name, value in self.model_dump(exclude={"count", "min_ms"}).items()
+        }
 
 
 def new_histogram() -> HdrHistogram:
@@ -91,23 +113,26 @@ class LatencySet:
         for name, payload in encoded.items():
             self.get(name).decode_and_add(payload)
 
-    def summary_ms(self, name: str) -> dict[str, float | int | None]:
+    def summary_ms(self, name: str) -> LatencySummary:
         """Count, mean, min, percentiles and max of one histogram, in milliseconds."""
         self.flush()
         histogram = self.histograms.get(name)
         count = histogram.get_total_count() if histogram is not None else 0
         if histogram is None or count == 0:
-            return {"count": 0, "mean_ms": None, "min_ms": None, "max_ms": None}
-        summary: dict[str, float | int | None] = {
-            "count": count,
-            "mean_ms": histogram.get_mean_value() / 1000.0,
-            "min_ms": histogram.get_min_value() / 1000.0,
+            return LatencySummary()
+        percentiles = {
+            f"p{percentile:g}".replace(".", "") + "_ms": (
+                histogram.get_value_at_percentile(percentile) / 1000.0
+            )
+            for percentile in PERCENTILES
         }
-        for percentile in PERCENTILES:
-            label = f"p{percentile:g}".replace(".", "")
-            summary[f"{label}_ms"] = histogram.get_value_at_percentile(percentile) / 1000.0
-        summary["max_ms"] = histogram.get_max_value() / 1000.0
-        return summary
+        return LatencySummary(
+            count=count,
+            mean_ms=histogram.get_mean_value() / 1000.0,
+            min_ms=histogram.get_min_value() / 1000.0,
+            max_ms=histogram.get_max_value() / 1000.0,
+            **percentiles,
+        )
 
     def percentile_ms(self, name: str, percentile: float) -> float | None:
         """One percentile in milliseconds, None when nothing was recorded."""

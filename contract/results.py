@@ -15,7 +15,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
+
+from contract.network_profile import NetworkProfile
+from contract.scenario import Scenario
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -169,6 +179,183 @@ FAULT_SUMMARY_FIELDS = frozenset(
 )
 
 
+class Recorded(BaseModel):
+    """A part whose producers record different fields: only the fields given are written.
+
+    A run records what applies to it (a cluster's replicas, the emulator's CPU model) and an
+    older run lacks what was added since, so reading and writing one keeps its shape.
+    """
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if key in self.model_fields_set}
+
+
+class Verification(BaseModel):
+    """The conformance verdict on one target (`tbench verify` before it was measured)."""
+
+    passed: bool
+    counts: dict[str, int]  # per status: pass, warn, fail, skip
+    failures: list[str] = Field(default_factory=list)
+    duration_s: float = 0.0
+
+
+class CpuModel(BaseModel):
+    """The Lambda emulator's CPU model, as its /_stats says: quotas set or not, and why."""
+
+    enabled: bool
+    modelled: bool  # every environment really had memory / mb_per_vcpu vCPU
+    mechanism: str | None = None  # e.g. cgroup v2 cpu.max
+    period_us: int | None = None
+    mb_per_vcpu: int | None = None
+    reason: str | None = None  # why not modelled
+
+
+class ComponentResources(Recorded):
+    """One component of a cluster (a replica, Redis, nginx) over the measured window."""
+
+    pid: int | None = None
+    server_cpu_s: float | None = None
+    server_cpu_percent_mean: float | None = None
+    server_cpu_percent_max: float | None = None
+    server_rss_max_bytes: int | None = None
+    server_fds_max: int | None = None
+    server_connections_max: int | None = None
+    server_threads_max: int | None = None
+    server_cpu_s_per_1k_delivered: float | None = None
+
+
+class Deployment(Recorded):
+    """How a target was deployed, where that is more than one local process (report order)."""
+
+    # `tbench run --replicas/--broker`: replicas behind a balancer, sharing a broker
+    replicas: int | None = None
+    note: str | None = None  # why a target asked to replicate runs alone
+    broker: str | None = None
+    balancer: str | None = None
+    versions: dict[str, str] | None = None  # the balancer's and the broker's
+    components: dict[str, ComponentResources] | None = None
+    # `tbench run --target-url --docker-stats`: the containers sampled as the server
+    runtime: str | None = None
+    containers: list[str] | None = None
+    # the Lambda emulator
+    cpu_model: CpuModel | None = None
+    function_memory_mb: int | None = None
+    tune_error: str | None = None  # the memory tune after the load failed
+
+
+class LambdaTuneRow(BaseModel):
+    """One memory size of `tbench lambda tune`: its warm invocations' REPORT durations."""
+
+    memory_mb: int
+    invocations: int
+    duration_p50_ms: float
+    duration_p95_ms: float
+    billed_duration_p50_ms: int  # AWS bills whole milliseconds
+    cpu_modelled: bool  # the environments really had memory/1,769 vCPU
+    unmodelled_reason: str | None = None  # why not, when they did not
+
+
+class RttProbe(BaseModel):
+    """TCP connect times over an emulated link, from the client's namespace (ms)."""
+
+    rtt_p50_ms: float
+    rtt_min_ms: float
+    rtt_max_ms: float
+    rtt_samples: int
+
+
+class Retransmissions(BaseModel):
+    """Segments TCP retransmitted in each namespace of an emulated link."""
+
+    server_retrans_segs: int
+    client_retrans_segs: int
+
+
+class RelayCounters(BaseModel):
+    """What the delay relay (tbench/runner/tun_relay.py) forwarded and spent, as it prints it."""
+
+    packets_down: int
+    packets_up: int
+    bytes_down: int
+    bytes_up: int
+    write_errors: int
+    cpu_s: float
+    wall_s: float
+
+
+class NetworkRecord(Recorded):
+    """`tbench run --network`: the profile, how it was applied, and what the path measured."""
+
+    profile: NetworkProfile
+    mechanism: str
+    server_namespace: str | None = None
+    client_namespace: str | None = None
+    server_address: str | None = None
+    rtt_p50_ms: float | None = None
+    rtt_min_ms: float | None = None
+    rtt_max_ms: float | None = None
+    rtt_samples: int | None = None
+    server_retrans_segs: int | None = None
+    client_retrans_segs: int | None = None
+    relay_packets_down: int | None = None
+    relay_packets_up: int | None = None
+    relay_bytes_down: int | None = None
+    relay_bytes_up: int | None = None
+    relay_write_errors: int | None = None
+    relay_cpu_s: float | None = None
+    relay_wall_s: float | None = None
+    # near 100 % the relay, not the profile, sets the latency
+    relay_cpu_percent: float | None = None
+    relay_cpu_us_per_delivered: float | None = None
+
+    def with_rtt(self, probe: RttProbe) -> NetworkRecord:
+        """This record with the path's measured round trips."""
+        return self.model_copy(update=probe.model_dump())
+
+    def with_retransmissions(self, counts: Retransmissions) -> NetworkRecord:
+        """This record with the TCP retransmissions of both namespaces."""
+        return self.model_copy(update=counts.model_dump())
+
+    def with_relay(self, counters: RelayCounters, delivered: float | int | None) -> NetworkRecord:
+        """This record with the relay's packets and CPU, and its CPU per delivered message."""
+        update: dict[str, Any] = {
+            f"relay_{name}": value for name, value in counters.model_dump().items()
+        }
+        if counters.wall_s:
+            update["relay_cpu_percent"] = counters.cpu_s * 100 / counters.wall_s
+        if delivered:
+            update["relay_cpu_us_per_delivered"] = counters.cpu_s * 1e6 / delivered
+        return self.model_copy(update=update)
+
+    @property
+    def retransmits(self) -> int:
+        """Segments retransmitted on both ends of the path."""
+        return (self.server_retrans_segs or 0) + (self.client_retrans_segs or 0)
+
+    @property
+    def relay_packets(self) -> int:
+        """Packets the relay forwarded both ways (0 without a relay)."""
+        return (self.relay_packets_down or 0) + (self.relay_packets_up or 0)
+
+
+class SweepStep(Recorded):
+    """One step of a sweep (`[sweep]` in the scenario): its load and its latencies."""
+
+    step: int
+    rooms: int
+    users: int
+    delivered_per_s: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    # from the intended send time: a publisher's stall shows here only
+    scheduled_p50_ms: float | None = None
+    scheduled_p99_ms: float | None = None
+    passed: bool
+
+
 class TargetResult(BaseModel):
     """One target's outcome: status, error, flags and summary metrics (names in METRICS)."""
 
@@ -180,20 +367,54 @@ class TargetResult(BaseModel):
     flags: list[str] = Field(default_factory=list)
     started_at: str | None = None
     ended_at: str | None = None
-    verification: dict[str, Any] | None = None
+    verification: Verification | None = None
     # With `tbench run --replicas/--broker`: replicas, broker, balancer, versions, and each
     # component's resources (the `server_*` metrics then sum every component).
-    deployment: dict[str, Any] | None = None
+    deployment: Deployment | None = None
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
-    sweep: list[dict[str, Any]] = Field(default_factory=list)
+    sweep: list[SweepStep] = Field(default_factory=list)
     faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
-    # The lambda target: `tbench lambda tune` rows (memory_mb, duration_p50_ms, ...) measured
-    # after the load, one invocation at a time: durations without contention
-    lambda_tune: list[dict[str, Any]] = Field(default_factory=list)
+    # The lambda target: `tbench lambda tune` rows measured after the load, one invocation
+    # at a time: durations without contention
+    lambda_tune: list[LambdaTuneRow] = Field(default_factory=list)
     # `tbench run --network`: the profile, the mechanism that applied it, the RTT measured on
     # the path, TCP retransmissions and the relay's own cost (tbench/runner/netns.py)
-    network: dict[str, Any] | None = None
+    network: NetworkRecord | None = None
     files: dict[str, str] = Field(default_factory=dict)  # relative to the run directory
+
+
+class LoadGenerator(BaseModel):
+    """How Locust ran: in this process, or a master with local and remote workers."""
+
+    workers: int = 0
+    remote_workers: int = 0
+    mode: str = "local"  # local | distributed
+
+
+Setting = int | float | str | bool | None  # JSON scalars; a protocol class by its name
+
+
+class Limits(Recorded):
+    """The servers' limits every target shared (servers/settings.py)."""
+
+    history_size: int | None = None
+    queue_size: int | None = None
+    long_poll_max_wait_s: float | None = None
+    sse_ping_s: float | None = None
+    max_message_bytes: int | None = None
+    max_connections: int | None = None
+    request_timeout_s: float | None = None
+
+
+class HeldEqual(Recorded):
+    """What every target shared: broker, serializer, uvicorn settings, limits (for the report)."""
+
+    broker: str | None = None
+    serializer: str | None = None
+    uvicorn: dict[str, Setting] = Field(default_factory=dict)
+    gc_thresholds: list[int] | None = None  # CPython's, set alike in every target's server
+    limits: Limits = Field(default_factory=Limits)
+    lambda_emulator_uvicorn_differs: dict[str, Setting] = Field(default_factory=dict)
 
 
 class RunResult(BaseModel):
@@ -210,11 +431,22 @@ class RunResult(BaseModel):
     host: HostInfo
     python: str
     packages: dict[str, str] = Field(default_factory=dict)
-    scenario: dict[str, Any]
-    load_generator: dict[str, Any] = Field(default_factory=dict)
-    # What every target shared: broker, serializer, uvicorn settings, limits (for the report).
-    held_equal: dict[str, Any] = Field(default_factory=dict)
+    # Validated by today's rules: a change to Scenario that a recorded run would fail needs a
+    # schema_version bump and a reader for the older runs.
+    scenario: Scenario
+    load_generator: LoadGenerator = Field(default_factory=LoadGenerator)
+    # None: the run did not record it
+    held_equal: HeldEqual | None = None
     targets: dict[str, TargetResult] = Field(default_factory=dict)
+
+    @field_validator("held_equal", mode="before")
+    @classmethod
+    def _nothing_recorded(cls, value: object) -> object:
+        return None if value == {} else value  # how a run without it wrote it
+
+
+class RunFileError(ValueError):
+    """A run.json that cannot be read: one line naming the file and what is wrong."""
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -230,9 +462,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON atomically (indented, non-JSON values as strings)."""
-    write_bytes_atomic(path, json.dumps(data, indent=1, default=str).encode())
+def write_model_atomic(path: Path, model: BaseModel) -> None:
+    """Write a model as indented JSON, atomically."""
+    write_bytes_atomic(path, model.model_dump_json(indent=1).encode())
 
 
 def summary_rows(run: RunResult) -> list[dict[str, Any]]:
@@ -253,17 +485,14 @@ def summary_rows(run: RunResult) -> list[dict[str, Any]]:
                     metric = f"fault_{fault.kind}_{key}"
                     rows.append({**base, "metric": metric, "step": "", "value": value})
         for step in result.sweep:
-            for key, value in step.items():
-                if key != "step":
-                    rows.append(
-                        {**base, "metric": f"sweep_{key}", "step": step["step"], "value": value}
-                    )
+            for key, value in step.model_dump(exclude={"step"}).items():
+                rows.append({**base, "metric": f"sweep_{key}", "step": step.step, "value": value})
     return rows
 
 
 def save_run(run_dir: Path, run: RunResult) -> None:
     """Write `run.json` and `summary.csv` atomically."""
-    write_bytes_atomic(run_dir / RUN_FILE, run.model_dump_json(indent=1).encode())
+    write_model_atomic(run_dir / RUN_FILE, run)
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -272,6 +501,35 @@ def save_run(run_dir: Path, run: RunResult) -> None:
 
 
 def load_run(path: Path) -> RunResult:
-    """Read `run.json` (a run directory or the file itself)."""
+    """Read `run.json` (a run directory or the file itself); RunFileError says what is wrong."""
     file = path / RUN_FILE if path.is_dir() else path
-    return RunResult.model_validate_json(file.read_bytes())
+    try:
+        data = json.loads(file.read_bytes())
+    except ValueError as exc:  # not JSON, not UTF-8: a truncated or a foreign file
+        raise RunFileError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunFileError(f"{file}: not a run.json (a JSON {type(data).__name__}, not an object)")
+    version = data.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise RunFileError(
+            f"{file}: schema_version {version} is newer than this tbench supports "
+            f"({SCHEMA_VERSION}): read it with the tbench that wrote it, or a newer one"
+        )
+    try:
+        return RunResult.model_validate(data)
+    except ValidationError as exc:
+        why = validation_problem(exc)
+        raise RunFileError(
+            f"{file}: not a run.json of schema_version {SCHEMA_VERSION}: {why}"
+        ) from None
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """The first problem of a validation error, with the field's path, and how many more."""
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    where = f"field {field!r}: " if field else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{message}{more}"

@@ -121,30 +121,6 @@ class FaultSlot:
     slow_until: float | None = None  # slow: readers pause from `at` until then
     slow_fraction: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        """Plain values (for the timeline message and status.json)."""
-        return {
-            "kind": self.kind,
-            "start": self.start,
-            "at": self.at,
-            "end": self.end,
-            "slow_until": self.slow_until,
-            "slow_fraction": self.slow_fraction,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaultSlot:
-        """Inverse of to_json."""
-        slow_until = data.get("slow_until")
-        return cls(
-            kind=data["kind"],
-            start=float(data["start"]),
-            at=float(data["at"]),
-            end=float(data["end"]),
-            slow_until=None if slow_until is None else float(slow_until),
-            slow_fraction=float(data.get("slow_fraction") or 0.0),
-        )
-
 
 class Scenario(BaseModel):
     """Rooms, who publishes how often, and how long each phase of a run lasts."""

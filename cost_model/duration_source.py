@@ -42,14 +42,14 @@ def duration_source(result: TargetResult, cores: int) -> DurationSource:
     reasons = saturation(result, cores)
     if not reasons:
         return DurationSource(None, "the run's own billed durations (the run was not saturated)")
-    memory = (result.deployment or {}).get("function_memory_mb")
-    row = next((r for r in result.lambda_tune if r.get("memory_mb") == memory), None)
+    memory = result.deployment.function_memory_mb if result.deployment else None
+    row = next((r for r in result.lambda_tune if r.memory_mb == memory), None)
     why = ", ".join(reasons)
     if row is None:
         return DurationSource(
             None, f"the run's own billed durations, though saturated ({why}): no tune to use"
         )
-    billed = Decimal(str(row["billed_duration_p50_ms"]))
+    billed = Decimal(row.billed_duration_p50_ms)
     return DurationSource(
         billed,
         f"sendMessage at {billed} ms billed, the memory tune's p50 at {memory} MB (one "

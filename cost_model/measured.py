@@ -24,7 +24,7 @@ from contract.lambda_report import (
     LambdaReport,
     read_invocations,
 )
-from contract.results import RunResult, TargetStatus, load_run
+from contract.results import RunFileError, RunResult, TargetStatus, load_run
 from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
@@ -202,6 +202,8 @@ def measure_run(run_dir: Path) -> MeasuredRun:
         run = load_run(run_dir)
     except OSError as exc:
         raise MeasuredRunError(f"{run_dir}: no readable run.json ({exc.strerror})") from None
+    except RunFileError as exc:
+        raise MeasuredRunError(str(exc)) from None
     return measured_from(run, run_dir)
 
 
@@ -240,12 +242,11 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
             skipped[name] = measured
         else:
             containers.append(measured)
-    publishers = math.ceil(scenario["users_per_room"] * scenario["publisher_fraction"] - 1e-9)
-    per_user_per_s = publishers * scenario["publish_rate_per_s"] / scenario["users_per_room"]
+    per_user_per_s = scenario.room_publish_rate_per_s / scenario.users_per_room
     return MeasuredRun(
         run_id=run.run_id,
-        scenario_users=scenario["rooms"] * scenario["users_per_room"],
-        room_size=scenario["users_per_room"],
+        scenario_users=scenario.users,
+        room_size=scenario.users_per_room,
         messages_per_user_per_day=Decimal(str(round(per_user_per_s * 86_400, 6))),
         serverless=tuple(serverless),
         containers=tuple(containers),

@@ -6,22 +6,30 @@ billed_duration_p50_ms, ... The cost is Lambda compute + requests at the billed 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
+from contract.results import LambdaTuneRow
 from cost_model.lambda_cost import usd_per_million_invocations
 from cost_model.pricing import Architecture, Pricing
 
 
+class PricedTuneRow(LambdaTuneRow):
+    """A memory size of the tune with its cost, and whether it is the cheapest or fastest."""
+
+    usd_per_million: float
+    cheapest: bool
+    fastest: bool  # by duration p50
+
+
 def priced_rows(
-    rows: Sequence[Mapping[str, Any]], pricing: Pricing, architecture: Architecture = "x86_64"
-) -> list[dict[str, Any]]:
+    rows: Sequence[LambdaTuneRow], pricing: Pricing, architecture: Architecture = "x86_64"
+) -> list[PricedTuneRow]:
     """Each size with `usd_per_million`, and `cheapest` / `fastest` (p50) marks."""
     costs = [
         usd_per_million_invocations(
-            Decimal(str(row["billed_duration_p50_ms"])),
-            Decimal(row["memory_mb"]),
+            Decimal(str(row.billed_duration_p50_ms)),
+            Decimal(row.memory_mb),
             pricing,
             architecture,
         )
@@ -29,13 +37,13 @@ def priced_rows(
     ]
     indices = range(len(rows))
     cheapest = min(indices, key=lambda i: costs[i], default=None)
-    fastest = min(indices, key=lambda i: rows[i]["duration_p50_ms"], default=None)
+    fastest = min(indices, key=lambda i: rows[i].duration_p50_ms, default=None)
     return [
-        {
-            **row,
-            "usd_per_million": float(round(cost, 6)),
-            "cheapest": index == cheapest,
-            "fastest": index == fastest,
-        }
+        PricedTuneRow(
+            **row.model_dump(),
+            usd_per_million=float(round(cost, 6)),
+            cheapest=index == cheapest,
+            fastest=index == fastest,
+        )
         for index, (row, cost) in enumerate(zip(rows, costs, strict=True))
     ]

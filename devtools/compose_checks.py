@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from contract.loadgen import LoadgenResult
 from contract.registry import TARGETS
-from contract.results import LOADGEN_FILE
+from contract.results import LOADGEN_FILE, TargetResult, load_run
 
 REPORTS = ("report.html", "report.pdf")
 ERROR_CHARS = 3000  # of a failed target's error in the summary
@@ -39,28 +38,33 @@ def new_run_dir(results: Path, before: set[str]) -> Path:
     return runs[0]
 
 
-def target_line(run_dir: Path, name: str, result: dict[str, Any]) -> TargetLine:
+def _count(value: float | int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def target_line(run_dir: Path, name: str, result: TargetResult) -> TargetLine:
     """A target's outcome from run.json and its loadgen.json."""
-    metrics = result.get("metrics") or {}
+    metrics = result.metrics
     loadgen_path = run_dir / name / LOADGEN_FILE
-    loadgen = json.loads(loadgen_path.read_text()) if loadgen_path.is_file() else {}
-    deployment = result.get("deployment") or {}
+    loadgen = LoadgenResult.read(loadgen_path) if loadgen_path.is_file() else None
+    server_cpu_s = metrics.get("server_cpu_s")
+    deployment = result.deployment
     return TargetLine(
         name=name,
-        status=str(result.get("status")),
-        delivered=metrics.get("delivered"),
-        lost=metrics.get("lost"),
-        processes=loadgen.get("processes"),
-        server_cpu_s=metrics.get("server_cpu_s"),
-        containers=len(deployment.get("containers") or ()),
-        error=result.get("error"),
+        status=result.status.value,
+        delivered=_count(metrics.get("delivered")),
+        lost=_count(metrics.get("lost")),
+        processes=loadgen.processes if loadgen is not None else None,
+        server_cpu_s=None if server_cpu_s is None else float(server_cpu_s),
+        containers=len(deployment.containers or ()) if deployment is not None else 0,
+        error=result.error,
     )
 
 
 def target_lines(run_dir: Path) -> list[TargetLine]:
     """Every target of the run, in run.json's order."""
-    run = json.loads((run_dir / "run.json").read_text())
-    return [target_line(run_dir, name, result) for name, result in run["targets"].items()]
+    run = load_run(run_dir)
+    return [target_line(run_dir, name, result) for name, result in run.targets.items()]
 
 
 def failures(

@@ -11,11 +11,11 @@ it on any transport. Messages inside the margins count neither as expected nor a
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping
+
+from contract.loadgen import DeliveryCounts
+from loadtests.exchange import ReceiverRecord, SenderRecord
 
 JOIN_MARGIN_S = 0.25
 
@@ -85,39 +85,31 @@ class ReceiveLog:
         runs[:] = merged
         return Receipt.OUT_OF_ORDER
 
-    def to_json(self) -> dict[str, Any]:
-        """A compact, msgpack- and JSON-friendly form (for the master and the results)."""
-        return {
-            "room": self.room,
-            "joined_at": self.joined_at,
-            "left_at": self.left_at,
-            "runs": self.runs,
-            "receipts": self.receipts,
-            "duplicates": self.duplicates,
-            "out_of_order": self.out_of_order,
-        }
-
-
-@dataclass(slots=True)
-class SenderLedger:
-    """What one publisher had acknowledged: seqs and their sent_at, both ascending."""
-
-    seqs: list[int] = field(default_factory=list)
-    sent_at: list[float] = field(default_factory=list)
+    def to_record(self) -> ReceiverRecord:
+        """The log as the master and the results take it."""
+        return ReceiverRecord(
+            room=self.room,
+            joined_at=self.joined_at,
+            left_at=self.left_at,
+            runs=self.runs,
+            receipts=self.receipts,
+            duplicates=self.duplicates,
+            out_of_order=self.out_of_order,
+        )
 
 
 class PublishLedger:
     """Per room, per sender: every acknowledged publish of this process."""
 
     def __init__(self) -> None:
-        self.rooms: dict[str, dict[str, SenderLedger]] = {}
+        self.rooms: dict[str, dict[str, SenderRecord]] = {}
 
     def record(self, room: str, sender: str, seq: int, sent_at: float) -> None:
         """Note one acknowledged publish."""
         senders = self.rooms.setdefault(room, {})
         ledger = senders.get(sender)
         if ledger is None:
-            ledger = senders[sender] = SenderLedger()
+            ledger = senders[sender] = SenderRecord()
         ledger.seqs.append(seq)
         ledger.sent_at.append(sent_at)
 
@@ -126,40 +118,14 @@ class PublishLedger:
         """Acknowledged publishes in all rooms."""
         return sum(len(s.seqs) for senders in self.rooms.values() for s in senders.values())
 
-    def to_json(self) -> dict[str, dict[str, list[Any]]]:
-        """{room: {sender: [seqs, sent_at]}}."""
-        return {
-            room: {sender: [s.seqs, s.sent_at] for sender, s in senders.items()}
-            for room, senders in self.rooms.items()
-        }
-
-    def merge_json(self, data: dict[str, dict[str, list[list[Any]]]]) -> None:
+    def merge(self, rooms: Mapping[str, Mapping[str, SenderRecord]]) -> None:
         """Add another process's ledger (senders are unique per process)."""
-        for room, senders in data.items():
+        for room, senders in rooms.items():
             target = self.rooms.setdefault(room, {})
-            for sender, (seqs, sent_at) in senders.items():
-                ledger = target.setdefault(sender, SenderLedger())
-                ledger.seqs.extend(int(s) for s in seqs)
-                ledger.sent_at.extend(float(t) for t in sent_at)
-
-
-@dataclass(slots=True)
-class DeliveryTally:
-    """The per-target delivery accounting (DESIGN §3)."""
-
-    published: int = 0
-    receivers: int = 0
-    expected: int = 0
-    delivered: int = 0  # distinct expected messages that arrived
-    lost: int = 0
-    duplicated: int = 0
-    out_of_order: int = 0
-    unexpected: int = 0  # distinct arrivals outside the expectation (inside the margins)
-    receipts: int = 0  # every arrival, duplicates included
-
-    def to_json(self) -> dict[str, int]:
-        """Plain numbers, for results."""
-        return dataclasses.asdict(self)
+            for sender, sent in senders.items():
+                ledger = target.setdefault(sender, SenderRecord())
+                ledger.seqs.extend(sent.seqs)
+                ledger.sent_at.extend(sent.sent_at)
 
 
 def _count_in_runs(runs: list[int], seqs: list[int]) -> int:
@@ -189,22 +155,21 @@ def _distinct(runs: list[int]) -> int:
 
 def tally(
     ledger: PublishLedger,
-    receivers: Iterable[dict[str, Any]],
+    receivers: Iterable[ReceiverRecord],
     left_at_default: float,
     margin_s: float = JOIN_MARGIN_S,
-) -> DeliveryTally:
-    """Hold every receiver (in ReceiveLog.to_json form) to its room's merged ledger."""
-    result = DeliveryTally(published=ledger.published)
+) -> DeliveryCounts:
+    """Hold every receiver to its room's merged ledger."""
+    result = DeliveryCounts(published=ledger.published)
     for receiver in receivers:
-        result.receivers += 1
-        result.receipts += receiver["receipts"]
-        result.duplicated += receiver["duplicates"]
-        result.out_of_order += receiver["out_of_order"]
-        runs_by_sender: dict[str, list[int]] = receiver["runs"]
         expected_here, delivered_here = _owed(
-            ledger, receiver, _membership(receiver, left_at_default, margin_s)
+            ledger, receiver.room, receiver.runs, _membership(receiver, left_at_default, margin_s)
         )
-        distinct = sum(_distinct(runs) for runs in runs_by_sender.values())
+        distinct = sum(_distinct(runs) for runs in receiver.runs.values())
+        result.receivers += 1
+        result.receipts += receiver.receipts
+        result.duplicated += receiver.duplicates
+        result.out_of_order += receiver.out_of_order
         result.expected += expected_here
         result.delivered += delivered_here
         result.unexpected += distinct - delivered_here
@@ -214,7 +179,7 @@ def tally(
 
 def tally_windows(
     ledger: PublishLedger,
-    receivers: Iterable[dict[str, Any]],
+    receivers: Iterable[ReceiverRecord],
     left_at_default: float,
     windows: Iterable[tuple[float, float]],
     margin_s: float = JOIN_MARGIN_S,
@@ -231,23 +196,23 @@ def tally_windows(
     totals = [[0, 0, 0] for _ in spans]
     for receiver in receivers:
         member_from, member_to = _membership(receiver, left_at_default, margin_s)
-        somebody = {"room": receiver["room"], "runs": reached.get(receiver["room"], {})}
+        somebody = reached.get(receiver.room, {})
         for total, (start, end) in zip(totals, spans, strict=True):
             span = (max(member_from, start), min(member_to, end))
-            expected, delivered = _owed(ledger, receiver, span)
-            _, reached_somebody = _owed(ledger, somebody, span)
+            expected, delivered = _owed(ledger, receiver.room, receiver.runs, span)
+            _, reached_somebody = _owed(ledger, receiver.room, somebody, span)
             total[0] += expected
             total[1] += delivered
             total[2] += expected - reached_somebody
     return [(expected, delivered, everywhere) for expected, delivered, everywhere in totals]
 
 
-def _reached_anyone(receivers: list[dict[str, Any]]) -> dict[str, dict[str, list[int]]]:
+def _reached_anyone(receivers: list[ReceiverRecord]) -> dict[str, dict[str, list[int]]]:
     """Per room and sender, the union of every receiver's runs (what reached anybody)."""
     intervals: dict[str, dict[str, list[tuple[int, int]]]] = {}
     for receiver in receivers:
-        senders = intervals.setdefault(receiver["room"], {})
-        for sender, runs in receiver["runs"].items():
+        senders = intervals.setdefault(receiver.room, {})
+        for sender, runs in receiver.runs.items():
             spans = senders.setdefault(sender, [])
             spans.extend((runs[i], runs[i + 1]) for i in range(0, len(runs), 2))
     union: dict[str, dict[str, list[int]]] = {}
@@ -264,23 +229,25 @@ def _reached_anyone(receivers: list[dict[str, Any]]) -> dict[str, dict[str, list
 
 
 def _membership(
-    receiver: dict[str, Any], left_at_default: float, margin_s: float
+    receiver: ReceiverRecord, left_at_default: float, margin_s: float
 ) -> tuple[float, float]:
     """The sent_at span a receiver is held to: its membership less the margins."""
-    left_at = receiver["left_at"] if receiver["left_at"] is not None else left_at_default
-    return receiver["joined_at"] + margin_s, left_at - margin_s
+    left_at = receiver.left_at if receiver.left_at is not None else left_at_default
+    return receiver.joined_at + margin_s, left_at - margin_s
 
 
 def _owed(
-    ledger: PublishLedger, receiver: dict[str, Any], span: tuple[float, float]
+    ledger: PublishLedger,
+    room: str,
+    runs_by_sender: Mapping[str, list[int]],
+    span: tuple[float, float],
 ) -> tuple[int, int]:
     """(expected, delivered) for one receiver: its room's messages sent inside `span`."""
     window_start, window_end = span
-    runs_by_sender: dict[str, list[int]] = receiver["runs"]
     expected = delivered = 0
     if window_end <= window_start:
         return 0, 0
-    for sender, sent in ledger.rooms.get(receiver["room"], {}).items():
+    for sender, sent in ledger.rooms.get(room, {}).items():
         first = bisect.bisect_right(sent.sent_at, window_start)
         last = bisect.bisect_left(sent.sent_at, window_end)
         if last <= first:

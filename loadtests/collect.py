@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from contract.histograms import (
     CONNECT,
@@ -15,7 +14,20 @@ from contract.histograms import (
     PUBLISH_LAG,
     LatencySet,
 )
-from loadtests.accounting import DeliveryTally, PublishLedger, tally, tally_windows
+from contract.loadgen import (
+    DeliveryCounts,
+    FaultMeasurement,
+    FaultSlotCounts,
+    LoadCounters,
+    LoadgenResult,
+    TimelineRecord,
+    TrafficWindow,
+    WireBytes,
+)
+from contract.results import SweepStep
+from contract.scenario import FaultSlot, Scenario
+from loadtests.accounting import PublishLedger, tally, tally_windows
+from loadtests.exchange import Outage, ProcessExport, ReceiverRecord
 
 
 @dataclass
@@ -24,73 +36,71 @@ class MergedRun:
 
     latencies: LatencySet = field(default_factory=LatencySet)
     ledger: PublishLedger = field(default_factory=PublishLedger)
-    receivers: list[dict[str, Any]] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
-    wire: dict[str, int] = field(default_factory=dict)
-    window: dict[str, float] = field(default_factory=dict)
+    receivers: list[ReceiverRecord] = field(default_factory=list)
+    counters: LoadCounters = field(default_factory=LoadCounters)
+    wire: WireBytes = field(default_factory=WireBytes)
+    window: TrafficWindow | None = None
     processes: int = 0
     frozen_at: float = 0.0
-    fault_counts: list[dict[str, int]] = field(default_factory=list)  # per fault slot
-    reconnections: list[tuple[float, float | None]] = field(default_factory=list)
+    fault_counts: list[FaultSlotCounts] = field(default_factory=list)  # per fault slot
+    reconnections: list[Outage] = field(default_factory=list)
 
-    def add(self, export: dict[str, Any]) -> None:
+    def add(self, export: ProcessExport) -> None:
         """Fold in one process's Session.export()."""
         self.processes += 1
-        self.latencies.add_encoded(export["histograms"])
-        self.latencies.below_zero += export["below_zero"]
-        self.ledger.merge_json(export["ledger"])
-        self.receivers.extend(export["receivers"])
-        _add_into(self.counters, export["counters"])
-        _add_into(self.wire, export["wire"])
-        if export.get("window"):
-            seconds = max(self.window.get("seconds", 0.0), export["window"]["seconds"])
-            _add_into(self.window, export["window"])
-            self.window["seconds"] = seconds
-        self.frozen_at = max(self.frozen_at, float(export["frozen_at"] or 0.0))
-        for index, counts in enumerate(export.get("fault_counts") or ()):
+        self.latencies.add_encoded(export.histograms)
+        self.latencies.below_zero += export.below_zero
+        self.ledger.merge(export.ledger)
+        self.receivers.extend(export.receivers)
+        self.counters = self.counters.plus(export.counters)
+        self.wire = self.wire.plus(export.wire)
+        if export.window is not None:
+            self.window = export.window if self.window is None else self.window.plus(export.window)
+        self.frozen_at = max(self.frozen_at, export.frozen_at or 0.0)
+        for index, counts in enumerate(export.fault_counts):
             if index == len(self.fault_counts):
-                self.fault_counts.append({})
-            _add_into(self.fault_counts[index], counts)
-        self.reconnections.extend(
-            (float(lost), None if back is None else float(back))
-            for lost, back in export.get("reconnections") or ()
-        )
+                self.fault_counts.append(FaultSlotCounts())
+            self.fault_counts[index] = self.fault_counts[index].plus(counts)
+        self.reconnections.extend(export.reconnections)
 
-    def tally(self) -> DeliveryTally:
+    def tally(self) -> DeliveryCounts:
         """The delivery accounting over every receiver."""
         return tally(self.ledger, self.receivers, self.frozen_at)
 
-    def fault_results(self, slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def fault_results(self, slots: list[FaultSlot]) -> list[FaultMeasurement]:
         """Per fault slot: expected, delivered, lost, duplicated, late, and the reconnections
         that began after the fault hit, inside its slot (a client back at once counts too)."""
         owed = tally_windows(
-            self.ledger, self.receivers, self.frozen_at, [(s["start"], s["end"]) for s in slots]
+            self.ledger, self.receivers, self.frozen_at, [(s.start, s.end) for s in slots]
         )
         results = []
         for index, (slot, (expected, delivered, everywhere)) in enumerate(
             zip(slots, owed, strict=True)
         ):
-            counts = self.fault_counts[index] if index < len(self.fault_counts) else {}
-            hit, end = slot["at"], slot["end"]
-            outages = [(lost, back) for lost, back in self.reconnections if hit <= lost < end]
-            durations_ms = sorted((back - lost) * 1000.0 for lost, back in outages if back)
-            backs = [back for _, back in outages if back is not None]
+            counts = (
+                self.fault_counts[index] if index < len(self.fault_counts) else FaultSlotCounts()
+            )
+            outages = [o for o in self.reconnections if slot.at <= o.lost_at < slot.end]
+            backs = [o.back_at for o in outages if o.back_at is not None]
+            durations_ms = sorted(
+                (o.back_at - o.lost_at) * 1000.0 for o in outages if o.back_at is not None
+            )
             results.append(
-                {
-                    **slot,
-                    "expected": expected,
-                    "delivered": delivered,
-                    "lost": expected - delivered,
-                    "lost_everywhere": everywhere,
-                    "duplicated": counts.get("duplicated", 0),
-                    "late": counts.get("late", 0),
-                    "slow_clients": counts.get("slow_clients", 0),
-                    "reconnects": len(outages),
-                    "not_reconnected": len(outages) - len(backs),
-                    "reconnect_p50_ms": _median(durations_ms),
-                    "reconnect_max_ms": durations_ms[-1] if durations_ms else None,
-                    "back_by": max(backs) if backs else None,
-                }
+                FaultMeasurement(
+                    slot=slot,
+                    expected=expected,
+                    delivered=delivered,
+                    lost=expected - delivered,
+                    lost_everywhere=everywhere,
+                    duplicated=counts.duplicated,
+                    late=counts.late,
+                    slow_clients=counts.slow_clients,
+                    reconnects=len(outages),
+                    not_reconnected=len(outages) - len(backs),
+                    reconnect_p50_ms=_median(durations_ms),
+                    reconnect_max_ms=durations_ms[-1] if durations_ms else None,
+                    back_by=max(backs) if backs else None,
+                )
             )
         return results
 
@@ -100,13 +110,7 @@ def _median(values: list[float]) -> float | None:
     return values[len(values) // 2] if values else None
 
 
-def _add_into(total: dict[str, Any], part: dict[str, Any]) -> None:
-    for key, value in part.items():
-        if isinstance(value, int | float):
-            total[key] = total.get(key, 0) + value
-
-
-def merge(exports: Iterable[dict[str, Any]]) -> MergedRun:
+def merge(exports: Iterable[ProcessExport]) -> MergedRun:
     """Merge exports (the master's own first: it holds what worker reports already sent)."""
     merged = MergedRun()
     for export in exports:
@@ -116,33 +120,32 @@ def merge(exports: Iterable[dict[str, Any]]) -> MergedRun:
 
 def build_result(
     merged: MergedRun,
-    scenario: dict[str, Any],
-    timeline: dict[str, Any] | None,
-    sweep_steps: list[dict[str, Any]],
+    scenario: Scenario,
+    timeline: TimelineRecord | None,
+    sweep_steps: list[SweepStep],
     user_class: str,
     histogram_files: dict[str, str],
-) -> dict[str, Any]:
+) -> LoadgenResult:
     """The load generator's result document (`loadgen.json`), read by the runner."""
-    delivery = merged.tally()
-    knee = [s for s in sweep_steps if s.get("passed")]
-    slots = (timeline or {}).get("faults") or []
-    return {
-        "user_class": user_class,
-        "scenario": scenario,
-        "processes": merged.processes,
-        "timeline": timeline,
-        "delivery": delivery.to_json(),
-        "latency": {
+    knee = [step for step in sweep_steps if step.passed]
+    slots = timeline.faults if timeline is not None else []
+    return LoadgenResult(
+        user_class=user_class,
+        scenario=scenario,
+        processes=merged.processes,
+        timeline=timeline,
+        delivery=merged.tally(),
+        latency={
             name: merged.latencies.summary_ms(name)
             for name in (DELIVERY, DELIVERY_SCHEDULED, PUBLISH, CONNECT, FIRST_MESSAGE, PUBLISH_LAG)
         },
-        "counters": merged.counters,
-        "wire": merged.wire,
-        "window": merged.window,
-        "clock_skew_samples": merged.latencies.below_zero,
-        "sweep": sweep_steps,
-        "knee_users": knee[-1]["users"] if knee else None,
-        "histograms": histogram_files,
-        "faults": merged.fault_results(slots) if slots else [],
-        "late_after_s": (timeline or {}).get("late_after_s"),
-    }
+        counters=merged.counters,
+        wire=merged.wire,
+        window=merged.window,
+        clock_skew_samples=merged.latencies.below_zero,
+        sweep=sweep_steps,
+        knee_users=knee[-1].users if knee else None,
+        histograms=histogram_files,
+        faults=merged.fault_results(slots) if slots else [],
+        late_after_s=timeline.late_after_s if timeline is not None else None,
+    )

@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import gevent
 import gevent.event
@@ -22,16 +21,15 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from contract.histograms import DELIVERY, DELIVERY_SCHEDULED, step_name
-from contract.results import HISTOGRAM_DIR, LOADGEN_FILE, STATUS_FILE, write_json_atomic
+from contract.loadgen import LiveStatus, LoadgenResult
+from contract.results import HISTOGRAM_DIR, LOADGEN_FILE, STATUS_FILE, SweepStep
 from contract.scenario import JOIN_TIMEOUT_S, Faults
 from loadtests import collect
+from loadtests.exchange import MSG_FINALIZE, MSG_TIMELINE, ProcessExport, WorkerReport
 from loadtests.session import SESSION, Session, Timeline, Window, latency_window
 
 logger = logging.getLogger(__name__)
 
-MSG_TIMELINE = "tbench:timeline"
-MSG_FINALIZE = "tbench:finalize"
-MSG_FINAL = "tbench:final"
 COLLECT_TIMEOUT_S = 60.0
 SPAWN_TIMEOUT_S = 600.0
 STATUS_INTERVAL_S = 1.0
@@ -49,11 +47,11 @@ class Conductor:
         self.session = session
         self.spawned = gevent.event.Event()
         self.phase = "starting"
-        self.sweep_steps: list[dict[str, Any]] = []
-        self.finals: dict[str, dict[str, Any]] = {}
+        self.sweep_steps: list[SweepStep] = []
+        self.finals: dict[str, ProcessExport] = {}
         self.report_times: dict[str, float] = {}
         self.joined_by_worker: dict[str, int] = {}
-        self.result: dict[str, Any] | None = None
+        self.result: LoadgenResult | None = None
         self._finalized = False
         options = environment.parsed_options
         out = getattr(options, "tbench_out", None) if options else None
@@ -75,19 +73,16 @@ class Conductor:
         self.session.set_timeline(timeline)
         if self.runner_is_master:
             assert self.environment.runner is not None
-            self.environment.runner.send_message(MSG_TIMELINE, timeline.to_json())
+            self.environment.runner.send_message(MSG_TIMELINE, timeline.to_record().model_dump())
 
-    def on_final(self, environment: Environment, msg: Any, **_: Any) -> None:
+    def on_final(self, node_id: str, export: ProcessExport) -> None:
         """A worker's export arrived."""
-        self.finals[msg.node_id] = msg.data
+        self.finals[node_id] = export
 
-    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+    def on_worker_report(self, client_id: str, report: WorkerReport) -> None:
         """Merge a worker's histogram delta; note when it reported (sweep steps wait on it)."""
-        part = data.get("tbench")
-        if part is None:
-            return
-        self.session.latencies.add_encoded(part["histograms"])
-        self.joined_by_worker[client_id] = part.get("joined", 0)
+        self.session.latencies.add_encoded(report.histograms)
+        self.joined_by_worker[client_id] = report.joined
         self.report_times[client_id] = time.time()
 
     # -- phases -----------------------------------------------------------------------------
@@ -141,22 +136,20 @@ class Conductor:
             p95 = self.session.latencies.percentile_ms(step_name(DELIVERY, name), 95)
             summary = self.session.latencies.summary_ms(step_name(DELIVERY, name))
             passed = p95 is not None and p95 <= sweep.slo_p95_ms
-            count = int(summary["count"] or 0)
             scheduled = self.session.latencies.summary_ms(step_name(DELIVERY_SCHEDULED, name))
             self.sweep_steps.append(
-                {
-                    "step": step,
-                    "rooms": rooms,
-                    "users": rooms * scenario.users_per_room,
-                    "delivered_per_s": count / scenario.duration_s,
-                    "p50_ms": summary.get("p50_ms"),
-                    "p95_ms": p95,
-                    "p99_ms": summary.get("p99_ms"),
-                    # from the intended send time: a publisher's stall shows here only
-                    "scheduled_p50_ms": scheduled.get("p50_ms"),
-                    "scheduled_p99_ms": scheduled.get("p99_ms"),
-                    "passed": passed,
-                }
+                SweepStep(
+                    step=step,
+                    rooms=rooms,
+                    users=rooms * scenario.users_per_room,
+                    delivered_per_s=summary.count / scenario.duration_s,
+                    p50_ms=summary.p50_ms,
+                    p95_ms=p95,
+                    p99_ms=summary.p99_ms,
+                    scheduled_p50_ms=scheduled.p50_ms,
+                    scheduled_p99_ms=scheduled.p99_ms,
+                    passed=passed,
+                )
             )
             logger.info("sweep %s: %d users, p95 %s ms", name, rooms * scenario.users_per_room, p95)
             if not passed or rooms >= sweep.max_rooms:
@@ -255,28 +248,29 @@ class Conductor:
             histogram_files = merged.latencies.write(self.out_dir / HISTOGRAM_DIR)
         timeline = self.session.timeline
         user_classes = [cls.__name__ for cls in self.environment.user_classes]
-        self.result = collect.build_result(
+        result = collect.build_result(
             merged,
-            self.session.scenario.model_dump(),
-            timeline.to_json() if timeline else None,
+            self.session.scenario,
+            timeline.to_record() if timeline else None,
             self.sweep_steps,
             ",".join(user_classes),
             histogram_files,
         )
-        self.result["ended_early"] = ended_early
-        self._report_lost(self.result["delivery"]["lost"])
-        delivery = self.result["delivery"]
+        result.ended_early = ended_early
+        self.result = result
+        delivery = result.delivery
+        self._report_lost(delivery.lost)
         logger.info(
             "delivered %d of %d expected (lost %d, duplicated %d, out of order %d), p50 %s ms",
-            delivery["delivered"],
-            delivery["expected"],
-            delivery["lost"],
-            delivery["duplicated"],
-            delivery["out_of_order"],
-            self.result["latency"][DELIVERY].get("p50_ms"),
+            delivery.delivered,
+            delivery.expected,
+            delivery.lost,
+            delivery.duplicated,
+            delivery.out_of_order,
+            result.latency[DELIVERY].p50_ms,
         )
         if self.out_dir is not None:
-            write_json_atomic(self.out_dir / LOADGEN_FILE, self.result)
+            result.write(self.out_dir / LOADGEN_FILE)
         self.phase = "done"
 
     def _report_lost(self, lost: int) -> None:
@@ -299,10 +293,10 @@ class Conductor:
         assert self.out_dir is not None
         path = self.out_dir / STATUS_FILE
         while True:
-            write_json_atomic(path, self.status())
+            self.status().write(path)
             gevent.sleep(STATUS_INTERVAL_S)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> LiveStatus:
         """Phase, users, deliveries per second, p50/p99 of delivery so far."""
         runner = self.environment.runner
         deliver_rps = sum(
@@ -312,22 +306,22 @@ class Conductor:
         )
         latencies = self.session.latencies
         if self.result is not None:
-            latency = self.result["latency"][DELIVERY]
-            p50, p99 = latency.get("p50_ms"), latency.get("p99_ms")
+            latency = self.result.latency[DELIVERY]
+            p50, p99 = latency.p50_ms, latency.p99_ms
         else:
             p50 = latencies.percentile_ms(DELIVERY, 50)
             p99 = latencies.percentile_ms(DELIVERY, 99)
         timeline = self.session.timeline
-        return {
-            "faults": [slot.to_json() for slot in timeline.faults] if timeline else [],
-            "phase": self.phase if self._finalized else self.phase_at(time.time()),
-            "users": runner.user_count if runner is not None else 0,
-            "deliver_per_s": deliver_rps,
-            "p50_ms": p50,
-            "p99_ms": p99,
-            "sweep": self.sweep_steps,
-            "updated_at": time.time(),
-        }
+        return LiveStatus(
+            faults=list(timeline.faults) if timeline else [],
+            phase=self.phase if self._finalized else self.phase_at(time.time()),
+            users=runner.user_count if runner is not None else 0,
+            deliver_per_s=deliver_rps,
+            p50_ms=p50,
+            p99_ms=p99,
+            sweep=self.sweep_steps,
+            updated_at=time.time(),
+        )
 
 
 def is_worker(environment: Environment) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from typing import Any
 
 import gevent
@@ -11,8 +10,17 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
+from contract.loadgen import TimelineRecord
 from loadtests import scenario_files
-from loadtests.conductor import MSG_FINAL, MSG_FINALIZE, MSG_TIMELINE, Conductor
+from loadtests.conductor import Conductor
+from loadtests.exchange import (
+    MSG_FINAL,
+    MSG_FINALIZE,
+    MSG_TIMELINE,
+    REPORT_KEY,
+    ProcessExport,
+    WorkerReport,
+)
 from loadtests.session import DEFAULT_RUN_TAG, SESSION, Timeline
 
 _conductor: Conductor | None = None
@@ -79,16 +87,16 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 def _on_final(environment: Environment, msg: Any, **_: Any) -> None:
     if _conductor is not None:  # the current one: a web UI may have started a new test
-        _conductor.on_final(environment, msg)
+        _conductor.on_final(msg.node_id, ProcessExport.model_validate(msg.data))
 
 
 def _on_timeline(environment: Environment, msg: Any, **_: Any) -> None:
-    SESSION.set_timeline(Timeline.from_json(msg.data))
+    SESSION.set_timeline(Timeline.from_record(TimelineRecord.model_validate(msg.data)))
 
 
 def _on_finalize(environment: Environment, msg: Any, **_: Any) -> None:
     assert environment.runner is not None
-    environment.runner.send_message(MSG_FINAL, SESSION.export())
+    environment.runner.send_message(MSG_FINAL, SESSION.export().model_dump())
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
@@ -110,17 +118,19 @@ def _on_spawning_complete(user_count: int, **_: Any) -> None:
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
     frozen = SESSION.frozen_at is not None
-    data["tbench"] = {
+    report = WorkerReport(
         # after the final export the histograms belong to it; later samples are not sent
-        "histograms": {} if frozen else SESSION.latencies.take_encoded(),
-        "counters": asdict(SESSION.counters),
-        "joined": len(SESSION.receivers),
-    }
+        histograms={} if frozen else SESSION.latencies.take_encoded(),
+        counters=SESSION.counters,
+        joined=len(SESSION.receivers),
+    )
+    data[REPORT_KEY] = report.model_dump()
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    if _conductor is not None:
-        _conductor.on_worker_report(client_id, data)
+    part = data.get(REPORT_KEY)
+    if _conductor is not None and part is not None:
+        _conductor.on_worker_report(client_id, WorkerReport.model_validate(part))
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:

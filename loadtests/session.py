@@ -7,7 +7,6 @@ import math
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import gevent.event
 from locust.event import EventHook
@@ -20,10 +19,21 @@ from contract.histograms import (
     LatencySet,
     step_name,
 )
+from contract.loadgen import (
+    FaultSlotCounts,
+    LoadCounters,
+    TimelineRecord,
+    TrafficWindow,
+    WindowRecord,
+    WireBytes,
+    closed_end,
+    open_end,
+)
 from contract.scenario import FaultSlot, Scenario
 from loadtests import scenario_files
 from loadtests.accounting import PublishLedger, ReceiveLog
 from loadtests.deferred_events import DeferredRequestEvents
+from loadtests.exchange import Outage, ProcessExport
 from loadtests.wire import WireCounter
 
 DEFAULT_RUN_TAG = "tbench"
@@ -50,44 +60,38 @@ class Timeline:
     faults: tuple[FaultSlot, ...] = ()  # `tbench run --faults`: one slot per fault
     late_after_s: float = math.inf  # a delivery slower than this is "late" (faults only)
 
-    def to_json(self) -> dict[str, Any]:
-        """For a custom Locust message to the workers (inf travels as None)."""
-        return {
-            "publish_start": self.publish_start,
-            "publish_end": None if math.isinf(self.publish_end) else self.publish_end,
-            "windows": [
-                [
-                    w.name,
-                    w.start,
-                    None if math.isinf(w.end) else w.end,
-                    list(w.histograms),
-                    list(w.scheduled),
-                ]
+    def to_record(self) -> TimelineRecord:
+        """For the workers' message and loadgen.json (an open end travels as None)."""
+        return TimelineRecord(
+            publish_start=self.publish_start,
+            publish_end=open_end(self.publish_end),
+            windows=[
+                WindowRecord(
+                    name=w.name,
+                    start=w.start,
+                    end=open_end(w.end),
+                    histograms=list(w.histograms),
+                    scheduled=list(w.scheduled),
+                )
                 for w in self.windows
             ],
-            "faults": [slot.to_json() for slot in self.faults],
-            "late_after_s": None if math.isinf(self.late_after_s) else self.late_after_s,
-        }
+            faults=list(self.faults),
+            late_after_s=open_end(self.late_after_s),
+        )
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Timeline:
-        """Inverse of to_json."""
-
-        def end(value: float | None) -> float:
-            """None (JSON's stand-in for infinity) back to inf."""
-            return math.inf if value is None else float(value)
-
+    def from_record(cls, record: TimelineRecord) -> Timeline:
+        """Inverse of to_record."""
         windows = tuple(
-            Window(name, float(start), end(stop), tuple(hists), tuple(scheduled))
-            for name, start, stop, hists, scheduled in data["windows"]
+            Window(w.name, w.start, closed_end(w.end), tuple(w.histograms), tuple(w.scheduled))
+            for w in record.windows
         )
-        faults = tuple(FaultSlot.from_json(slot) for slot in data.get("faults") or ())
         return cls(
-            float(data["publish_start"]),
-            end(data["publish_end"]),
+            record.publish_start,
+            closed_end(record.publish_end),
             windows,
-            faults,
-            end(data.get("late_after_s")),
+            tuple(record.faults),
+            closed_end(record.late_after_s),
         )
 
     def fault_index(self, at: float) -> int | None:
@@ -96,28 +100,6 @@ class Timeline:
             if slot.start <= at < slot.end:
                 return index
         return None
-
-
-@dataclass(slots=True)
-class FaultCounts:
-    """What one process saw of one fault slot (messages attributed by their `sent_at`)."""
-
-    duplicated: int = 0
-    late: int = 0
-    slow_clients: int = 0
-
-
-@dataclass(slots=True)
-class Counters:
-    """Event counts of one process (cumulative)."""
-
-    requests: int = 0  # HTTP requests, WebSocket upgrades and frames sent
-    empty_polls: int = 0
-    publishes: int = 0  # attempted
-    publish_errors: int = 0
-    connect_errors: int = 0
-    receive_errors: int = 0
-    reconnects: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +122,16 @@ class Snapshot:
     empty_polls: int
     receipts: int
 
-    def minus(self, earlier: Snapshot) -> dict[str, float]:
+    def minus(self, earlier: Snapshot) -> TrafficWindow:
         """The traffic between `earlier` and this snapshot."""
-        return {
-            "seconds": self.at - earlier.at,
-            "bytes_sent": self.bytes_sent - earlier.bytes_sent,
-            "bytes_received": self.bytes_received - earlier.bytes_received,
-            "requests": self.requests - earlier.requests,
-            "empty_polls": self.empty_polls - earlier.empty_polls,
-            "receipts": self.receipts - earlier.receipts,
-        }
+        return TrafficWindow(
+            seconds=self.at - earlier.at,
+            bytes_sent=self.bytes_sent - earlier.bytes_sent,
+            bytes_received=self.bytes_received - earlier.bytes_received,
+            requests=self.requests - earlier.requests,
+            empty_polls=self.empty_polls - earlier.empty_polls,
+            receipts=self.receipts - earlier.receipts,
+        )
 
 
 @dataclass
@@ -162,15 +144,15 @@ class Session:
     process_count: int = 1  # workers (1 when local)
     process_tag: str = field(default_factory=lambda: secrets.token_hex(3))
     wire: WireCounter = field(default_factory=WireCounter)
-    counters: Counters = field(default_factory=Counters)
+    counters: LoadCounters = field(default_factory=LoadCounters)
     latencies: LatencySet = field(default_factory=LatencySet)
     ledger: PublishLedger = field(default_factory=PublishLedger)
     receivers: list[ReceiveLog] = field(default_factory=list)
     timeline: Timeline | None = None
-    fault_counts: list[FaultCounts] = field(default_factory=list)
+    fault_counts: list[FaultSlotCounts] = field(default_factory=list)
     late_after_s: float = math.inf  # the timeline's, here for the hot path
-    # receivers' lost connections: [lost_at, back_at or None], epoch s (faults show here)
-    reconnections: list[list[float | None]] = field(default_factory=list)
+    # receivers' lost connections, epoch s (faults show here)
+    reconnections: list[Outage] = field(default_factory=list)
     window_start_snapshot: Snapshot | None = None
     window_end_snapshot: Snapshot | None = None
     frozen_at: float | None = None
@@ -219,7 +201,7 @@ class Session:
         first_run = self.timeline is None
         self.timeline = timeline
         if len(self.fault_counts) != len(timeline.faults):
-            self.fault_counts = [FaultCounts() for _ in timeline.faults]
+            self.fault_counts = [FaultSlotCounts() for _ in timeline.faults]
         self.late_after_s = timeline.late_after_s
         self._window = timeline.windows[-1] if timeline.windows else None
         self._timeline_event.set()
@@ -284,7 +266,7 @@ class Session:
         if self._window_of(sent_at) is not None:
             self.latencies.record(PUBLISH_LAG, lag_s)
 
-    def fault_counts_of(self, sent_at: float) -> FaultCounts | None:
+    def fault_counts_of(self, sent_at: float) -> FaultSlotCounts | None:
         """The counts of the fault slot a message sent at `sent_at` belongs to, if any."""
         timeline = self.timeline
         if timeline is None or not timeline.faults:
@@ -314,25 +296,24 @@ class Session:
             if receiver.left_at is None:
                 receiver.left_at = self.frozen_at
 
-    def export(self) -> dict[str, Any]:
-        """Everything the master needs from this process at the end (msgpack-friendly)."""
+    def export(self) -> ProcessExport:
+        """Everything the master needs from this process at the end."""
         self.freeze()
         end = self.window_end_snapshot or self.snapshot()
         start = self.window_start_snapshot
-        window = end.minus(start) if start is not None else None
-        return {
-            "process_tag": self.process_tag,
-            "histograms": self.latencies.take_encoded(),
-            "below_zero": self.latencies.below_zero,
-            "ledger": self.ledger.to_json(),
-            "receivers": [receiver.to_json() for receiver in self.receivers],
-            "counters": asdict(self.counters),
-            "wire": asdict(self.wire),
-            "window": window,
-            "frozen_at": self.frozen_at,
-            "fault_counts": [asdict(counts) for counts in self.fault_counts],
-            "reconnections": self.reconnections,
-        }
+        return ProcessExport(
+            process_tag=self.process_tag,
+            histograms=self.latencies.take_encoded(),
+            below_zero=self.latencies.below_zero,
+            ledger=self.ledger.rooms,
+            receivers=[receiver.to_record() for receiver in self.receivers],
+            counters=self.counters,
+            wire=WireBytes.model_validate(asdict(self.wire)),
+            window=end.minus(start) if start is not None else None,
+            frozen_at=self.frozen_at,
+            fault_counts=self.fault_counts,
+            reconnections=self.reconnections,
+        )
 
 
 def delivery_histograms(

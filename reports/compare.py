@@ -64,9 +64,8 @@ def _differences(before: RunData, after: RunData) -> list[str]:
                 "is not called better or worse)"
             )
     a, b = before.run, after.run
-    changed = sorted(
-        k for k in {*a.scenario, *b.scenario} if a.scenario.get(k) != b.scenario.get(k)
-    )
+    a_scenario, b_scenario = a.scenario.model_dump(), b.scenario.model_dump()
+    changed = sorted(key for key in a_scenario if a_scenario[key] != b_scenario[key])
     if changed:
         notes.append("scenario differs in: " + ", ".join(changed))
     if a.host.cpu_model != b.host.cpu_model or a.host.hostname != b.host.hostname:
@@ -104,8 +103,8 @@ def compare_runs(before: RunData, after: RunData) -> Comparison:
     return Comparison(
         before_id=before.run.run_id,
         after_id=after.run.run_id,
-        before_scenario=str(before.run.scenario.get("name", "")),
-        after_scenario=str(after.run.scenario.get("name", "")),
+        before_scenario=before.run.scenario.name,
+        after_scenario=after.run.scenario.name,
         differences=_differences(before, after),
         rows=rows,
     )

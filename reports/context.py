@@ -80,10 +80,10 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
     durations = describe_durations(measured)
     network = network_section(data)
     return ReportContext(
-        title=f"transport-bench: {run.scenario.get('name', 'run')} on {len(data.targets)} targets",
+        title=f"transport-bench: {run.scenario.name} on {len(data.targets)} targets",
         run_id=run.run_id,
-        scenario_name=str(run.scenario.get("name", "")),
-        scenario_description=str(run.scenario.get("description", "")),
+        scenario_name=run.scenario.name,
+        scenario_description=run.scenario.description,
         started_at=run.started_at,
         run_status=run.status,
         warnings=warnings(data)

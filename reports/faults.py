@@ -4,15 +4,12 @@ each fault carries, and the rows that contradict it (run.json `faults`, see Faul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from analysis.load import RunData
 from contract.registry import TARGETS
 from contract.results import FLAG_FAULTS, FaultOutcome, TargetResult
-from contract.scenario import Scenario
+from contract.scenario import Faults, Scenario
 from reports.formatting import DASH, integer, megabytes, number, percent_of, span
-
-_RATE_FIELDS = ("users_per_room", "publisher_fraction", "publish_rate_per_s")
 
 
 @dataclass(frozen=True)
@@ -76,16 +73,9 @@ def _names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def room_rate_per_s(scenario: dict[str, Any]) -> float | None:
-    """Messages per second into each room (publishers per room × rate), from run.json's scenario.
-
-    Only the three fields it needs are read (not validated as a whole: a scenario a run
-    recorded stays readable when the model's checks change)."""
-    try:
-        shape = Scenario.model_construct(**{field: scenario[field] for field in _RATE_FIELDS})
-        rate = float(shape.room_publish_rate_per_s)
-    except (KeyError, TypeError, ValueError):
-        return None
+def room_rate_per_s(scenario: Scenario) -> float | None:
+    """Messages per second into each room (publishers per room × rate); None if nobody publishes."""
+    rate = scenario.room_publish_rate_per_s
     return rate if rate > 0 else None
 
 
@@ -170,7 +160,7 @@ def _late_header(faults: list[FaultOutcome]) -> str:
 
 
 def _kind_texts(
-    kinds: list[str], targets: list[str], settings: dict[str, Any]
+    kinds: list[str], targets: list[str], settings: Faults | None
 ) -> list[tuple[str, str]]:
     """What each fault of the run does and what it should cost each target."""
     resuming = [f"{t} ({_cursor(t)})" for t in targets if _resumes(t)]
@@ -202,10 +192,8 @@ def _kind_texts(
                 "what was in flight — so every target may lose messages."
             )
         elif kind == "slow":
-            fraction = settings.get("slow_fraction")
-            pause = settings.get("slow_for_s")
-            who = f"{fraction * 100:g} % of" if isinstance(fraction, int | float) else "some of"
-            how_long = f" for {pause:g} s" if isinstance(pause, int | float) else " for a while"
+            who = f"{settings.slow_fraction * 100:g} % of" if settings else "some of"
+            how_long = f" for {settings.slow_for_s:g} s" if settings else " for a while"
             text = (
                 f"{who} the receivers stop reading{how_long}. Expected: their messages arrive "
                 "late, not lost, while the server holds them (see its memory)."
@@ -216,9 +204,8 @@ def _kind_texts(
     return texts
 
 
-def _intro(settings: dict[str, Any], kinds: list[str]) -> str:
-    lead = settings.get("lead_s")
-    when = f", {lead:g} s into it" if isinstance(lead, int | float) else ""
+def _intro(settings: Faults | None, kinds: list[str]) -> str:
+    when = f", {settings.lead_s:g} s into it" if settings else ""
     return (
         f"This run injected {_names(kinds)} into each target listed below, one after another, "
         f"each in its own slot of the measured window{when}. Messages count against the fault "
@@ -243,7 +230,7 @@ def fault_section(data: RunData) -> FaultSection | None:
             for fault in result.faults
         )
     kinds = list(dict.fromkeys(fault.kind for result in results for fault in result.faults))
-    settings = run.scenario.get("faults") or {}
+    settings = run.scenario.faults
     everything = [fault for result in results for fault in result.faults]
     return FaultSection(
         intro=_intro(settings, kinds),

@@ -14,6 +14,8 @@ from contract.results import (
     FLAG_UNDER_DELIVERED,
     LOADGEN_SATURATION_PERCENT,
     METRICS,
+    CpuModel,
+    Deployment,
     TargetStatus,
 )
 from reports.faults import faulted_targets
@@ -45,24 +47,25 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def cpu_model_text(state: dict[str, Any]) -> str:
+def cpu_model_text(state: CpuModel | None) -> str:
     """The Lambda CPU model of a run, in words (run.json's deployment.cpu_model)."""
-    if state.get("modelled"):
+    if state is not None and state.modelled:
         return (
-            f"each execution environment gets memory / {integer(state.get('mb_per_vcpu'))} vCPU, "
-            f"as on AWS ({state.get('mechanism')}, {integer(state.get('period_us'))} µs period): "
+            f"each execution environment gets memory / {integer(state.mb_per_vcpu)} vCPU, "
+            f"as on AWS ({state.mechanism}, {integer(state.period_us)} µs period): "
             "durations are what AWS would bill for the CPU-bound part"
         )
     return (
-        f"off: {state.get('reason')}. Durations are unmodelled: the environments had the "
-        "machine's CPU, not their memory's share"
+        f"off: {state.reason if state else None}. Durations are unmodelled: the environments "
+        "had the machine's CPU, not their memory's share"
     )
 
 
-def _deployment_text(deployment: dict[str, Any]) -> str:
-    state = deployment.get("cpu_model")
-    rest = {key: value for key, value in deployment.items() if key != "cpu_model"}
-    parts = [f"Lambda CPU model: {cpu_model_text(state)}"] if isinstance(state, dict) else []
+def _deployment_text(deployment: Deployment) -> str:
+    # what the run recorded, in the model's order (Deployment writes only the fields given)
+    rest = deployment.model_dump(mode="json", exclude={"cpu_model"})
+    state = deployment.cpu_model
+    parts = [f"Lambda CPU model: {cpu_model_text(state)}"] if state is not None else []
     return "; ".join([*parts, *([_text(rest)] if rest else [])])
 
 
@@ -72,35 +75,41 @@ def methodology(data: RunData) -> Methodology:
     host = run.host
     held = run.held_equal
     held_pairs: Pairs = []
-    if held:
+    if held is not None:
+        gc_thresholds = held.gc_thresholds
         held_pairs = [
-            ("broker", _text(held.get("broker"))),
-            ("serializer", _text(held.get("serializer"))),
-            ("limits", _text(held.get("limits", {}))),
-            ("uvicorn settings", _text(held.get("uvicorn", {}))),
-            ("CPython GC thresholds", _text(held.get("gc_thresholds", "not recorded"))),
+            ("broker", _text(held.broker)),
+            ("serializer", _text(held.serializer)),
+            ("limits", _text(held.limits.model_dump(mode="json"))),  # the ones recorded
+            ("uvicorn settings", _text(held.uvicorn)),
+            (
+                "CPython GC thresholds",
+                _text(gc_thresholds) if gc_thresholds is not None else "not recorded",
+            ),
             (
                 "where the lambda emulator differs (as API Gateway does)",
-                _text(held.get("lambda_emulator_uvicorn_differs", {})),
+                _text(held.lambda_emulator_uvicorn_differs),
             ),
         ]
     generator = run.load_generator
+    # the fields the run recorded: one older than a field lacks it
+    scenario = run.scenario.model_dump(mode="json", exclude_unset=True)
     return Methodology(
-        scenario=[(key, _text(value)) for key, value in run.scenario.items()],
+        scenario=[(key, _text(value)) for key, value in scenario.items()],
         held_equal=held_pairs,
         deployments=[
-            (target, _deployment_text(run.targets[target].deployment or {}))
+            (target, _deployment_text(deployment))
             for target in data.targets
-            if run.targets[target].deployment
+            if (deployment := run.targets[target].deployment) is not None
         ],
         load_generator=[
-            ("mode", _text(generator.get("mode", "local"))),
-            ("local workers", _text(generator.get("workers", 0))),
-            ("remote workers", _text(generator.get("remote_workers", 0))),
+            ("mode", _text(generator.mode)),
+            ("local workers", _text(generator.workers)),
+            ("remote workers", _text(generator.remote_workers)),
             (
                 "clocks",
                 "one host: publisher and receivers share a clock"
-                if not generator.get("remote_workers")
+                if not generator.remote_workers
                 else "several hosts: latency needs their clocks in step",
             ),
         ],
@@ -152,7 +161,7 @@ def warnings(data: RunData) -> list[str]:
                 f"{integer(data.metric(target, 'expected'))} expected messages."
             )
         if FLAG_DURATIONS_UNMODELLED in result.flags:
-            state = (result.deployment or {}).get("cpu_model") or {}
+            state = result.deployment.cpu_model if result.deployment else None
             notes.append(
                 f"{target}: Lambda's CPU model was {cpu_model_text(state)}, so its Duration and "
                 "cost are not what AWS would bill at the configured memory."

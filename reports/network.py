@@ -47,10 +47,10 @@ def network_section(data: RunData) -> NetworkSection | None:
     for key in data.targets:
         result = data.run.targets[key]
         network = result.network
-        if not network:
+        if network is None:
             continue
-        profile = network["profile"]
-        asked, measured = profile["rtt_ms"], network.get("rtt_p50_ms")
+        profile = network.profile
+        asked, measured = profile.rtt_ms, network.rtt_p50_ms
         off = None
         if measured is not None and abs(measured - asked) > max(asked * RTT_TOLERANCE, 1.0):
             off = (
@@ -58,22 +58,21 @@ def network_section(data: RunData) -> NetworkSection | None:
                 f"{RTT_TOLERANCE:.0%} from the profile's {asked:g} ms"
             )
         metric = result.metrics.get
-        retransmits = network.get("server_retrans_segs", 0) + network.get("client_retrans_segs", 0)
         rows.append(
             NetworkRow(
                 target=result.target,
-                profile=profile["name"],
-                mechanism=network["mechanism"],
+                profile=profile.name,
+                mechanism=network.mechanism,
                 rtt=f"{asked:g} / {number(measured)}",
-                loss=f"{profile['loss'] * 100:g} %",
+                loss=f"{profile.loss * 100:g} %",
                 delivery_ms=f"{number(metric('delivery_p50_ms'))} / "
                 f"{number(metric('delivery_p95_ms'))}",
                 bytes_per_delivered=number(metric("bytes_per_delivered")),
                 requests_per_delivered=number(metric("requests_per_delivered")),
                 delivered=f"{integer(metric('delivered'))} / {integer(metric('expected'))}",
                 lost=integer(metric("lost")),
-                retransmits=integer(retransmits),
-                relay_cpu=number(network.get("relay_cpu_us_per_delivered")) or DASH,
+                retransmits=integer(network.retransmits),
+                relay_cpu=number(network.relay_cpu_us_per_delivered) or DASH,
                 off_rtt=off,
             )
         )
@@ -84,12 +83,12 @@ def network_section(data: RunData) -> NetworkSection | None:
         result = data.run.targets[key]
         spec = TARGETS.get(result.target)
         lost = result.metrics.get("lost")
-        if result.network and spec is not None and spec.supports_resume and lost:
+        if result.network is not None and spec is not None and spec.supports_resume and lost:
             warnings.append(
                 f"{key}: {lost:g} messages lost over the link, though {result.target} resumes "
                 "from a cursor: a lossy link must only delay it"
             )
-        busy = (result.network or {}).get("relay_cpu_percent")
+        busy = result.network.relay_cpu_percent if result.network else None
         if busy is not None and busy > RELAY_BUSY_PERCENT:
             warnings.append(
                 f"{key}: the delay relay used {busy:.0f} % of a core: it may have added "

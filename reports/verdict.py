@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from analysis.load import RunData
 from contract.registry import TARGETS
-from contract.results import TargetStatus
+from contract.results import TargetStatus, Verification
 from cost_model.measured import RunPricing
 from reports.formatting import DASH, integer, kib, number
 
@@ -92,14 +91,14 @@ class GuaranteeRow:
     conformance: str
 
 
-def _conformance(verification: dict[str, Any] | None) -> str:
-    if not verification:
+def _conformance(verification: Verification | None) -> str:
+    if verification is None:
         return "not verified in this run"
-    counts = verification.get("counts") or {}
+    counts = verification.counts
     tally = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
-    if verification.get("passed"):
+    if verification.passed:
         return f"passed ({tally})"
-    failures = "; ".join(verification.get("failures") or [])[:200]
+    failures = "; ".join(verification.failures)[:200]
     return f"failed ({tally}): {failures}"
 
 

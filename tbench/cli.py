@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from contract.addresses import DEFAULT_HOST
 from contract.log_level import DEFAULT_LEVEL, LOG_LEVEL_ENV, LevelName
@@ -169,7 +170,8 @@ def report(
         else:
             write_report(console, run_dirs[0], formats, pricing_file)
     except (ReportError, PricingError, OSError, ValueError) as exc:
-        err_console.print(f"[red]{exc}[/]")
+        # one line however long (a file's path and what is wrong with it), markup-free
+        err_console.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -12,10 +12,11 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from contract.addresses import DEFAULT_HOST
 from contract.registry import ASGI_LAUNCHER, TargetSpec
+from contract.results import Deployment
 from tbench.balancer import NginxBalancer, find_nginx
 from tbench.process import TargetProcess, TargetStartError, wait_healthy
 from tbench.redis_server import REDIS_EXECUTABLE, RedisServer
@@ -122,17 +123,14 @@ class Cluster:
         parts.append(f"[{BALANCER}] {self.balancer.log_tail(max_bytes)}")
         return "\n".join(part for part in parts if not part.endswith("] "))
 
-    def deployment(self) -> dict[str, Any]:
+    def deployment(self) -> Deployment:
         """What a result records about this deployment."""
-        return {
-            "replicas": len(self.replicas),
-            "broker": self.broker,
-            "balancer": BALANCER,
-            "versions": {
-                BALANCER: tool_version([find_nginx(), "-v"]),
-                **({"redis": tool_version([REDIS_EXECUTABLE, "--version"])} if self.redis else {}),
-            },
-        }
+        versions = {BALANCER: tool_version([find_nginx(), "-v"])}
+        if self.redis:
+            versions["redis"] = tool_version([REDIS_EXECUTABLE, "--version"])
+        return Deployment(
+            replicas=len(self.replicas), broker=self.broker, balancer=BALANCER, versions=versions
+        )
 
     def stop(self) -> None:
         """Stop the balancer, the replicas, then Redis."""

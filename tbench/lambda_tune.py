@@ -17,16 +17,16 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, Field, ValidationError
 from websockets.sync.client import ClientConnection, connect
 
 from contract.lambda_report import LambdaReport, read_invocations
 from contract.registry import get_target
+from contract.results import CpuModel, LambdaTuneRow
 from servers.lambda_ws.cpu_model import MemorySizeError, check_memory_mb, sweep_stale
 from servers.lambda_ws.template import route_functions
 from tbench.process import TargetProcess
@@ -42,23 +42,6 @@ RECEIVE_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
 
 Progress = Callable[[int, str], None]  # (memory size, what is happening), after each step
-
-
-@dataclass(frozen=True)
-class TuneResult:
-    """One memory size: the warm invocations' durations as the REPORT lines give them."""
-
-    memory_mb: int
-    invocations: int
-    duration_p50_ms: float
-    duration_p95_ms: float
-    billed_duration_p50_ms: float
-    cpu_modelled: bool  # the environments really had memory/1,769 vCPU
-    unmodelled_reason: str | None = None  # why not, when they did not
-
-    def to_json(self) -> dict[str, Any]:
-        """The row as run.json and `--json` carry it."""
-        return asdict(self)
 
 
 def parse_memory_sizes(text: str) -> list[int]:
@@ -108,17 +91,28 @@ def _await_delivery(client: ClientConnection, seq: int) -> None:
             raise RuntimeError(f"the emulator refused the frame: {message['error']}")
 
 
-def read_cpu_model(url: str) -> dict[str, Any] | None:
+class _LambdaStats(BaseModel):
+    cpu_model: CpuModel | None = None
+
+
+class _EmulatorStats(BaseModel):
+    """The part of the emulator's /_stats read here (the rest is ignored)."""
+
+    # `lambda` is a keyword: read by its alias
+    lambda_: _LambdaStats | None = Field(default=None, alias="lambda")
+
+
+def read_cpu_model(url: str) -> CpuModel | None:
     """The CPU model state of the emulator at `url` (its /_stats); None if it does not say
     (a real API Gateway stage, a server that is gone)."""
     parts = urlsplit(url)
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     try:
-        stats = httpx.get(f"{scheme}://{parts.netloc}/_stats", timeout=5.0).json()
-    except (httpx.HTTPError, ValueError):
+        response = httpx.get(f"{scheme}://{parts.netloc}/_stats", timeout=5.0)
+        stats = _EmulatorStats.model_validate_json(response.content)
+    except (httpx.HTTPError, ValidationError):
         return None
-    model = (stats.get("lambda") or {}).get("cpu_model") if isinstance(stats, dict) else None
-    return model if isinstance(model, dict) else None
+    return stats.lambda_.cpu_model if stats.lambda_ is not None else None
 
 
 def _send_reports(report_log: Path) -> list[LambdaReport]:
@@ -143,7 +137,7 @@ def measure_memory_size(
     directory: Path,
     cpu_model: bool = True,
     progress: Progress | None = None,
-) -> TuneResult:
+) -> LambdaTuneRow:
     """Start an emulator at `memory_mb`, register a room of 10, invoke `sendMessage` N times."""
     report_log = directory / f"tune-{memory_mb}mb-reports.log"
     spec = get_target("lambda")
@@ -169,21 +163,22 @@ def measure_memory_size(
             _await_reports(report_log, seq)  # the invocation ended: the next one runs alone
             if progress:
                 progress(memory_mb, "invoked")
-        state = read_cpu_model(emulator.url) or {}
+        state = read_cpu_model(emulator.url)
     sweep_stale()  # if the emulator outlived its grace and was killed, its groups remain
     reports = [r for r in _send_reports(report_log) if r.status is None]
     warm = reports[WARMUP_INVOCATIONS:]
     if len(warm) < invocations:
         raise RuntimeError(f"{memory_mb} MB: {len(warm)} of {invocations} invocations succeeded")
     durations = [r.duration_ms for r in warm]
-    return TuneResult(
+    modelled = state is not None and state.modelled
+    return LambdaTuneRow(
         memory_mb=memory_mb,
         invocations=len(warm),
         duration_p50_ms=round(percentile(durations, 0.5), 2),
         duration_p95_ms=round(percentile(durations, 0.95), 2),
-        billed_duration_p50_ms=percentile([r.billed_duration_ms for r in warm], 0.5),
-        cpu_modelled=bool(state.get("modelled")),
-        unmodelled_reason=None if state.get("modelled") else state.get("reason", "unknown"),
+        billed_duration_p50_ms=int(percentile([r.billed_duration_ms for r in warm], 0.5)),
+        cpu_modelled=modelled,
+        unmodelled_reason=None if modelled else (state.reason if state else "unknown"),
     )
 
 
@@ -193,7 +188,7 @@ def tune(
     cpu_model: bool = True,
     progress: Progress | None = None,
     directory: Path | None = None,
-) -> list[TuneResult]:
+) -> list[LambdaTuneRow]:
     """Measure every memory size in turn (logs in `directory`, a temporary one if None)."""
     if invocations < 1:
         raise ValueError("--invocations must be at least 1")

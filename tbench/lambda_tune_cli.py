@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contract.results import LambdaTuneRow
 from cost_model.cli import Arch
-from cost_model.memory_tune import priced_rows
+from cost_model.memory_tune import PricedTuneRow, priced_rows
 from cost_model.pricing import DEFAULT_PRICING_FILE, load_pricing
 from tbench.lambda_tune import (
     DEFAULT_INVOCATIONS,
     DEFAULT_MEMORY_SIZES,
     ROOM_SIZE,
     WARMUP_INVOCATIONS,
-    TuneResult,
     parse_memory_sizes,
     tune,
 )
@@ -34,7 +33,9 @@ console = Console()
 err_console = Console(stderr=True)  # progress and warnings: stdout stays clean for --json
 
 
-def measure_with_progress(sizes: list[int], invocations: int, cpu_model: bool) -> list[TuneResult]:
+def measure_with_progress(
+    sizes: list[int], invocations: int, cpu_model: bool
+) -> list[LambdaTuneRow]:
     """Run the tuning with a progress bar (on stderr) over every invocation of every size."""
     per_size = WARMUP_INVOCATIONS + invocations
     with Progress(
@@ -55,7 +56,7 @@ def measure_with_progress(sizes: list[int], invocations: int, cpu_model: bool) -
         return tune(sizes, invocations, cpu_model, step)
 
 
-def tune_table(rows: list[dict[str, Any]], invocations: int) -> Table:
+def tune_table(rows: list[PricedTuneRow], invocations: int) -> Table:
     """One row per memory size; the cheapest and the fastest marked."""
     table = Table(
         title=f"sendMessage to a room of {ROOM_SIZE}, {invocations} warm invocations per size, "
@@ -65,13 +66,13 @@ def tune_table(rows: list[dict[str, Any]], invocations: int) -> Table:
     for header in ("memory", "duration p50", "duration p95", "billed p50", "USD / 1M", ""):
         table.add_column(header, justify="right" if header else "left")
     for row in rows:
-        marks = [m for m, key in (("cheapest", "cheapest"), ("fastest", "fastest")) if row[key]]
+        marks = [mark for mark, on in (("cheapest", row.cheapest), ("fastest", row.fastest)) if on]
         table.add_row(
-            f"{row['memory_mb']:,} MB",
-            f"{row['duration_p50_ms']:,.1f} ms",
-            f"{row['duration_p95_ms']:,.1f} ms",
-            f"{row['billed_duration_p50_ms']:,.0f} ms",
-            f"{row['usd_per_million']:,.4f}",
+            f"{row.memory_mb:,} MB",
+            f"{row.duration_p50_ms:,.1f} ms",
+            f"{row.duration_p95_ms:,.1f} ms",
+            f"{row.billed_duration_p50_ms:,.0f} ms",
+            f"{row.usd_per_million:,.4f}",
             ", ".join(marks),
         )
     return table
@@ -107,12 +108,13 @@ def tune_command(
     except (TargetStartError, RuntimeError, TimeoutError, OSError) as exc:
         err_console.print(f"[red]tuning failed: {exc}[/]")
         raise typer.Exit(1) from None
-    rows = priced_rows([result.to_json() for result in results], load_pricing(), arch)
+    rows = priced_rows(results, load_pricing(), arch)
     unmodelled = {r.unmodelled_reason for r in results if not r.cpu_modelled}
     for reason in sorted(filter(None, unmodelled)):
         err_console.print(f"[yellow]durations unmodelled (the machine's CPU): {reason}[/]")
     if as_json:
-        console.out(json.dumps(rows, indent=1), highlight=False)  # as is: no markup, no wrap
+        rows_json = json.dumps([row.model_dump() for row in rows], indent=1)
+        console.out(rows_json, highlight=False)  # as is: no markup, no wrap
         return
     console.print(tune_table(rows, invocations))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -78,7 +78,7 @@ def bytes_per_message(data: RunData) -> Figure:
     """Bytes on the wire per delivered message, both ways: the payload and everything else."""
     targets, totals = _values(data, "bytes_per_delivered", servers_only=False)
     require(bool(targets), "no byte counts in this run")
-    payload = float(data.run.scenario.get("payload_bytes", 0))
+    payload = float(data.run.scenario.payload_bytes)
     figure, (ax,) = new_figure(0.9 + 0.38 * len(targets))
     positions = list(range(len(targets)))[::-1]
     overhead = [max(total - payload, 0.0) for total in totals]

@@ -116,8 +116,9 @@ def latency_vs_users(data: RunData) -> Figure:
         colour = colour_of(target)
         ax.plot(rows["users"], rows["p95_ms"], marker="o", markersize=3, color=colour, label=target)
         ax.plot(rows["users"], rows["p50_ms"], linestyle="--", color=colour, linewidth=0.9)
-    slo = (data.run.scenario.get("sweep") or {}).get("slo_p95_ms")
-    if slo:
+    sweep_settings = data.run.scenario.sweep
+    if sweep_settings is not None:
+        slo = sweep_settings.slo_p95_ms
         marked_line(ax, slo, f"SLO p95 {slo:g} ms", at=0.0, va="bottom")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_ms_label))

@@ -17,10 +17,10 @@ def network_points(data: RunData) -> dict[str, list[tuple[float, float, float]]]
     points: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for key in data.measured:
         network = data.run.targets[key].network
-        if not network or network.get("rtt_p50_ms") is None:
+        if network is None or network.rtt_p50_ms is None:
             continue
         p50, mean = data.metric(key, "delivery_p50_ms"), data.metric(key, "delivery_mean_ms")
-        points[data.run.targets[key].target].append((network["rtt_p50_ms"], p50, mean))
+        points[data.run.targets[key].target].append((network.rtt_p50_ms, p50, mean))
     return {target: sorted(values) for target, values in points.items()}
 
 
@@ -35,8 +35,8 @@ def latency_vs_rtt(data: RunData) -> Figure:
         ax.plot(
             rtts, [p50 for _, p50, _ in values], marker="o", color=colour_of(target), label=target
         )
-    interval_s = data.run.scenario.get("poll_interval_s")
-    if "short-polling" in points and interval_s:
+    interval_s = data.run.scenario.poll_interval_s
+    if "short-polling" in points:
         rtts = sorted({rtt for values in points.values() for rtt, _, _ in values} | {0.0})
         theory = [short_polling_mean_over_link_ms(float(interval_s), rtt) for rtt in rtts]
         ax.plot(

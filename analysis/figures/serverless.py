@@ -95,12 +95,12 @@ def lambda_memory(data: RunData, pricing: Pricing | None = None) -> Figure:
     require(bool(tuned), "no memory tune in this run (no lambda target started here)")
     target = tuned[0]
     result = data.run.targets[target]
-    rows = priced_rows(sorted(result.lambda_tune, key=lambda r: r["memory_mb"]), pricing)
-    memory = [row["memory_mb"] for row in rows]
+    rows = priced_rows(sorted(result.lambda_tune, key=lambda r: r.memory_mb), pricing)
+    memory = [row.memory_mb for row in rows]
     colour = colour_of(target)
     figure, (duration_ax,) = new_figure(3.0)
-    p50 = [row["duration_p50_ms"] for row in rows]
-    p95 = [row["duration_p95_ms"] for row in rows]
+    p50 = [row.duration_p50_ms for row in rows]
+    p95 = [row.duration_p95_ms for row in rows]
     duration_ax.plot(memory, p50, color=colour, marker="o", label="duration p50")
     duration_ax.plot(memory, p95, color=colour, marker="^", linestyle="--", label="duration p95")
     duration_ax.set_xscale("log", base=2)
@@ -112,7 +112,7 @@ def lambda_memory(data: RunData, pricing: Pricing | None = None) -> Figure:
     cost_ax = duration_ax.twinx()
     cost_ax.plot(
         memory,
-        [row["usd_per_million"] for row in rows],
+        [row.usd_per_million for row in rows],
         color=NEUTRAL,
         marker="s",
         label=f"{pricing.currency} per million invocations",
@@ -120,21 +120,21 @@ def lambda_memory(data: RunData, pricing: Pricing | None = None) -> Figure:
     cost_ax.set_ylim(bottom=0)
     cost_ax.set_ylabel(f"{pricing.currency} per million invocations")
     cost_ax.grid(False)
-    configured = (result.deployment or {}).get("function_memory_mb")
-    if isinstance(configured, int) and configured in memory:
+    configured = result.deployment.function_memory_mb if result.deployment else None
+    if configured is not None and configured in memory:
         marked_line(duration_ax, configured, "configured", vertical=True, at=0.02, ha="left")
-    cheapest = next(row for row in rows if row["cheapest"])
+    cheapest = next(row for row in rows if row.cheapest)
     cost_ax.annotate(
         "cheapest",
-        (cheapest["memory_mb"], cheapest["usd_per_million"]),
+        (cheapest.memory_mb, cheapest.usd_per_million),
         textcoords="offset points",
         xytext=(0, 6),
         ha="center",
         fontsize=FONT_SIZE - 1,
         color=NEUTRAL,
     )
-    modelled = all(row.get("cpu_modelled") for row in rows)
-    invocations = rows[0].get("invocations", "?")
+    modelled = all(row.cpu_modelled for row in rows)
+    invocations = rows[0].invocations
     duration_ax.set_title(
         f"{target}: sendMessage to a room of 10, {invocations} invocations per size"
         f"{'' if modelled else ' (CPU unmodelled)'}",

@@ -30,7 +30,7 @@ def short_polling_vs_theory(data: RunData) -> Figure:
     """Measured mean and p99 delivery of short polling beside T/2 + RTT and 0.99·T."""
     targets = [t for t in data.measured if data.run.targets[t].family == "short-polling"]
     require(bool(targets), "no short-polling target measured in this run")
-    interval_s = float(data.run.scenario["poll_interval_s"])
+    interval_s = data.run.scenario.poll_interval_s
     figure, (ax,) = new_figure(2.6)
     width = 0.35
     groups = np.arange(2)

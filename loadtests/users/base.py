@@ -22,6 +22,7 @@ from contract.histograms import CONNECT, FIRST_MESSAGE
 from contract.messages import Publish
 from contract.registry import TargetSpec
 from loadtests.accounting import Receipt, ReceiveLog
+from loadtests.exchange import Outage
 from loadtests.schedule_stamp import intended_at, stamped_body
 from loadtests.session import SESSION, Seat, Session
 
@@ -82,7 +83,7 @@ class DeliverySink:
         self._events = session.deferred_events(request_event)
         self._first_pending = True
         self.connect_started_at = 0.0
-        self._outage: list[float | None] | None = None  # [lost_at, back_at] while reconnecting
+        self._outage: Outage | None = None  # while reconnecting
         # whether this receiver is among a `slow` fault's fraction: a stable draw per sender
         self._slow_draw = zlib.crc32(seat.sender.encode()) % 10_000 / 10_000
 
@@ -99,13 +100,13 @@ class DeliverySink:
     def connection_lost(self, lost_at: float) -> None:
         """The receiving connection broke; the outage lasts until `back()` (time to reconnect)."""
         if self._outage is None and self.log is not None:
-            self._outage = [lost_at, None]
+            self._outage = Outage(lost_at)
             self.session.reconnections.append(self._outage)
 
     def back(self, at: float) -> None:
         """Messages flow again (subscribed, or a poll answered) after a lost connection."""
         if self._outage is not None:
-            self._outage[1] = at
+            self._outage.back_at = at
             self._outage = None
 
     def deliver(self, payloads: list[bytes], received_at: float) -> None:

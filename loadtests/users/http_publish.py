@@ -8,9 +8,10 @@ from typing import Any
 from locust.event import EventHook
 
 from contract import codec
+from contract.loadgen import LoadCounters
 from contract.messages import Publish
 from loadtests.http_client import HttpConnection
-from loadtests.session import Counters, Session
+from loadtests.session import Session
 from loadtests.users.base import ChatUser
 
 
@@ -28,7 +29,7 @@ class HttpPublisher:
         self.request_event = request_event
         self.request_type = request_type
         self.session = session
-        self.counters: Counters = session.counters
+        self.counters: LoadCounters = session.counters
 
     def publish(self, message: Publish) -> bool:
         """POST the message; True on 201 (the publish latency is the response time)."""

@@ -12,8 +12,8 @@ from typing import Any
 from locust.event import EventHook
 
 from contract import codec
+from contract.loadgen import LoadCounters
 from contract.messages import SEND_ACTION, Publish
-from loadtests.session import Counters
 from loadtests.users.base import ChatUser
 from loadtests.websocket_client import WebSocketConnection
 from loadtests.wire import WireCounter
@@ -30,7 +30,7 @@ class WebSocketChatClient:
     """One chat WebSocket; fires Locust request events for connect and failed sends."""
 
     def __init__(
-        self, request_event: EventHook, request_type: str, wire: WireCounter, counters: Counters
+        self, request_event: EventHook, request_type: str, wire: WireCounter, counters: LoadCounters
     ) -> None:
         self.request_event = request_event
         self.request_type = request_type

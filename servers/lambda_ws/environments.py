@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 from servers.lambda_ws.cpu_model import CpuLimit, CpuModel
-from servers.lambda_ws.runtime import HEADER
+from servers.lambda_ws.runtime import HEADER, Event, InvokeRequest, LambdaError, WorkerReply
 
 RUNTIME_MODULE = "servers.lambda_ws.runtime"
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase
@@ -62,7 +62,7 @@ class Invocation:
     request_id: str
     status: Status
     result: Any = None
-    error: dict[str, Any] | None = None
+    error: LambdaError | None = None
 
     @property
     def ok(self) -> bool:
@@ -137,8 +137,8 @@ class Environment:
         ready = await asyncio.wait_for(self._read(), INIT_TIMEOUT_S)
         self.init_ms = (time.perf_counter() - began) * 1000
         self.import_ms = float(ready.get("import_ms", 0.0))
-        if ready.get("error"):
-            raise EnvironmentDied(f"init failed: {ready['error'].get('errorMessage')}")
+        if (error := ready["error"]) is not None:
+            raise EnvironmentDied(f"init failed: {error['errorMessage']}")
         if self.cpu is not None:
             # After init: on AWS the init phase runs faster than the handler (unthrottled).
             self.cpu_limit = self.cpu.limit(self.process.pid, self.function.memory_mb, self.id)
@@ -156,7 +156,7 @@ class Environment:
             "PYTHONUNBUFFERED": "1",
         }
 
-    async def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def invoke(self, request: InvokeRequest) -> WorkerReply:
         """Send one invocation and wait for its reply."""
         assert self.process is not None
         assert self.process.stdin is not None
@@ -168,13 +168,13 @@ class Environment:
             raise EnvironmentDied(f"worker gone: {exc}") from None
         return await self._read()
 
-    async def _read(self) -> dict[str, Any]:
+    async def _read(self) -> WorkerReply:
         assert self.process is not None
         assert self.process.stdout is not None
         try:
             header = await self.process.stdout.readexactly(HEADER.size)
             (length,) = HEADER.unpack(header)
-            message: dict[str, Any] = json.loads(await self.process.stdout.readexactly(length))
+            message: WorkerReply = json.loads(await self.process.stdout.readexactly(length))
         except asyncio.IncompleteReadError:
             raise EnvironmentDied("worker exited") from None
         return message
@@ -238,7 +238,7 @@ class LambdaService:
         if self._log is not None:
             self._log.close()
 
-    async def invoke(self, function_name: str, event: dict[str, Any]) -> Invocation:
+    async def invoke(self, function_name: str, event: Event) -> Invocation:
         """Invoke a function synchronously, as API Gateway's AWS_PROXY integration does."""
         function = self.functions[function_name]
         request_id = str(uuid.uuid4())
@@ -254,9 +254,7 @@ class LambdaService:
         finally:
             self.stats.concurrent_executions -= 1
 
-    async def _invoke(
-        self, function: FunctionConfig, request_id: str, event: dict[str, Any]
-    ) -> Invocation:
+    async def _invoke(self, function: FunctionConfig, request_id: str, event: Event) -> Invocation:
         self.stats.invocations += 1
         asked = time.perf_counter()
         env = await self._acquire(function.name)
@@ -282,7 +280,7 @@ class LambdaService:
             self.stats.queued_invocations += 1
         self.stats.queue_wait_ms_total += queue_wait_ms
         self.stats.queue_wait_ms_max = max(self.stats.queue_wait_ms_max, queue_wait_ms)
-        request = {
+        request: InvokeRequest = {
             "request_id": request_id,
             "function_arn": self._arn(function),
             "deadline_ms": time.time() * 1000 + function.timeout_s * 1000,

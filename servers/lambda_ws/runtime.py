@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, NotRequired, TypedDict
 
 HEADER = struct.Struct("!I")
 # Copies of contract.log_level's variable and default (a test keeps them equal): this module
@@ -28,28 +28,60 @@ DEFAULT_LOG_LEVEL = "WARNING"
 # A record as Lambda's Python runtime writes it to CloudWatch, less the request id.
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"
 
+# The event and the handler's result are the function's own JSON: API Gateway's event shapes
+# (servers/lambda_ws/events.py) in, whatever the handler returns out.
+Event = dict[str, Any]
 
-def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
+
+class LambdaError(TypedDict):
+    """An error in the shape Lambda reports it."""
+
+    errorMessage: str
+    errorType: NotRequired[str]
+    stackTrace: NotRequired[list[str]]
+
+
+class InvokeRequest(TypedDict):
+    """Emulator -> environment: one invocation."""
+
+    request_id: str
+    function_arn: str
+    deadline_ms: float  # epoch ms
+    event: Event
+
+
+class WorkerReply(TypedDict):
+    """Environment -> emulator: `ready` after the init phase, then one `result` a request."""
+
+    type: Literal["ready", "result"]
+    error: LambdaError | None  # the init's (ready) or the invocation's (result)
+    import_ms: NotRequired[float]  # ready
+    result: NotRequired[object]  # result: the handler's return value
+    duration_ms: NotRequired[float]  # result
+    max_memory_used_mb: NotRequired[int]  # result
+
+
+def write_message(stream: BinaryIO, message: WorkerReply) -> None:
     """Send one length-prefixed JSON message."""
     data = json.dumps(message, separators=(",", ":")).encode()
     stream.write(HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def read_message(stream: BinaryIO) -> dict[str, Any] | None:
+def read_message(stream: BinaryIO) -> InvokeRequest | None:
     """Receive one length-prefixed JSON message; None at end of stream."""
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:
         return None
     (length,) = HEADER.unpack(header)
-    message: dict[str, Any] = json.loads(stream.read(length))
+    message: InvokeRequest = json.loads(stream.read(length))
     return message
 
 
 class LambdaContext:
     """The context object handlers receive (the attributes AWS's Python runtime provides)."""
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: InvokeRequest) -> None:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
@@ -64,7 +96,7 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
-def _error(exc: BaseException) -> dict[str, Any]:
+def _error(exc: BaseException) -> LambdaError:
     """An error in the shape Lambda reports it."""
     return {
         "errorMessage": str(exc),
@@ -81,7 +113,7 @@ def _max_memory_used_mb() -> int:
 def serve(module_name: str, function_name: str, requests: BinaryIO, replies: BinaryIO) -> int:
     """Init, then invoke until the emulator closes the request stream."""
     started = time.perf_counter()
-    handler: Callable[[dict[str, Any], LambdaContext], Any] | None = None
+    handler: Callable[[Event, LambdaContext], object] | None = None
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
         init_error = None

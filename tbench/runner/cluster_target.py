@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from contract.addresses import DEFAULT_HOST
 from contract.registry import TargetSpec
+from contract.results import ComponentResources, Deployment
 from tbench.cluster import BrokerKind, Cluster, check_cluster_options, check_deployment
 from tbench.runner.resources import ResourceSampler, summarize
 from tbench.runner.summarize import derived_metrics
@@ -92,9 +92,9 @@ class ClusterTarget:
 
     def deployment(
         self, start: float, end: float, metrics: dict[str, float | int | None]
-    ) -> dict[str, Any]:
+    ) -> Deployment:
         """Replicas, broker, balancer, versions, and each component's resources in [start, end]."""
-        components: dict[str, dict[str, Any]] = {}
+        components: dict[str, ComponentResources] = {}
         pids = self.cluster.components()
         for name, sampler in self._samplers.items():
             figures = {
@@ -108,8 +108,10 @@ class ClusterTarget:
                 "server_cpu_s": figures.get("server_cpu_s"),
             }
             figures |= derived_metrics(per_message)
-            components[name] = {"pid": pids.get(name), **figures}
-        return {**self.cluster.deployment(), "components": components}
+            components[name] = ComponentResources.model_validate({"pid": pids.get(name), **figures})
+        deployment = self.cluster.deployment()
+        deployment.components = components
+        return deployment
 
 
 def server_pids_of(handle: object) -> Callable[[], list[int]]:

@@ -15,10 +15,12 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
 
 from tbench.runner.resources import ResourceSampler, ResourceSeries, Usage
 
@@ -74,40 +76,77 @@ class ContainerReading:
     tasks: int  # pids.current: the cgroup's processes and threads
 
 
-def cpu_percent(stats: Mapping[str, Any]) -> float | None:
+class CpuUsage(BaseModel):
+    """`cpu_usage`: nanoseconds of CPU (cgroup v1 also per CPU)."""
+
+    total_usage: int = 0
+    percpu_usage: list[int] | None = None
+
+
+class CpuStats(BaseModel):
+    """`cpu_stats` / `precpu_stats` (a stream's first reading has an empty previous one)."""
+
+    cpu_usage: CpuUsage = Field(default_factory=CpuUsage)
+    system_cpu_usage: int | None = None
+    online_cpus: int | None = None  # cgroup v2 only
+
+
+class MemoryStats(BaseModel):
+    """`memory_stats`: usage, and the cgroup's own counters (v1 and v2 name them apart)."""
+
+    usage: int | None = None
+    stats: dict[str, int] = Field(default_factory=dict)
+
+
+class PidsStats(BaseModel):
+    """`pids_stats`: the cgroup's processes and threads."""
+
+    current: int | None = None
+
+
+class EngineStats(BaseModel):
+    """One reading of the Engine API's stats (`GET /containers/{id}/stats`), the parts used."""
+
+    cpu_stats: CpuStats = Field(default_factory=CpuStats)
+    precpu_stats: CpuStats = Field(default_factory=CpuStats)
+    memory_stats: MemoryStats = Field(default_factory=MemoryStats)
+    pids_stats: PidsStats = Field(default_factory=PidsStats)
+
+
+def cpu_percent(stats: EngineStats) -> float | None:
     """CPU use between `precpu_stats` and `cpu_stats`, in % of one core (as `docker stats`)."""
-    now, before = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
-    if not before.get("system_cpu_usage"):
+    now, before = stats.cpu_stats, stats.precpu_stats
+    if not before.system_cpu_usage or now.system_cpu_usage is None:
         return None  # the first reading of a stream has no previous one
-    cpu_delta = now["cpu_usage"]["total_usage"] - before["cpu_usage"]["total_usage"]
-    system_delta = now["system_cpu_usage"] - before["system_cpu_usage"]
+    cpu_delta = now.cpu_usage.total_usage - before.cpu_usage.total_usage
+    system_delta = now.system_cpu_usage - before.system_cpu_usage
     # cgroup v2 reports online_cpus only; cgroup v1 also lists per-CPU usage
-    cpus = now.get("online_cpus") or len(now["cpu_usage"].get("percpu_usage") or ()) or 1
+    cpus = now.online_cpus or len(now.cpu_usage.percpu_usage or ()) or 1
     if system_delta <= 0 or cpu_delta < 0:
         return None
     return float(cpu_delta / system_delta * cpus * 100.0)
 
 
-def rss_bytes(memory: Mapping[str, Any]) -> int:
+def rss_bytes(memory: MemoryStats) -> int:
     """Resident memory as `ps` counts it: anonymous plus mapped files, not the page cache."""
-    detail = memory.get("stats") or {}
+    detail = memory.stats
     if "anon" in detail:  # cgroup v2
-        return int(detail["anon"] + detail.get("file_mapped", 0))
+        return detail["anon"] + detail.get("file_mapped", 0)
     if "total_rss" in detail:  # cgroup v1, the container's whole hierarchy
-        return int(detail["total_rss"] + detail.get("total_mapped_file", 0))
+        return detail["total_rss"] + detail.get("total_mapped_file", 0)
     # neither (another platform): what `docker stats` shows, usage less inactive file pages
     inactive = detail.get("inactive_file", detail.get("total_inactive_file", 0))
-    usage = int(memory.get("usage") or 0)
-    return usage - int(inactive) if inactive < usage else usage
+    usage = memory.usage or 0
+    return usage - inactive if inactive < usage else usage
 
 
-def parse_stats(stats: Mapping[str, Any]) -> ContainerReading:
-    """One stats reading of the Engine API (`GET /containers/{id}/stats`)."""
+def parse_stats(stats: EngineStats) -> ContainerReading:
+    """One stats reading's figures."""
     return ContainerReading(
-        cpu_s=stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9,
+        cpu_s=stats.cpu_stats.cpu_usage.total_usage / 1e9,
         cpu_percent=cpu_percent(stats),
-        rss_bytes=rss_bytes(stats.get("memory_stats") or {}),
-        tasks=int((stats.get("pids_stats") or {}).get("current") or 0),
+        rss_bytes=rss_bytes(stats.memory_stats),
+        tasks=stats.pids_stats.current or 0,
     )
 
 
@@ -136,11 +175,12 @@ class ContainerWatch:
         stream: Iterator[dict[str, Any]] | None = None
         try:
             stream = self.container.stats(stream=True, decode=True)
-            for stats in stream:
+            for data in stream:
                 if self._stop.is_set():
                     break
+                stats = EngineStats.model_validate(data)
                 # a stopped container's readings are zeros: keep the last real one
-                if (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage"):
+                if stats.cpu_stats.cpu_usage.total_usage:
                     self.latest = parse_stats(stats)
                     self.first_reading.set()
         except Exception:  # the container went away, or the engine closed the stream

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from conformance.endpoints import http_root
+from contract.loadgen import FaultMeasurement
 from contract.results import FaultOutcome
 from contract.scenario import FaultSlot, Scenario
 from servers.http_common import ADMIN_DROP_PATH
@@ -118,7 +118,7 @@ def resume_covers_s(scenario: Scenario, history_size: int | None, resumes: bool)
 
 
 def fault_outcomes(
-    measured: list[dict[str, Any]],
+    measured: list[FaultMeasurement],
     injections: dict[int, Injection],
     rows: list[dict[str, float]],
     late_after_s: float,
@@ -126,39 +126,40 @@ def fault_outcomes(
 ) -> list[FaultOutcome]:
     """One row per fault slot: the load generator's figures, the injection, server memory."""
     outcomes = []
-    for index, slot in enumerate(measured):
+    for index, measurement in enumerate(measured):
+        slot = measurement.slot
         injection = injections.get(index) or Injection(error="not injected (the run ended first)")
-        if slot["kind"] == "slow" and injection.error is None:
-            injection.injected_at = float(slot["at"])  # the clients pause on schedule
-        hit_at = injection.injected_at or float(slot["at"])
-        rss_before, rss_peak = rss_around(rows, hit_at, float(slot["end"]))
-        back_by = slot.get("back_by")
+        if slot.kind == "slow" and injection.error is None:
+            injection.injected_at = slot.at  # the clients pause on schedule
+        hit_at = injection.injected_at or slot.at
+        rss_before, rss_peak = rss_around(rows, hit_at, slot.end)
+        back_by = measurement.back_by
         outcomes.append(
             FaultOutcome(
-                kind=slot["kind"],
-                window_start=slot["start"],
-                window_end=slot["end"],
-                planned_at=slot["at"],
+                kind=slot.kind,
+                window_start=slot.start,
+                window_end=slot.end,
+                planned_at=slot.at,
                 injected_at=injection.injected_at,
                 error=injection.error,
                 server_down_s=injection.server_down_s,
                 dropped=injection.dropped,
-                slow_clients=slot.get("slow_clients") if slot["kind"] == "slow" else None,
-                reconnects=slot["reconnects"],
-                not_reconnected=slot["not_reconnected"],
-                reconnect_p50_ms=_rounded(slot.get("reconnect_p50_ms")),
-                reconnect_max_ms=_rounded(slot.get("reconnect_max_ms")),
+                slow_clients=measurement.slow_clients if slot.kind == "slow" else None,
+                reconnects=measurement.reconnects,
+                not_reconnected=measurement.not_reconnected,
+                reconnect_p50_ms=_rounded(measurement.reconnect_p50_ms),
+                reconnect_max_ms=_rounded(measurement.reconnect_max_ms),
                 recovered_s=(
                     round(back_by - hit_at, 3)
                     if back_by is not None and injection.injected_at is not None
                     else None
                 ),
-                expected=slot["expected"],
-                delivered=slot["delivered"],
-                lost=slot["lost"],
-                lost_everywhere=slot.get("lost_everywhere", 0),
-                duplicated=slot["duplicated"],
-                late=slot["late"],
+                expected=measurement.expected,
+                delivered=measurement.delivered,
+                lost=measurement.lost,
+                lost_everywhere=measurement.lost_everywhere,
+                duplicated=measurement.duplicated,
+                late=measurement.late,
                 late_after_s=late_after_s,
                 rss_before_bytes=rss_before,
                 rss_peak_bytes=rss_peak,

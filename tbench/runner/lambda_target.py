@@ -10,10 +10,9 @@ report prices Lambda from when the run itself was saturated.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from contract.registry import TargetSpec
-from contract.results import FLAG_DURATIONS_UNMODELLED, TargetResult
+from contract.results import FLAG_DURATIONS_UNMODELLED, CpuModel, Deployment, TargetResult
 from tbench.lambda_tune import configured_memory_mb, tune
 
 RUN_TUNE_SIZES = (128, 512, 1769)  # beside the configured size: the ends and a middle
@@ -26,16 +25,14 @@ def has_cpu_model(spec: TargetSpec) -> bool:
     return spec.no_cpu_model_option is not None
 
 
-def record(result: TargetResult, state: dict[str, Any] | None) -> None:
+def record(result: TargetResult, state: CpuModel | None) -> None:
     """Put the CPU model into the target's deployment; flag durations it did not model."""
     if state is None:
         return
-    result.deployment = {
-        **(result.deployment or {}),
-        "cpu_model": state,
-        "function_memory_mb": configured_memory_mb(),
-    }
-    if not state.get("modelled") and FLAG_DURATIONS_UNMODELLED not in result.flags:
+    deployment = result.deployment = result.deployment or Deployment()
+    deployment.cpu_model = state
+    deployment.function_memory_mb = configured_memory_mb()
+    if not state.modelled and FLAG_DURATIONS_UNMODELLED not in result.flags:
         result.flags.append(FLAG_DURATIONS_UNMODELLED)
 
 
@@ -50,7 +47,8 @@ def short_tune(result: TargetResult, target_dir: Path, cpu_model: bool) -> str |
         sizes, directory = run_tune_sizes(), target_dir / TUNE_DIR
         rows = tune(sizes, RUN_TUNE_INVOCATIONS, cpu_model, directory=directory)
     except Exception as exc:  # the tune is an addition: its failure must not lose the load
-        result.deployment = {**(result.deployment or {}), "tune_error": str(exc)}
+        deployment = result.deployment = result.deployment or Deployment()
+        deployment.tune_error = str(exc)
         return str(exc)
-    result.lambda_tune = [row.to_json() for row in rows]
+    result.lambda_tune = rows
     return None

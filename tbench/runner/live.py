@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,20 +10,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from contract.loadgen import LiveStatus
 from contract.results import RunResult, TargetStatus
 
 
-def _ms(value: Any) -> str:
+def _ms(value: float | int | None) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def read_status(status_path: Path) -> dict[str, Any]:
-    """The Locust conductor's status.json ({} before it is written, or if it is half-read)."""
-    try:
-        status: dict[str, Any] = json.loads(status_path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return status
 
 
 class LiveDisplay:
@@ -62,17 +53,17 @@ class LiveDisplay:
             note = f"  {row['note']}" if row.get("note") else ""
             self.console.print(f"{target}: {phase}{note}", highlight=False)
 
-    def follow_status(self, target: str, status: dict[str, Any]) -> None:
-        """Copy the Locust conductor's status (`read_status`) into the target's row."""
-        if not status:
+    def follow_status(self, target: str, status: LiveStatus | None) -> None:
+        """Copy the Locust conductor's status (None: none yet) into the target's row."""
+        if status is None:
             return
         self.update(
             target,
-            phase=status.get("phase", "?"),
-            users=status.get("users"),
-            deliver_per_s=status.get("deliver_per_s"),
-            p50_ms=status.get("p50_ms"),
-            p99_ms=status.get("p99_ms"),
+            phase=status.phase,
+            users=status.users,
+            deliver_per_s=status.deliver_per_s,
+            p50_ms=status.p50_ms,
+            p99_ms=status.p99_ms,
         )
 
     def _table(self) -> Table:
@@ -98,7 +89,7 @@ class LiveDisplay:
 
 def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
     """Print one row per target, then errors and flags; return how many targets failed."""
-    table = Table(title=f"run {run.run_id}: {run.scenario.get('name')}", title_justify="left")
+    table = Table(title=f"run {run.run_id}: {run.scenario.name}", title_justify="left")
     for column in ("target", "status", "delivered", "expected", "lost", "dup", "p50 ms", "p99 ms"):
         table.add_column(column, justify="left" if column in ("target", "status") else "right")
     notes: list[str] = []
@@ -169,18 +160,19 @@ def network_table(run: RunResult) -> Table:
         table.add_column(column, justify="left" if column in columns[:2] else "right")
     for key, result in run.targets.items():
         network = result.network
-        if not network:
+        if network is None:
             continue
-        packets = network.get("relay_packets_down", 0) + network.get("relay_packets_up", 0)
-        per_packet = network["relay_cpu_s"] * 1e6 / packets if packets else None
+        packets = network.relay_packets
+        cpu_s = network.relay_cpu_s
+        per_packet = cpu_s * 1e6 / packets if packets and cpu_s is not None else None
         table.add_row(
             key,
-            network["mechanism"],
-            f"{network['profile']['rtt_ms']:g}",
-            _ms(network.get("rtt_p50_ms")),
-            f"{network['profile']['loss'] * 100:g} %",
-            str(network.get("server_retrans_segs", 0) + network.get("client_retrans_segs", 0)),
-            _ms(network.get("relay_cpu_us_per_delivered")),
+            network.mechanism,
+            f"{network.profile.rtt_ms:g}",
+            _ms(network.rtt_p50_ms),
+            f"{network.profile.loss * 100:g} %",
+            str(network.retransmits),
+            _ms(network.relay_cpu_us_per_delivered),
             _ms(per_packet),
         )
     return table

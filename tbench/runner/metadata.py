@@ -10,11 +10,10 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import psutil
 
-from contract.results import HostInfo
+from contract.results import HeldEqual, HostInfo, Limits, Setting
 
 PACKAGES = (
     "transport-bench",
@@ -101,14 +100,14 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return versions
 
 
-def _setting_text(value: Any) -> Any:
+def _setting_text(value: object) -> Setting:
     # JSON scalars as they are; a protocol class by its name.
     if isinstance(value, int | float | str | None):
         return value
-    return getattr(value, "__name__", repr(value))
+    return str(getattr(value, "__name__", repr(value)))
 
 
-def held_equal() -> dict[str, Any]:
+def held_equal() -> HeldEqual:
     """What every target shares (broker, serializer, uvicorn settings, limits), for the report."""
     # Imported here: only a run needs the servers' settings, and the emulator pulls in boto3.
     from servers.lambda_ws.emulator import uvicorn_settings as emulator_settings
@@ -116,23 +115,23 @@ def held_equal() -> dict[str, Any]:
     from servers.settings import Settings
 
     settings = Settings.from_env()  # the targets inherit the runner's environment
-    return {
-        "broker": settings.broker_url,
-        "serializer": f"orjson {package_versions(('orjson',)).get('orjson', '?')} (contract.codec)",
-        "uvicorn": {key: _setting_text(value) for key, value in UVICORN_SETTINGS.items()},
-        "gc_thresholds": list(GC_THRESHOLDS),  # CPython's, set alike in every target's server
-        "limits": {
-            "history_size": settings.history_size,
-            "queue_size": settings.queue_size,
-            "long_poll_max_wait_s": settings.long_poll_max_wait_s,
-            "sse_ping_s": settings.sse_ping_s,
-            "max_message_bytes": settings.max_message_bytes,
-            "max_connections": settings.max_connections,
-            "request_timeout_s": settings.request_timeout_s,
-        },
-        "lambda_emulator_uvicorn_differs": {
+    return HeldEqual(
+        broker=settings.broker_url,
+        serializer=f"orjson {package_versions(('orjson',)).get('orjson', '?')} (contract.codec)",
+        uvicorn={key: _setting_text(value) for key, value in UVICORN_SETTINGS.items()},
+        gc_thresholds=list(GC_THRESHOLDS),
+        limits=Limits(
+            history_size=settings.history_size,
+            queue_size=settings.queue_size,
+            long_poll_max_wait_s=settings.long_poll_max_wait_s,
+            sse_ping_s=settings.sse_ping_s,
+            max_message_bytes=settings.max_message_bytes,
+            max_connections=settings.max_connections,
+            request_timeout_s=settings.request_timeout_s,
+        ),
+        lambda_emulator_uvicorn_differs={
             key: _setting_text(value)
             for key, value in emulator_settings().items()
             if UVICORN_SETTINGS.get(key) != value
         },
-    }
+    )

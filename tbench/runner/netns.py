@@ -25,9 +25,12 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, Self
+from typing import IO, Self
+
+from pydantic import ValidationError
 
 from contract.network_profile import NetworkProfile
+from contract.results import NetworkRecord, RelayCounters, Retransmissions, RttProbe
 from tbench.runner import tun_relay
 
 NAMESPACE_PREFIX = "tb-"
@@ -164,7 +167,7 @@ class EmulatedLink:
     pid: int = field(default_factory=os.getpid)
     mechanism: str = ""
     relay: subprocess.Popen[str] | None = None
-    relay_counters: dict[str, Any] = field(default_factory=dict)
+    relay_counters: RelayCounters | None = None  # once the relay has stopped
     reaper: subprocess.Popen[bytes] | None = None
 
     @property
@@ -326,9 +329,10 @@ class EmulatedLink:
             self.relay.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 out, _ = self.relay.communicate(timeout=5.0)
-                with contextlib.suppress(json.JSONDecodeError):
+                with contextlib.suppress(ValidationError):
                     lines = [line for line in out.splitlines() if line.startswith("{")]
-                    self.relay_counters = json.loads(lines[-1]) if lines else {}
+                    if lines:
+                        self.relay_counters = RelayCounters.model_validate_json(lines[-1])
             if self.relay.poll() is None:
                 self.relay.kill()
                 self.relay.wait()
@@ -341,7 +345,7 @@ class EmulatedLink:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.reaper.wait(10.0)
 
-    def measure_rtt(self, port: int, count: int = 20) -> dict[str, float]:
+    def measure_rtt(self, port: int, count: int = 20) -> RttProbe:
         """TCP connect times from the client's namespace to the server's port (ms)."""
         out = _run(
             [
@@ -356,29 +360,29 @@ class EmulatedLink:
             self.client_ns,
         )
         samples: list[float] = json.loads(out)
-        return {
-            "rtt_p50_ms": statistics.median(samples),
-            "rtt_min_ms": min(samples),
-            "rtt_max_ms": max(samples),
-            "rtt_samples": len(samples),
-        }
+        return RttProbe(
+            rtt_p50_ms=statistics.median(samples),
+            rtt_min_ms=min(samples),
+            rtt_max_ms=max(samples),
+            rtt_samples=len(samples),
+        )
 
-    def tcp_retransmissions(self) -> dict[str, int]:
+    def tcp_retransmissions(self) -> Retransmissions:
         """Segments TCP retransmitted in each namespace (/proc/net/snmp, RetransSegs)."""
-        return {
-            "server_retrans_segs": _retrans_segs(self.server_ns),
-            "client_retrans_segs": _retrans_segs(self.client_ns),
-        }
+        return Retransmissions(
+            server_retrans_segs=_retrans_segs(self.server_ns),
+            client_retrans_segs=_retrans_segs(self.client_ns),
+        )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> NetworkRecord:
         """What run.json records: profile, mechanism, namespaces."""
-        return {
-            "profile": self.profile.to_json(),
-            "mechanism": self.mechanism,
-            "server_namespace": self.server_ns,
-            "client_namespace": self.client_ns,
-            "server_address": self.addresses.server,
-        }
+        return NetworkRecord(
+            profile=self.profile,
+            mechanism=self.mechanism,
+            server_namespace=self.server_ns,
+            client_namespace=self.client_ns,
+            server_address=self.addresses.server,
+        )
 
 
 def _add_qdisc(namespace: str, shape: list[str]) -> None:

@@ -7,31 +7,33 @@ never loses the targets already measured. Children are stopped in `finally` bloc
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 from rich.console import Console
 
 from contract.addresses import DEFAULT_HOST
+from contract.loadgen import LiveStatus, LoadgenResult
 from contract.network_profile import NetworkProfile
 from contract.registry import TargetSpec
 from contract.results import (
     FLAG_FAULTS,
     LOADGEN_FILE,
     STATUS_FILE,
+    CpuModel,
+    Deployment,
+    LoadGenerator,
     RunResult,
     TargetResult,
     TargetStatus,
     save_run,
 )
-from contract.scenario import JOIN_TIMEOUT_S, FaultKind, FaultSlot, Scenario
+from contract.scenario import JOIN_TIMEOUT_S, FaultKind, Scenario
 from loadtests import scenario_files
 from loadtests.users import user_class_name
 from servers.lambda_ws.cpu_model import sweep_stale
@@ -61,12 +63,12 @@ from tbench.runner.faults import (
     refusal,
     resume_covers_s,
 )
-from tbench.runner.live import LiveDisplay, read_status
+from tbench.runner.live import LiveDisplay
 from tbench.runner.liveness import LivenessWatch
 from tbench.runner.locust_process import LocustPlan, LocustRun
 from tbench.runner.netns import EmulatedLink, NetworkSetupError, prerequisite_problem
 from tbench.runner.resources import ResourceSampler, summarize
-from tbench.runner.summarize import derived_metrics, flags_for, loadgen_metrics, measured_window
+from tbench.runner.summarize import derived_metrics, flags_for, loadgen_metrics
 from tbench.runner.targets import GivenTarget, StartedTarget, TargetHandle, parse_target_urls
 from tbench.runner.verification import Verification, verify_all
 
@@ -200,12 +202,12 @@ class ComparisonRun:
             host=metadata.host_info(),
             python=sys.version.split()[0],
             packages=metadata.package_versions(),
-            scenario=self.scenario.model_dump(),
-            load_generator={
-                "workers": options.workers,
-                "remote_workers": options.remote_workers,
-                "mode": "distributed" if options.workers + options.remote_workers else "local",
-            },
+            scenario=self.scenario,
+            load_generator=LoadGenerator(
+                workers=options.workers,
+                remote_workers=options.remote_workers,
+                mode="distributed" if options.workers + options.remote_workers else "local",
+            ),
             held_equal=metadata.held_equal(),
             targets={
                 item.key: TargetResult(target=item.spec.name, family=item.spec.family)
@@ -304,7 +306,7 @@ class ComparisonRun:
         result.started_at = metadata.now_iso()
         try:
             if verdict is not None:
-                result.verification = verdict.to_json()
+                result.verification = verdict.to_record()
                 if not verdict.passed:
                     raise TargetFailed("failed verification: " + "; ".join(verdict.failures[:5]))
             live.update(key, phase="waiting")
@@ -343,7 +345,7 @@ class ComparisonRun:
         except TargetStartError as exc:
             raise TargetFailed(f"did not start: {exc}") from None
         if link is not None:
-            result.network = link.describe() | link.measure_rtt(NETWORK_SERVER_PORT)
+            result.network = link.describe().with_rtt(link.measure_rtt(NETWORK_SERVER_PORT))
         plan = LocustPlan(
             user_class=user_class_name(spec),
             url=handle.url,
@@ -364,7 +366,7 @@ class ComparisonRun:
         sampler = self._sampler(spec, handle, lambda: locust.pids)
         injector = FaultInjector(handle)
         watch = LivenessWatch(handle.url)
-        cpu_state: dict[str, Any] | None = None
+        cpu_state: CpuModel | None = None
         try:
             sampler.start()
             watch.start()
@@ -383,7 +385,7 @@ class ComparisonRun:
             locust.stop()
             series = sampler.stop(target_dir / "resources.csv")
             if link is not None and result.network is not None:
-                result.network |= link.tcp_retransmissions()
+                result.network = result.network.with_retransmissions(link.tcp_retransmissions())
             handle.stop()
             if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
                 sweep_stale()  # the groups of an emulator killed before its cleanup
@@ -392,35 +394,38 @@ class ComparisonRun:
             raise TargetFailed(
                 f"Locust ended without results (exit code {locust.poll()}):\n{locust.log_tail()}"
             )
-        loadgen = json.loads(loadgen_path.read_text())
+        loadgen = LoadgenResult.read(loadgen_path)
         metrics = loadgen_metrics(loadgen)
-        metrics |= summarize(series, *measured_window(loadgen))
+        metrics |= summarize(series, *loadgen.measured_window())
         metrics |= derived_metrics(metrics)
         result.metrics = metrics
-        result.sweep = loadgen.get("sweep") or []
+        result.sweep = loadgen.sweep
         result.flags = flags_for(metrics)
         if link is not None and result.network is not None:
             link.stop()  # the relay's counters are final once it has stopped
-            result.network |= relay_cost(link.relay_counters, metrics.get("delivered"))
+            if link.relay_counters is not None:
+                result.network = result.network.with_relay(
+                    link.relay_counters, metrics.get("delivered")
+                )
         if self.scenario.faults is not None:
             result.faults = fault_outcomes(
-                loadgen.get("faults") or [],
+                loadgen.faults,
                 injector.injections,
                 series.rows,
                 self.scenario.faults.late_after_s,
                 resume_covers_s(
                     self.scenario,
-                    self.run.held_equal.get("limits", {}).get("history_size"),
+                    self.run.held_equal.limits.history_size if self.run.held_equal else None,
                     spec.supports_resume,
                 ),
             )
             result.flags.append(FLAG_FAULTS)
         if isinstance(handle, ClusterTarget):
-            result.deployment = handle.deployment(*measured_window(loadgen), metrics)
+            result.deployment = handle.deployment(*loadgen.measured_window(), metrics)
         elif wants_cluster(self.replicas, self.broker):
-            result.deployment = {"replicas": 1, "note": replicable(spec)}
+            result.deployment = Deployment(replicas=1, note=replicable(spec))
         elif isinstance(sampler, DockerStatsSampler):
-            result.deployment = {"runtime": "docker", "containers": sampler.server_containers}
+            result.deployment = Deployment(runtime="docker", containers=sampler.server_containers)
         lambda_target.record(result, cpu_state)
         if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
             live.update(spec.name, phase="tuning memory")
@@ -445,8 +450,8 @@ class ComparisonRun:
         while locust.poll() is None:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
-            status = read_status(status_path)  # once per round: live row and fault schedule
-            for slot, injection in injector.poll(_fault_slots(status)):
+            status = LiveStatus.read(status_path)  # once per round: live row and fault schedule
+            for slot, injection in injector.poll(status.faults if status is not None else []):
                 note = injection.error or f"{slot.kind} injected"
                 live.update(key, phase=f"fault: {slot.kind}", note=note[:80])
             if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
@@ -460,7 +465,7 @@ class ComparisonRun:
                 )
             live.follow_status(key, status)
             time.sleep(POLL_INTERVAL_S)
-        live.follow_status(key, read_status(status_path))
+        live.follow_status(key, LiveStatus.read(status_path))
 
     def _files(self, target_dir: Path) -> dict[str, str]:
         files = {}
@@ -468,20 +473,3 @@ class ComparisonRun:
             if path.is_file() and not path.name.startswith("."):
                 files[str(path.relative_to(target_dir))] = str(path.relative_to(self.run_dir))
         return files
-
-
-def relay_cost(counters: dict[str, Any], delivered: float | int | None) -> dict[str, Any]:
-    """The relay's packets and CPU, and its CPU per delivered message (µs); {} without one."""
-    if not counters:
-        return {}
-    cost = {f"relay_{name}": value for name, value in counters.items()}
-    if counters.get("wall_s"):  # near 100 % the relay, not the profile, sets the latency
-        cost["relay_cpu_percent"] = counters["cpu_s"] * 100 / counters["wall_s"]
-    if delivered:
-        cost["relay_cpu_us_per_delivered"] = counters["cpu_s"] * 1e6 / delivered
-    return cost
-
-
-def _fault_slots(status: dict[str, Any]) -> list[FaultSlot]:
-    """The fault schedule the conductor published in its status (empty before the timeline)."""
-    return [FaultSlot.from_json(slot) for slot in status.get("faults") or ()]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from contract.loadgen import LoadgenResult
 from contract.results import (
     FLAG_ENDED_EARLY,
     FLAG_ERRORS,
@@ -12,17 +11,6 @@ from contract.results import (
     LOADGEN_SATURATION_PERCENT,
 )
 
-LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "p999", "max")
-
-
-def measured_window(loadgen: dict[str, Any]) -> tuple[float, float]:
-    """(start, end) epoch seconds of the measured window: first window start to publish end."""
-    timeline = loadgen.get("timeline") or {}
-    windows = timeline.get("windows") or []
-    start = float(windows[0][1]) if windows else 0.0
-    end = timeline.get("publish_end") or (windows[-1][2] if windows else None) or start
-    return start, float(end)
-
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
@@ -30,48 +18,42 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 4)
 
 
-def loadgen_metrics(loadgen: dict[str, Any]) -> dict[str, float | int | None]:
+def loadgen_metrics(loadgen: LoadgenResult) -> dict[str, float | int | None]:
     """Delivery accounting, latencies, requests and bytes from the load generator's result."""
-    delivery = loadgen["delivery"]
-    window = loadgen.get("window") or {}
-    counters = loadgen.get("counters") or {}
-    scenario = loadgen.get("scenario") or {}
-    sweep = loadgen.get("sweep") or []
-    users = (
-        sweep[-1]["users"]
-        if sweep
-        else scenario.get("rooms", 0) * scenario.get("users_per_room", 0)
-    )
-    seconds = window.get("seconds") or None
-    receipts = window.get("receipts") or None
-    measured_deliveries = loadgen["latency"]["delivery"].get("count") or 0
+    delivery = loadgen.delivery
+    window = loadgen.window
+    seconds = (window.seconds or None) if window is not None else None
+    receipts = (window.receipts or None) if window is not None else None
+    measured_deliveries = loadgen.latency["delivery"].count
     metrics: dict[str, float | int | None] = {
-        "users": users,
+        "users": loadgen.users(),
         "measured_s": round(seconds, 3) if seconds else None,
-        **{key: delivery[key] for key in ("published", "expected", "delivered", "lost")},
-        "duplicated": delivery["duplicated"],
-        "out_of_order": delivery["out_of_order"],
-        "unexpected": delivery["unexpected"],
+        "published": delivery.published,
+        "expected": delivery.expected,
+        "delivered": delivery.delivered,
+        "lost": delivery.lost,
+        "duplicated": delivery.duplicated,
+        "out_of_order": delivery.out_of_order,
+        "unexpected": delivery.unexpected,
         "delivered_per_s": _ratio(measured_deliveries, seconds),
-        "requests": window.get("requests"),
-        "requests_per_delivered": _ratio(window.get("requests"), receipts),
-        "empty_polls": window.get("empty_polls"),
-        "bytes_sent": window.get("bytes_sent"),
-        "bytes_received": window.get("bytes_received"),
-        "bytes_per_delivered": _ratio(
-            (window.get("bytes_sent") or 0) + (window.get("bytes_received") or 0), receipts
+        "requests": window.requests if window is not None else None,
+        "requests_per_delivered": _ratio(window.requests, receipts) if window is not None else None,
+        "empty_polls": window.empty_polls if window is not None else None,
+        "bytes_sent": window.bytes_sent if window is not None else None,
+        "bytes_received": window.bytes_received if window is not None else None,
+        "bytes_per_delivered": (
+            _ratio(window.bytes_sent + window.bytes_received, receipts)
+            if window is not None
+            else None
         ),
-        "errors": sum(
-            counters.get(name, 0) for name in ("connect_errors", "publish_errors", "receive_errors")
-        ),
-        "reconnects": counters.get("reconnects", 0),
-        "clock_skew_samples": loadgen.get("clock_skew_samples", 0),
-        "knee_users": loadgen.get("knee_users"),
-        "ended_early": int(bool(loadgen.get("ended_early"))),
+        "errors": loadgen.counters.errors,
+        "reconnects": loadgen.counters.reconnects,
+        "clock_skew_samples": loadgen.clock_skew_samples,
+        "knee_users": loadgen.knee_users,
+        "ended_early": int(loadgen.ended_early),
     }
-    for name, summary in loadgen["latency"].items():
-        for stat in LATENCY_STATS:
-            value = summary.get(f"{stat}_ms")
+    for name, summary in loadgen.latency.items():
+        for stat, value in summary.by_stat().items():
             metrics[f"{name}_{stat}_ms"] = round(value, 3) if value is not None else None
     return metrics
 

@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
-import json
 import os
 import queue
 import random
@@ -26,6 +25,8 @@ import struct
 import sys
 import threading
 import time
+
+from contract.results import RelayCounters
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -119,7 +120,7 @@ class DelayLine:
                 self.write_errors += 1
 
 
-def relay(args: argparse.Namespace) -> dict[str, object]:
+def relay(args: argparse.Namespace) -> RelayCounters:
     """Run both directions until SIGTERM or stdin EOF; return the counters."""
     setns(args.server_ns)
     server_fd = open_tun(args.server_dev)
@@ -142,15 +143,15 @@ def relay(args: argparse.Namespace) -> dict[str, object]:
                 stop.set()
     down.join()
     up.join()
-    return {
-        "packets_down": down.packets,
-        "packets_up": up.packets,
-        "bytes_down": down.bytes,
-        "bytes_up": up.bytes,
-        "write_errors": down.write_errors + up.write_errors,
-        "cpu_s": _cpu_s() - cpu_at_start,
-        "wall_s": time.monotonic() - started,
-    }
+    return RelayCounters(
+        packets_down=down.packets,
+        packets_up=up.packets,
+        bytes_down=down.bytes,
+        bytes_up=up.bytes,
+        write_errors=down.write_errors + up.write_errors,
+        cpu_s=_cpu_s() - cpu_at_start,
+        wall_s=time.monotonic() - started,
+    )
 
 
 def _cpu_s() -> float:
@@ -170,7 +171,8 @@ def main() -> None:
     args = parser.parse_args()
     counters = relay(args)
     with contextlib.suppress(BrokenPipeError):
-        print(json.dumps(counters), flush=True)  # the protocol's last line: the runner reads it
+        # the protocol's last line: the runner reads it
+        print(counters.model_dump_json(), flush=True)
 
 
 if __name__ == "__main__":

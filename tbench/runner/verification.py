@@ -6,10 +6,10 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from conformance import CheckResult, Status
 from contract.registry import TargetSpec
+from contract.results import Verification as VerificationRecord
 from tbench.verify import verify_targets
 
 
@@ -22,14 +22,14 @@ class Verification:
     failures: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_record(self) -> VerificationRecord:
         """For run.json."""
-        return {
-            "passed": self.passed,
-            "counts": self.counts,
-            "failures": self.failures,
-            "duration_s": round(self.duration_s, 2),
-        }
+        return VerificationRecord(
+            passed=self.passed,
+            counts=self.counts,
+            failures=self.failures,
+            duration_s=round(self.duration_s, 2),
+        )
 
 
 def _verdict(results: list[CheckResult], duration_s: float) -> Verification:

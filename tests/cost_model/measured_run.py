@@ -6,15 +6,21 @@ from pathlib import Path
 
 from contract.lambda_report import REPORT_LOG_FILE, EmulatorRecord, LambdaReport
 from contract.results import HostInfo, RunResult, TargetResult, TargetStatus, save_run
+from contract.scenario import parse_scenario
 
-SCENARIO = {
-    "name": "tiny",
-    "rooms": 2,
-    "users_per_room": 5,
-    "publisher_fraction": 0.2,  # one publisher per room
-    "publish_rate_per_s": 1.0,
-    "payload_bytes": 100,
-}
+SCENARIO = parse_scenario(
+    {
+        "name": "tiny",
+        "rooms": 2,
+        "users_per_room": 5,
+        "publisher_fraction": 0.2,  # one publisher per room
+        "publish_rate_per_s": 1.0,
+        "payload_bytes": 100,
+        "spawn_rate": 10.0,
+        "warmup_s": 1.0,
+        "duration_s": 10.0,
+    }
+)
 BASE_RSS = 50 * 1024 * 1024
 
 

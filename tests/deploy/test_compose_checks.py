@@ -6,13 +6,30 @@ import json
 import os
 from pathlib import Path
 
+from contract.loadgen import DeliveryCounts, LoadCounters, LoadgenResult, WireBytes
 from contract.registry import TARGETS
-from contract.results import LOADGEN_FILE
+from contract.results import LOADGEN_FILE, load_run
 from devtools.compose_checks import failures, new_run_dir, summary
 from devtools.compose_test import deployments, nofile_limit, scale_images
 from tests.fixtures import copy_smoke_run
 
 LAMBDA_ONLY = {"lambda": 2}
+
+
+def loadgen_of(run_dir: Path, processes: int) -> LoadgenResult:
+    """A load generator's result with only its process count filled in."""
+    return LoadgenResult(
+        user_class="ChatUser",
+        scenario=load_run(run_dir).scenario,
+        processes=processes,
+        timeline=None,
+        delivery=DeliveryCounts(),
+        latency={},
+        counters=LoadCounters(),
+        wire=WireBytes(),
+        window=None,
+        clock_skew_samples=0,
+    )
 
 
 def as_compose_run(run_dir: Path, workers: int) -> None:
@@ -23,7 +40,7 @@ def as_compose_run(run_dir: Path, workers: int) -> None:
         count = LAMBDA_ONLY.get(name, 1)
         result["deployment"] = {"runtime": "docker", "containers": [f"c{i}" for i in range(count)]}
         result["metrics"] |= {"lost": 0, "server_cpu_s": 0.5}  # the fixture's lambda lost some
-        (run_dir / name / LOADGEN_FILE).write_text(json.dumps({"processes": workers + 1}))
+        loadgen_of(run_dir, processes=workers + 1).write(run_dir / name / LOADGEN_FILE)
     run_file.write_text(json.dumps(run))
     for report in ("report.html", "report.pdf"):
         (run_dir / report).write_text("report")

@@ -42,7 +42,7 @@ def test_tally_expects_only_what_was_published_while_the_receiver_was_in():
     for seq in (4, 5, 7, 8):  # 6 is missing; 2 arrived early (inside no window)
         log.record("p", seq)
     log.record("p", 2)
-    result = tally(ledger, [log.to_json()], left_at_default=100.0, margin_s=JOIN_MARGIN_S)
+    result = tally(ledger, [log.to_record()], left_at_default=100.0, margin_s=JOIN_MARGIN_S)
     assert (result.expected, result.delivered, result.lost) == (5, 4, 1)  # seqs 4..8
     assert result.unexpected == 1
     assert result.out_of_order == 1
@@ -50,18 +50,18 @@ def test_tally_expects_only_what_was_published_while_the_receiver_was_in():
 
 def test_tally_merges_ledgers_from_several_processes():
     ledger = _ledger("room", "p1", [1.0, 2.0])
-    ledger.merge_json(_ledger("room", "p2", [1.5, 2.5]).to_json())
+    ledger.merge(_ledger("room", "p2", [1.5, 2.5]).rooms)
     log = ReceiveLog("room", joined_at=0.0)
     for sender in ("p1", "p2"):
         log.record(sender, 1)
         log.record(sender, 2)
-    result = tally(ledger, [log.to_json()], left_at_default=10.0)
+    result = tally(ledger, [log.to_record()], left_at_default=10.0)
     assert (result.published, result.expected, result.delivered, result.lost) == (4, 4, 4, 0)
 
 
 def test_messages_of_other_rooms_are_not_expected():
     ledger = _ledger("other", "p", [1.0, 2.0])
-    result = tally(ledger, [ReceiveLog("room", 0.0).to_json()], left_at_default=10.0)
+    result = tally(ledger, [ReceiveLog("room", 0.0).to_record()], left_at_default=10.0)
     assert (result.expected, result.lost) == (0, 0)
 
 
@@ -93,7 +93,7 @@ def test_tally_windows_attributes_by_sent_at_and_tells_losses_everywhere_apart()
         own.record("p", seq)
     for seq in (1, 2, 3, 4, 6, 9, 10):  # q also missed 7 and 8 (a reconnect without resume)
         other.record("p", seq)
-    receivers = [own.to_json(), other.to_json()]
+    receivers = [own.to_record(), other.to_record()]
     windows = tally_windows(ledger, receivers, 20.0, [(0.0, 5.5), (5.5, 20.0)], margin_s=0.0)
     # window 1 (seqs 1..5): 10 owed, 8 delivered, both losses are seq 5 (lost everywhere)
     # window 2 (seqs 6..10): 10 owed, 8 delivered, none lost everywhere (own got 7 and 8)

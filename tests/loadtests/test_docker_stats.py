@@ -22,6 +22,8 @@ from tbench.runner.docker_stats import (
     TARGET_LABEL,
     ContainerWatch,
     DockerStatsSampler,
+    EngineStats,
+    MemoryStats,
     compose_project,
     cpu_percent,
     find_containers,
@@ -37,41 +39,45 @@ def recorded(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
 
+def stats(reading: dict[str, Any]) -> EngineStats:
+    return EngineStats.model_validate(reading)
+
+
 CGROUP2 = recorded("docker_stats_cgroup2.json")  # a target's container, cgroup v2 host
 CGROUP1 = recorded("docker_stats_cgroup1.json")  # a Locust worker's, cgroup v1 host
 
 
 def test_cpu_percent_is_the_share_of_one_core_between_two_readings():
     # cgroup v2: 0.35 s of CPU in 4 s of system time over 4 online CPUs (1 s of wall clock)
-    assert cpu_percent(CGROUP2) == pytest.approx(35.0)
+    assert cpu_percent(stats(CGROUP2)) == pytest.approx(35.0)
     # cgroup v1 has no online_cpus: the per-CPU list says 4
-    assert cpu_percent(CGROUP1) == pytest.approx(90.0)
+    assert cpu_percent(stats(CGROUP1)) == pytest.approx(90.0)
 
 
 def test_the_first_reading_of_a_stream_has_no_cpu_percent():
     first = copy.deepcopy(CGROUP2)
     first["precpu_stats"] = {"cpu_usage": {"total_usage": 0}, "throttling_data": {}}
-    assert cpu_percent(first) is None
-    assert parse_stats(first).cpu_percent is None
-    assert parse_stats(first).cpu_s == pytest.approx(12.75)
+    assert cpu_percent(stats(first)) is None
+    assert parse_stats(stats(first)).cpu_percent is None
+    assert parse_stats(stats(first)).cpu_s == pytest.approx(12.75)
 
 
 def test_rss_is_anonymous_plus_mapped_memory_on_cgroup_v2():
     # anon 50 MiB + file_mapped 7 MiB; not `usage` (68.1 MiB), which holds the page cache
-    assert rss_bytes(CGROUP2["memory_stats"]) == 52_428_800 + 7_340_032
+    assert rss_bytes(stats(CGROUP2).memory_stats) == 52_428_800 + 7_340_032
 
 
 def test_rss_on_cgroup_v1_uses_the_hierarchy_totals():
-    assert rss_bytes(CGROUP1["memory_stats"]) == 100_663_296 + 6_291_456
+    assert rss_bytes(stats(CGROUP1).memory_stats) == 100_663_296 + 6_291_456
 
 
 def test_rss_without_cgroup_detail_is_usage_less_inactive_files():
-    assert rss_bytes({"usage": 10_000, "stats": {"inactive_file": 2_500}}) == 7_500
-    assert rss_bytes({"usage": 10_000, "stats": {}}) == 10_000
+    assert rss_bytes(MemoryStats(usage=10_000, stats={"inactive_file": 2_500})) == 7_500
+    assert rss_bytes(MemoryStats(usage=10_000)) == 10_000
 
 
 def test_parse_stats_reads_every_figure():
-    reading = parse_stats(CGROUP2)
+    reading = parse_stats(stats(CGROUP2))
     assert reading.cpu_s == pytest.approx(12.75)
     assert reading.cpu_percent == pytest.approx(35.0)
     assert reading.rss_bytes == 59_768_832
@@ -131,7 +137,7 @@ def test_a_stopped_containers_zero_readings_keep_the_last_real_one():
     container = RecordedStream([CGROUP2, stopped])
     watch = ContainerWatch(container, threading.Event()).start()
     watch.join(5.0)
-    assert watch.latest == parse_stats(CGROUP2)
+    assert watch.latest == parse_stats(stats(CGROUP2))
     assert container.closed
 
 

@@ -12,7 +12,7 @@ def test_held_equal_limits_are_the_settings_defaults(monkeypatch: pytest.MonkeyP
     for name in Settings().to_env():
         monkeypatch.delenv(name, raising=False)
     defaults = Settings()
-    assert held_equal()["limits"] == {
+    assert held_equal().limits.model_dump() == {
         "history_size": defaults.history_size,
         "queue_size": defaults.queue_size,
         "long_poll_max_wait_s": defaults.long_poll_max_wait_s,
@@ -28,11 +28,11 @@ def test_held_equal_limits_follow_the_environment_the_targets_inherit(
 ):
     monkeypatch.setenv("TBENCH_MAX_CONNECTIONS", "20000")
     monkeypatch.setenv("TBENCH_REQUEST_TIMEOUT_S", "2.5")
-    limits = held_equal()["limits"]
-    assert (limits["max_connections"], limits["request_timeout_s"]) == (20_000, 2.5)
+    limits = held_equal().limits
+    assert (limits.max_connections, limits.request_timeout_s) == (20_000, 2.5)
 
 
 def test_held_equal_records_the_gc_thresholds_every_server_uses():
     from servers.launch import GC_THRESHOLDS
 
-    assert held_equal()["gc_thresholds"] == list(GC_THRESHOLDS)
+    assert held_equal().gc_thresholds == list(GC_THRESHOLDS)

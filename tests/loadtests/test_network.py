@@ -74,8 +74,8 @@ def test_path_rtt_is_the_profiles_within_10_percent(mechanism: str):
     with EmulatedLink(profile, mechanism_choice=mechanism) as link, tcp_server(link):
         assert link.mechanism == (NETEM if mechanism == "netem" else RELAY)
         rtt = link.measure_rtt(PORT)
-    assert rtt["rtt_p50_ms"] == pytest.approx(100.0, rel=RTT_TOLERANCE), rtt
-    assert rtt["rtt_min_ms"] >= 100.0 * (1 - RTT_TOLERANCE), rtt  # never shorter than asked
+    assert rtt.rtt_p50_ms == pytest.approx(100.0, rel=RTT_TOLERANCE), rtt
+    assert rtt.rtt_min_ms >= 100.0 * (1 - RTT_TOLERANCE), rtt  # never shorter than asked
     assert _wait_clean(link.pid, 5) == {"namespaces": [], "links": []}
 
 
@@ -94,10 +94,9 @@ def test_loss_retransmits_and_a_resuming_target_loses_nothing(tmp_path: Path, me
     result = load_run(tmp_path / "lossy").targets["sse@rtt=20ms,loss=5%"]
     assert result.status is TargetStatus.OK
     assert result.network is not None
-    assert result.network["mechanism"] == (NETEM if mechanism == "netem" else RELAY)
-    assert result.network["profile"]["loss"] == pytest.approx(0.05)
-    retransmitted = result.network["server_retrans_segs"] + result.network["client_retrans_segs"]
-    assert retransmitted > 0
+    assert result.network.mechanism == (NETEM if mechanism == "netem" else RELAY)
+    assert result.network.profile.loss == pytest.approx(0.05)
+    assert result.network.retransmits > 0
     assert result.metrics["delivered"] == result.metrics["expected"] > 0
     assert result.metrics["lost"] == 0
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from contract.results import TargetStatus, load_run
+from contract.loadgen import LoadgenResult
+from contract.results import LOADGEN_FILE, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 
@@ -26,15 +26,15 @@ def test_two_workers_deliver_everything_and_merge_their_histograms(tmp_path: Pat
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = load_run(tmp_path / "distributed")
-    assert run.load_generator["workers"] == 2
+    assert run.load_generator.workers == 2
     result = run.targets["websocket"]
     assert result.status is TargetStatus.OK, result.error
     metrics = result.metrics
     assert metrics["expected"] > 0
     assert metrics["delivered"] == metrics["expected"]
     assert metrics["lost"] == metrics["duplicated"] == 0
-    loadgen = json.loads((tmp_path / "distributed" / "websocket" / "loadgen.json").read_text())
-    assert loadgen["processes"] == 3  # the master's own export + two workers'
+    loadgen = LoadgenResult.read(tmp_path / "distributed" / "websocket" / LOADGEN_FILE)
+    assert loadgen.processes == 3  # the master's own export + two workers'
     # every delivery measured by a worker reached the master's merged histogram
-    assert loadgen["latency"]["delivery"]["count"] > 0
-    assert loadgen["latency"]["connect"]["count"] == 6
+    assert loadgen.latency["delivery"].count > 0
+    assert loadgen.latency["connect"].count == 6

@@ -68,7 +68,8 @@ def _fault(run_dir: Path, target: str, kind: str) -> FaultOutcome:
 
 def test_run_json_has_one_outcome_per_fault_in_order(faults_run: Path):
     run = load_run(faults_run)
-    assert run.scenario["faults"]["kinds"] == ["drop", "slow", "restart"]
+    assert run.scenario.faults is not None
+    assert run.scenario.faults.kinds == ("drop", "slow", "restart")
     for target in ALL:
         faults = run.targets[target].faults
         assert [fault.kind for fault in faults] == ["drop", "slow", "restart"]

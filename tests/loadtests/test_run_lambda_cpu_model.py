@@ -34,14 +34,15 @@ def run_lambda(out: Path, *args: str) -> TargetResult:
 def test_a_run_records_the_model_and_tunes_memory_without_contention(tmp_path: Path) -> None:
     result = run_lambda(tmp_path)
     assert result.deployment is not None
-    model = result.deployment["cpu_model"]
-    assert (model["enabled"], model["modelled"], model["period_us"]) == (True, True, 20_000)
-    assert result.deployment["function_memory_mb"] == 256
+    model = result.deployment.cpu_model
+    assert model is not None
+    assert (model.enabled, model.modelled, model.period_us) == (True, True, 20_000)
+    assert result.deployment.function_memory_mb == 256
     assert FLAG_DURATIONS_UNMODELLED not in result.flags
-    rows = {row["memory_mb"]: row for row in result.lambda_tune}
+    rows = {row.memory_mb: row for row in result.lambda_tune}
     assert sorted(rows) == run_tune_sizes() == [128, 256, 512, 1769]
-    assert all(row["invocations"] == RUN_TUNE_INVOCATIONS for row in rows.values())
-    assert rows[128]["duration_p50_ms"] > rows[1769]["duration_p50_ms"]
+    assert all(row.invocations == RUN_TUNE_INVOCATIONS for row in rows.values())
+    assert rows[128].duration_p50_ms > rows[1769].duration_p50_ms
     assert "tune/tune-256mb-reports.log" in result.files
     hierarchy = find_hierarchy()
     assert hierarchy is not None
@@ -52,11 +53,12 @@ def test_a_run_records_the_model_and_tunes_memory_without_contention(tmp_path: P
 def test_no_cpu_model_flags_the_durations_unmodelled(tmp_path: Path) -> None:
     result = run_lambda(tmp_path, "--no-cpu-model")
     assert result.deployment is not None
-    model = result.deployment["cpu_model"]
-    assert (model["enabled"], model["modelled"]) == (False, False)
-    assert model["reason"] == "turned off (--no-cpu-model)"
+    model = result.deployment.cpu_model
+    assert model is not None
+    assert (model.enabled, model.modelled) == (False, False)
+    assert model.reason == "turned off (--no-cpu-model)"
     assert FLAG_DURATIONS_UNMODELLED in result.flags
-    assert [row["cpu_modelled"] for row in result.lambda_tune] == [False] * len(run_tune_sizes())
+    assert [row.cpu_modelled for row in result.lambda_tune] == [False] * len(run_tune_sizes())
 
 
 def test_without_permission_the_run_says_unmodelled_and_does_not_fail(
@@ -66,7 +68,8 @@ def test_without_permission_the_run_says_unmodelled_and_does_not_fail(
     monkeypatch.setenv(ROOT_ENV, str(tmp_path / "not-a-cgroup"))
     result = run_lambda(tmp_path)
     assert result.deployment is not None
-    model = result.deployment["cpu_model"]
-    assert (model["enabled"], model["modelled"]) == (True, False)
-    assert "no cpu controller" in model["reason"]
+    model = result.deployment.cpu_model
+    assert model is not None
+    assert (model.enabled, model.modelled) == (True, False)
+    assert "no cpu controller" in str(model.reason)
     assert FLAG_DURATIONS_UNMODELLED in result.flags

@@ -43,18 +43,16 @@ def test_deployment_and_every_component_are_recorded(replicas_run: Path):
     result = load_run(replicas_run).targets["long-polling"]
     deployment = result.deployment
     assert deployment is not None
-    assert (deployment["replicas"], deployment["broker"], deployment["balancer"]) == (
-        2,
-        "redis",
-        "nginx",
-    )
-    assert list(deployment["components"]) == COMPONENTS
-    for name, figures in deployment["components"].items():
-        assert figures["pid"] > 0
-        assert figures["server_rss_max_bytes"] > 0, name
+    assert (deployment.replicas, deployment.broker, deployment.balancer) == (2, "redis", "nginx")
+    components = deployment.components
+    assert components is not None
+    assert list(components) == COMPONENTS
+    for name, figures in components.items():
+        assert (figures.pid or 0) > 0
+        assert (figures.server_rss_max_bytes or 0) > 0, name
         assert (replicas_run / "long-polling" / f"resources-{name}.csv").exists()
     # The target's own server_* figures sum every component.
-    total_rss = sum(f["server_rss_max_bytes"] for f in deployment["components"].values())
+    total_rss = sum(f.server_rss_max_bytes or 0 for f in components.values())
     assert result.metrics["server_rss_max_bytes"] >= 0.5 * total_rss
     # Clients reached the balancer only.
     config = (replicas_run / "long-polling" / "nginx" / "nginx.conf").read_text()
@@ -66,8 +64,8 @@ def test_deployment_and_every_component_are_recorded(replicas_run: Path):
 def test_a_target_that_cannot_be_replicated_runs_alone_and_says_why(replicas_run: Path):
     result = load_run(replicas_run).targets["lambda"]
     assert result.deployment is not None
-    assert result.deployment["replicas"] == 1
-    assert "no room broker" in result.deployment["note"]
+    assert result.deployment.replicas == 1
+    assert "no room broker" in str(result.deployment.note)
 
 
 def test_deployment_options_are_checked():

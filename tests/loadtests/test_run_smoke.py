@@ -35,7 +35,7 @@ def test_run_json_has_metadata(smoke_run: Path):
     run = load_run(smoke_run)
     assert run.schema_version >= 1
     assert run.status == "complete"
-    assert run.scenario["name"] == "smoke"
+    assert run.scenario.name == "smoke"
     assert run.host.cpu_count_logical >= 1
     assert run.host.ram_bytes > 0
     assert "locust" in run.packages
@@ -48,7 +48,8 @@ def test_every_target_delivers_everything_exactly_once(smoke_run: Path, target: 
     result = load_run(smoke_run).targets[target]
     assert result.status is TargetStatus.OK, result.error
     assert result.verification is not None
-    assert result.verification["passed"]
+    assert result.verification is not None
+    assert result.verification.passed
     metrics = result.metrics
     assert metrics["expected"] > 0
     assert metrics["delivered"] == metrics["expected"]

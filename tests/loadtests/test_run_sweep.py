@@ -45,8 +45,8 @@ def test_sweep_adds_rooms_until_max_and_reports_each_step(tmp_path: Path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = load_run(tmp_path / "sweep").targets["websocket"]
     assert result.status is TargetStatus.OK, result.error
-    assert [step["users"] for step in result.sweep] == [3, 6]
-    assert all(step["passed"] and step["p95_ms"] is not None for step in result.sweep)
+    assert [step.users for step in result.sweep] == [3, 6]
+    assert all(step.passed and step.p95_ms is not None for step in result.sweep)
     assert result.metrics["knee_users"] == 6
     assert result.metrics["users"] == 6
     # rooms joined mid-run are held to what was published after they joined: nothing lost

@@ -64,7 +64,8 @@ def test_given_targets_are_verified_measured_and_left_running(
         assert result.status is TargetStatus.OK, result.error
         assert result.url == server.url
         assert result.verification is not None
-        assert result.verification["passed"]
+        assert result.verification is not None
+        assert result.verification.passed
         assert result.metrics["delivered"] == result.metrics["expected"] > 0
         assert "server_cpu_s" not in result.metrics  # not started here: not sampled with psutil
         assert server.alive()

@@ -10,6 +10,8 @@ from pypdf import PdfReader
 
 from analysis.load import load_run_dir
 from contract.results import FLAG_FAULTS, FaultOutcome, load_run, save_run
+from contract.scenario import parse_scenario
+from loadtests import scenario_files
 from reports.build import REPORT_HTML, REPORT_PDF, build_report
 from reports.compare import compare_runs
 from reports.faults import fault_section, room_rate_per_s
@@ -87,13 +89,18 @@ def faults_run(destination: Path, sse_p99_times: float = 1.0) -> Path:
     p99 = run.targets["sse"].metrics["delivery_p99_ms"]
     assert p99 is not None
     run.targets["sse"].metrics["delivery_p99_ms"] = p99 * sse_p99_times
-    run.scenario["faults"] = {
+    faults = {
         "kinds": list(KINDS),
         "lead_s": 1.0,
         "late_after_s": 2.0,
         "slow_fraction": 0.2,
         "slow_for_s": 4.0,
     }
+    # three slots of SLOT_S: the smoke scenario's measured window is too short for them
+    measured_s = SLOT_S * len(KINDS)
+    run.scenario = parse_scenario(
+        run.scenario.model_dump() | {"duration_s": measured_s, "faults": faults}
+    )
     for name, result in run.targets.items():
         result.faults = _faults(name)
         result.flags.append(FLAG_FAULTS)
@@ -225,10 +232,10 @@ def test_a_run_without_faults_has_no_section(tmp_path, monkeypatch):
 
 
 def test_the_room_rate_comes_from_the_scenario():
-    scenario = {"users_per_room": 10, "publisher_fraction": 0.2, "publish_rate_per_s": 1.0}
-    assert room_rate_per_s(scenario) == 2.0
-    assert room_rate_per_s({"users_per_room": 10}) is None
-    assert room_rate_per_s(scenario | {"publish_rate_per_s": 0}) is None
+    smoke = scenario_files.load("smoke").model_dump()
+    rates = {"users_per_room": 10, "publisher_fraction": 0.2, "publish_rate_per_s": 1.0}
+    assert room_rate_per_s(parse_scenario(smoke | rates)) == 2.0
+    assert room_rate_per_s(parse_scenario(smoke | rates | {"publish_rate_per_s": 0})) is None
 
 
 def test_a_comparison_with_a_fault_run_calls_nothing_better_or_worse(tmp_path):

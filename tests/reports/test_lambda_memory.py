@@ -19,6 +19,7 @@ from contract.results import (
     FLAG_DURATIONS_UNMODELLED,
     FLAG_UNDER_DELIVERED,
     RUN_FILE,
+    TargetResult,
     load_run,
 )
 from cost_model.duration_source import duration_source
@@ -44,7 +45,7 @@ MODELLED = {
 def tune_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """A real tune at two sizes, two invocations each (the CPU model as this host allows)."""
     directory = tmp_path_factory.mktemp("tune")
-    return [row.to_json() for row in tune([128, 256], 2, directory=directory)]
+    return [row.model_dump() for row in tune([128, 256], 2, directory=directory)]
 
 
 def run_with(tmp_path: Path, lambda_fields: dict[str, Any]) -> Path:
@@ -85,8 +86,9 @@ def test_an_unsaturated_run_is_priced_from_its_own_durations(
     tmp_path: Path, tune_rows: list[dict[str, Any]]
 ) -> None:
     run = load_run(copy_smoke_run(tmp_path / "run"))
-    result = run.targets["lambda"].model_copy(
-        update={
+    result = TargetResult.model_validate(
+        run.targets["lambda"].model_dump()
+        | {
             "flags": [],
             "metrics": {"server_cpu_percent_mean": 90.0},
             "lambda_tune": tune_rows,

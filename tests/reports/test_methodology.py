@@ -24,7 +24,8 @@ def test_methodology_reads_the_run_metadata(tmp_path):
     m = methodology(data)
     assert ("payload_bytes", "64") in m.scenario
     held = dict(m.held_equal)
-    assert held["broker"] == data.run.held_equal["broker"]
+    assert data.run.held_equal is not None
+    assert held["broker"] == data.run.held_equal.broker
     assert "uvloop" in held["uvicorn settings"]
     assert m.deployments == [("sse", "replicas = 2, broker = redis")]
     assert dict(m.provenance)["run id"] == data.run.run_id

@@ -9,7 +9,7 @@ from bs4 import BeautifulSoup
 
 from analysis.figures.network import latency_vs_rtt, network_points
 from analysis.load import load_run_dir
-from contract.results import load_run, save_run
+from contract.results import NetworkRecord, load_run, save_run
 from reports.build import REPORT_HTML, build_report
 from reports.network import network_section
 from tests.fixtures import copy_smoke_run
@@ -22,15 +22,17 @@ def _with_network(tmp_path: Path) -> Path:
     run_dir = copy_smoke_run(tmp_path / "run")
     run = load_run(run_dir)
     for target, rtt in MEASURED_RTT_MS.items():
-        run.targets[target].network = {
-            "profile": {"name": "rtt=100ms,loss=1%", "rtt_ms": 100.0, "loss": 0.01},
-            "mechanism": "relay+tbf+iptables",
-            "rtt_p50_ms": rtt,
-            "server_retrans_segs": 3,
-            "client_retrans_segs": 4,
-            "relay_cpu_us_per_delivered": 41.5,
-            "relay_cpu_percent": RELAY_CPU_PERCENT[target],
-        }
+        run.targets[target].network = NetworkRecord.model_validate(
+            {
+                "profile": {"name": "rtt=100ms,loss=1%", "rtt_ms": 100.0, "loss": 0.01},
+                "mechanism": "relay+tbf+iptables",
+                "rtt_p50_ms": rtt,
+                "server_retrans_segs": 3,
+                "client_retrans_segs": 4,
+                "relay_cpu_us_per_delivered": 41.5,
+                "relay_cpu_percent": RELAY_CPU_PERCENT[target],
+            }
+        )
     save_run(run_dir, run)
     return run_dir
 

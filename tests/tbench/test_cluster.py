@@ -143,7 +143,7 @@ def test_components_and_urls(sse_cluster: Cluster):
     assert health["status"] == "ok"
     assert health["target"] == "sse"
     deployment = sse_cluster.deployment()
-    assert (deployment["replicas"], deployment["broker"], deployment["balancer"]) == (
+    assert (deployment.replicas, deployment.broker, deployment.balancer) == (
         2,
         "redis",
         "nginx",
