@@ -354,6 +354,12 @@ class SweepStep(Recorded):
     scheduled_p50_ms: float | None = None
     scheduled_p99_ms: float | None = None
     passed: bool
+    # a capacity ramp (`complete`, `slo_p99_ms`) also records these
+    start: float | None = None  # the step's measured window, epoch seconds
+    end: float | None = None
+    offered_per_s: float | None = None  # deliveries a second the schedule asked for
+    failures: int | None = None  # requests that failed during the step
+    why_not: str | None = None  # what the step missed, when it did
 
 
 class TargetResult(BaseModel):

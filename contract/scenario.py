@@ -24,15 +24,46 @@ class ScenarioError(ValueError):
 
 
 class Sweep(BaseModel):
-    """Step load (websocket-shootout's method): add rooms until p95 delivery passes the SLO."""
+    """Step load: add rooms until a step misses the SLO (websocket-shootout's method).
+
+    Rooms grow by `step_rooms` a step, or by the factor `growth` (a capacity ramp reaches a
+    knee in few steps). A step misses when its delivery p95 or p99 passes the SLO set, or, with
+    `complete`, when it delivered less than its schedule offered or requests failed.
+    `cpu_quota_vcpu` holds the server to that many cores meanwhile (a Fargate task's size).
+    """
 
     # every step is measured for the scenario's `duration_s`, after `settle_s` for its joins
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    step_rooms: int = Field(gt=0, description="rooms added at each step")
+    step_rooms: int = Field(default=0, ge=0, description="rooms added at each step")
+    growth: float = Field(default=1.0, ge=1.0, le=10.0, description="rooms multiplied a step")
     max_rooms: int = Field(gt=0, description="stop adding rooms here even if the SLO holds")
-    slo_p95_ms: float = Field(gt=0, description="p95 delivery latency that marks the knee")
+    slo_p95_ms: float | None = Field(default=None, gt=0, description="p95 that marks the knee")
+    slo_p99_ms: float | None = Field(default=None, gt=0, description="p99 that marks the knee")
+    complete: bool = Field(default=False, description="a step that loses or fails anything misses")
+    cpu_quota_vcpu: float | None = Field(default=None, gt=0, le=64, description="server's cores")
+
+    @model_validator(mode="after")
+    def _check_ramp(self) -> Sweep:
+        if self.step_rooms == 0 and self.growth == 1.0:
+            raise ValueError("a sweep needs step_rooms > 0 or growth > 1 to add load")
+        if self.slo_p95_ms is None and self.slo_p99_ms is None:
+            raise ValueError("a sweep needs slo_p95_ms or slo_p99_ms")
+        return self
+
+    def next_rooms(self, rooms: int) -> int:
+        """The rooms of the step after one of `rooms`: at least one more, at most max_rooms."""
+        grown = max(rooms + self.step_rooms, math.ceil(rooms * self.growth), rooms + 1)
+        return min(grown, self.max_rooms)
+
+    def steps_from(self, rooms: int) -> int:
+        """How many steps the ramp takes from `rooms` to max_rooms if no step misses."""
+        steps = 1
+        while rooms < self.max_rooms:
+            rooms = self.next_rooms(rooms)
+            steps += 1
+        return steps
 
 
 FaultKind = Literal["restart", "drop", "slow"]
@@ -211,7 +242,7 @@ class Scenario(BaseModel):
         """A generous estimate of one target's run length, for timeouts."""
         spawn_s = self.max_users / self.spawn_rate
         if self.sweep is not None:
-            steps = math.ceil((self.sweep.max_rooms - self.rooms) / self.sweep.step_rooms) + 1
+            steps = self.sweep.steps_from(self.rooms)
             measured_s = steps * (self.settle_s + self.duration_s)
         else:
             measured_s = self.duration_s

@@ -117,7 +117,7 @@ def latency_vs_users(data: RunData) -> Figure:
         ax.plot(rows["users"], rows["p95_ms"], marker="o", markersize=3, color=colour, label=target)
         ax.plot(rows["users"], rows["p50_ms"], linestyle="--", color=colour, linewidth=0.9)
     sweep_settings = data.run.scenario.sweep
-    if sweep_settings is not None:
+    if sweep_settings is not None and sweep_settings.slo_p95_ms is not None:
         slo = sweep_settings.slo_p95_ms
         marked_line(ax, slo, f"SLO p95 {slo:g} ms", at=0.0, va="bottom")
     ax.set_yscale("log")

@@ -85,5 +85,27 @@ def test_bad_toml_and_unknown_name_are_clear(tmp_path: Path):
     broken.write_text("rooms = = 1")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         load_scenario_file(broken)
-    with pytest.raises(ScenarioError, match="unknown scenario 'nope'; known: chat"):
+    with pytest.raises(ScenarioError, match="unknown scenario 'nope'; known: capacity, chat"):
         scenario_files.load("nope")
+
+
+def test_a_capacity_ramp_grows_rooms_by_a_factor_up_to_the_maximum():
+    scenario = scenario_files.load("capacity")
+    sweep = scenario.sweep
+    assert sweep is not None
+    assert sweep.slo_p99_ms == 100
+    assert sweep.complete
+    assert sweep.cpu_quota_vcpu == 0.25
+    rooms = [scenario.rooms]
+    while rooms[-1] < sweep.max_rooms:
+        rooms.append(sweep.next_rooms(rooms[-1]))
+    assert rooms == [4, 6, 9, 14, 21, 32, 48, 72, 108, 120]
+    assert sweep.steps_from(scenario.rooms) == len(rooms)
+
+
+def test_a_sweep_without_growth_or_slo_is_refused():
+    base = {"max_rooms": 4, "slo_p95_ms": 100}
+    with pytest.raises(ScenarioError, match="step_rooms > 0 or growth > 1"):
+        parse_scenario({**VALID, "sweep": base})
+    with pytest.raises(ScenarioError, match="slo_p95_ms or slo_p99_ms"):
+        parse_scenario({**VALID, "sweep": {"max_rooms": 4, "growth": 2}})
