@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from contract.messages import MAX_MESSAGE_BYTES
@@ -171,5 +172,5 @@ def test_sigterm_ends_open_connections_and_leaves_no_process(name: str):
     elif name == "sse":
         assert outcome["answer"] == []  # the stream ended cleanly
     else:
-        assert outcome["answer"] in (1001, 1012)  # going away / service restart
+        assert outcome["answer"] in (CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART)
     assert "Traceback" not in server.log_tail()
