@@ -124,14 +124,6 @@ def test_generator_command_line_for_containers(capsys: pytest.CaptureFixture[str
     assert "pid /tmp/nginx/nginx.pid;" in text
 
 
-@pytest.mark.parametrize("target", ["short-polling", "long-polling", "sse", "websocket"])
-def test_compose_configs_are_the_generators_output(target: str, capsys: pytest.CaptureFixture[str]):
-    # as `make compose-nginx` writes them: editing the template means regenerating them
-    nginx_config.main(["--upstream", f"{target}:8000", "--listen", "8080", "--runtime-dir", "/tmp"])
-    committed = Path(nginx_config.__file__).parents[1] / "compose" / "nginx" / f"{target}.conf"
-    assert capsys.readouterr().out == committed.read_text()
-
-
 def test_workers_user_is_the_first_line_after_the_header_when_given():
     config = BalancerConfig(("a:1",), "8080", "/run/", worker_processes=3, user="nobody")
     lines = config.render().splitlines()
