@@ -39,7 +39,8 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# The pinned dependencies first (`make lock`), so a code change does not reinstall them.
+# The pinned runtime dependencies first (`make lock`; test-only packages are in
+# requirements-dev.lock alone), so a code change does not reinstall them.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 

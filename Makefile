@@ -17,11 +17,12 @@ install: system-packages $(STAMP) $(DYNALITE)
 system-packages:
 	@scripts/install-system-packages.sh
 
-# Reinstall only when the dependency list changes; otherwise `make install` is a no-op.
-$(STAMP): pyproject.toml
+# Reinstall only when the dependency list or its lock changes; otherwise a no-op. The dev lock's
+# exact versions (`make lock`); a dependency added since the last lock comes in unpinned.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock -e '.[dev]'
 	@touch $(STAMP)
 
 # npm ci: exactly the lockfile's versions. No install scripts: dynalite keeps its tables in
@@ -57,9 +58,16 @@ compose-test-if-engine: install
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all
 
-# The Docker image's pinned runtime dependencies, from this venv (after changing pyproject.toml).
+# Both lock files from pyproject.toml, by uv from PyPI, for CPython >= 3.11 on any platform
+# (markers say where a pin applies): requirements-dev.lock (`make install`), then the image's
+# requirements.lock held to the same versions. Pins already there are kept; to move them all
+# to the newest allowed: `make lock LOCK_FLAGS=--upgrade`.
+LOCK_FLAGS ?=
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--annotation-style line --custom-compile-command "make lock" $(LOCK_FLAGS)
 lock: install
-	$(BIN)/python -m devtools.lockfile --output requirements.lock
+	$(LOCK) --extra dev --output-file requirements-dev.lock
+	$(LOCK) --constraints requirements-dev.lock --output-file requirements.lock
 
 # The balancers' nginx.conf that docker-compose.scale.yml mounts, one per replicated target.
 COMPOSE_SCALED := short-polling long-polling sse websocket

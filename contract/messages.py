@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from websockets.frames import CloseCode
+
 from contract import codec
 
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -20,16 +22,16 @@ SEND_ACTION = "sendMessage"
 class Problem(enum.Enum):
     """Kinds of bad input, each with its HTTP status and WebSocket close code."""
 
-    TOO_LARGE = ("too_large", 413, 1009)
-    NOT_UTF8 = ("not_utf8", 400, 1007)
-    NOT_JSON = ("not_json", 400, 1007)
-    EMPTY = ("empty", 400, 1007)
-    INVALID_FIELD = ("invalid_field", 422, 1007)
-    INVALID_ROOM = ("invalid_room", 400, 1008)
-    UNKNOWN_ACTION = ("unknown_action", 400, 1008)
-    BINARY = ("binary", 415, 1003)
+    TOO_LARGE = ("too_large", 413, CloseCode.MESSAGE_TOO_BIG)
+    NOT_UTF8 = ("not_utf8", 400, CloseCode.INVALID_DATA)
+    NOT_JSON = ("not_json", 400, CloseCode.INVALID_DATA)
+    EMPTY = ("empty", 400, CloseCode.INVALID_DATA)
+    INVALID_FIELD = ("invalid_field", 422, CloseCode.INVALID_DATA)
+    INVALID_ROOM = ("invalid_room", 400, CloseCode.POLICY_VIOLATION)
+    UNKNOWN_ACTION = ("unknown_action", 400, CloseCode.POLICY_VIOLATION)
+    BINARY = ("binary", 415, CloseCode.UNSUPPORTED_DATA)
 
-    def __init__(self, code: str, http_status: int, ws_close_code: int) -> None:
+    def __init__(self, code: str, http_status: int, ws_close_code: CloseCode) -> None:
         self.code = code
         self.http_status = http_status
         self.ws_close_code = ws_close_code

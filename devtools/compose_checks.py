@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
 
 from contract.loadgen import LoadgenResult
 from contract.registry import TARGETS
@@ -13,6 +17,7 @@ from contract.results import LOADGEN_FILE, TargetResult, load_run
 REPORTS = ("report.html", "report.pdf")
 ERROR_CHARS = 3000  # of a failed target's error in the summary
 PROBLEM_CHARS = 300  # of its first line in the list of problems
+SUMMARY_WIDTH = 120  # CI logs: wide enough that no row wraps
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +108,22 @@ def failures(
 
 
 def summary(run_dir: Path) -> str:
-    """One line a target: status, delivered/lost, Locust processes, container CPU; then a
-    failed target's error."""
-    rows = []
+    """A table, one row a target: status, delivered/lost, Locust processes, containers, container
+    CPU; then each failed target's error."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("target", no_wrap=True)
+    table.add_column("status")
+    for heading in ("delivered", "lost", "Locust processes", "containers", "CPU s"):
+        table.add_column(heading, justify="right")
+    errors = []
     for line in target_lines(run_dir):
-        cpu = f"{line.server_cpu_s:.2f}" if line.server_cpu_s is not None else "-"
-        rows.append(
-            f"  {line.name:<14} {line.status:<7} delivered {line.delivered} lost {line.lost}  "
-            f"locust processes {line.processes}  containers {line.containers}  CPU {cpu} s"
-        )
+        cpu = f"{line.server_cpu_s:.2f}" if line.server_cpu_s is not None else None
+        figures = (line.delivered, line.lost, line.processes, line.containers, cpu)
+        table.add_row(line.name, line.status, *("-" if f is None else str(f) for f in figures))
         if line.error:  # in full: CI shows this output and not the run directory
-            rows += [f"      {text}" for text in line.error[:ERROR_CHARS].splitlines()]
-    return "\n".join(rows)
+            errors += [f"  {line.name} error:"]
+            errors += [f"      {text}" for text in line.error[:ERROR_CHARS].splitlines()]
+    text = io.StringIO()
+    Console(file=text, width=SUMMARY_WIDTH, color_system=None).print(table)
+    rows = [f"  {row}".rstrip() for row in text.getvalue().splitlines()]
+    return "\n".join(rows + errors)

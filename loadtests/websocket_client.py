@@ -15,6 +15,8 @@ import random
 import threading
 import time
 
+from websockets.frames import CloseCode
+
 from loadtests.wire import (
     DEFAULT_TIMEOUT_S,
     CountingSocket,
@@ -123,7 +125,7 @@ class WebSocketConnection:
                     return messages
             data = self.sock.recv(RECV_BYTES)
             if not data:
-                raise WebSocketClosed(1006, "connection lost")
+                raise WebSocketClosed(CloseCode.ABNORMAL_CLOSURE, "connection lost")
             self.last_received_at = time.time()
             self._buffer += data
 
@@ -177,9 +179,13 @@ class WebSocketConnection:
             with self._send_lock:
                 self.sock.sendall(encode_frame(OP_PONG, payload))
         elif opcode == OP_CLOSE:
-            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            code = (
+                int.from_bytes(payload[:2], "big")
+                if len(payload) >= 2
+                else CloseCode.NO_STATUS_RCVD
+            )
             reason = payload[2:].decode(errors="replace")
-            self._send_close(code if code != 1005 else 1000)
+            self._send_close(code if code != CloseCode.NO_STATUS_RCVD else CloseCode.NORMAL_CLOSURE)
             raise WebSocketClosed(code, reason)
         # pongs and reserved opcodes are ignored
 
@@ -193,7 +199,7 @@ class WebSocketConnection:
         except OSError:
             pass  # the peer is gone already; nothing left to tell it
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Send a close frame (once) and close the socket without waiting for the echo."""
         self._send_close(code, reason)
         self.sock.close()

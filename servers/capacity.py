@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from websockets.frames import CloseCode
 
 from contract import codec
 
 OVER_CAPACITY = "over_capacity"
-CLOSE_TRY_AGAIN_LATER = 1013
 RETRY_AFTER_S = 5
 UNCOUNTED_PATHS = frozenset({"/healthz", "/openapi.json"})
 UNCOUNTED_PREFIX = "/_admin/"
@@ -67,7 +67,9 @@ async def refuse(scope: Scope, receive: Receive, send: Send, open_connections: i
     if scope["type"] == "websocket":
         if (await receive())["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER, "reason": reason})
+            await send(
+                {"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER, "reason": reason}
+            )
         return
     body = codec.dumps({"error": reason, "kind": OVER_CAPACITY, "field": None})
     response = Response(

@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from websockets.frames import CloseCode
 
 from contract import codec
 
@@ -73,4 +74,5 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, origin: str) -> No
     elif "websocket.http.response" in scope.get("extensions", {}):
         await response(scope, receive, send)  # Starlette prefixes the messages with websocket.
     else:
-        await send({"type": "websocket.close", "code": 1008})  # the server answers 403 itself
+        # the server answers 403 itself
+        await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})

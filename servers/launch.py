@@ -124,7 +124,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queue-size", type=int, help="per-subscriber send queue")
     parser.add_argument("--sse-ping-s", type=float, help="SSE keep-alive interval")
     parser.add_argument("--long-poll-max-wait-s", type=float, help="cap on a long poll's wait")
-    parser.add_argument("--broker", help="broker URL, e.g. memory://")
+    parser.add_argument("--broker", dest="broker_url", help="broker URL, e.g. memory://")
     parser.add_argument(
         "--cors-origin",
         metavar="ORIGIN",
@@ -147,27 +147,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """TBENCH_* environment settings, overridden by the flags given."""
-    base = Settings.from_env()
-    return Settings(
-        history_size=args.history_size if args.history_size is not None else base.history_size,
-        queue_size=args.queue_size if args.queue_size is not None else base.queue_size,
-        long_poll_max_wait_s=(
-            args.long_poll_max_wait_s
-            if args.long_poll_max_wait_s is not None
-            else base.long_poll_max_wait_s
-        ),
-        sse_ping_s=args.sse_ping_s if args.sse_ping_s is not None else base.sse_ping_s,
-        broker_url=args.broker if args.broker is not None else base.broker_url,
-        cors_origin=args.cors_origin if args.cors_origin is not None else base.cors_origin,
-        admin=args.admin if args.admin is not None else base.admin,
-        max_connections=(
-            args.max_connections if args.max_connections is not None else base.max_connections
-        ),
-        request_timeout_s=(
-            args.request_timeout_s if args.request_timeout_s is not None else base.request_timeout_s
-        ),
-    )
+    """TBENCH_* environment settings, overridden by the flags given; raises SettingsError."""
+    given = {name: getattr(args, name, None) for name in Settings.model_fields}
+    return Settings.from_env(**{name: value for name, value in given.items() if value is not None})
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.messages import MAX_MESSAGE_BYTES
 
@@ -14,105 +15,87 @@ ENV_PREFIX = "TBENCH_"
 DEFAULT_BROKER_URL = "memory://"
 # One browser origin: scheme, host, optional port; no path, no wildcard (servers/cross_origin.py).
 ORIGIN_PATTERN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
-    """A TBENCH_* variable holds a value the servers cannot use."""
+    """A TBENCH_* variable (or the flag over it) holds a value the servers cannot use."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Limits and intervals held equal across every target (docs/protocol.md)."""
+class Settings(BaseSettings):
+    """Limits and intervals held equal across every target (docs/protocol.md).
 
-    history_size: int = 10_000  # messages kept per room for resume
-    queue_size: int = 1_024  # per-subscriber send queue of push targets
-    long_poll_max_wait_s: float = 30.0  # cap on a long poll's `wait`
-    sse_ping_s: float = 15.0  # keep-alive comment interval on SSE streams
+    Constructing one reads the TBENCH_* variables (pydantic-settings): a value passed in wins
+    over the variable, an unset or empty variable keeps the default.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore"
+    )
+
+    history_size: int = Field(10_000, ge=1)  # messages kept per room for resume
+    queue_size: int = Field(1_024, ge=1)  # per-subscriber send queue of push targets
+    long_poll_max_wait_s: float = Field(30.0, gt=0, allow_inf_nan=False)  # cap on a poll's wait
+    sse_ping_s: float = Field(15.0, gt=0, allow_inf_nan=False)  # SSE keep-alive interval
     broker_url: str = DEFAULT_BROKER_URL
     cors_origin: str | None = None  # the one browser origin let in; None: no CORS headers at all
     admin: bool = False  # serve POST /_admin/drop (fault injection); off unless asked
     # Subscriber connections (WebSocket sessions, streams, polls in progress) served at once;
     # past it new ones get 503 / close 1013. 10,000 leaves the other half of a 20,000-fd
     # limit for publishers' connections, keep-alive and the process itself.
-    max_connections: int = 10_000
+    max_connections: int = Field(10_000, ge=1)
     # How long a client may take to send a whole request (head and body): slowloris guard.
-    request_timeout_s: float = 10.0
-    # Fixed by the contract (contract.messages), so deliberately not read from the environment.
-    max_message_bytes: int = MAX_MESSAGE_BYTES
+    request_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
+    # Fixed by the contract (contract.messages): a class constant, so never read from the env.
+    max_message_bytes: ClassVar[int] = MAX_MESSAGE_BYTES
 
-    def __post_init__(self) -> None:
-        if self.history_size < 1:
-            raise SettingsError(f"history_size must be >= 1, got {self.history_size}")
-        if self.queue_size < 1:
-            raise SettingsError(f"queue_size must be >= 1, got {self.queue_size}")
-        if self.max_connections < 1:
-            raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
-        for name in ("long_poll_max_wait_s", "sse_ping_s", "request_timeout_s"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise SettingsError(f"{name} must be a finite number > 0, got {value}")
-        if "://" not in self.broker_url:
-            raise SettingsError(f"broker_url must look like scheme://..., got {self.broker_url!r}")
-        if self.cors_origin is not None and ORIGIN_PATTERN.fullmatch(self.cors_origin) is None:
-            raise SettingsError(
-                "cors_origin must be one origin like http://127.0.0.1:8080 "
-                f"(no path, no wildcard), got {self.cors_origin!r}"
-            )
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url_has_a_scheme(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must look like scheme://...")
+        return value
+
+    @field_validator("cors_origin")
+    @classmethod
+    def _cors_origin_is_one_origin(cls, value: str | None) -> str | None:
+        if value is not None and ORIGIN_PATTERN.fullmatch(value) is None:
+            raise ValueError("must be one origin like http://127.0.0.1:8080 (no path, no wildcard)")
+        return value
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the TBENCH_* variables; unset ones keep their defaults."""
-        env = os.environ if environ is None else environ
-        defaults = cls()
-        return cls(
-            history_size=int(_env_number(env, "HISTORY_SIZE", defaults.history_size, int)),
-            queue_size=int(_env_number(env, "QUEUE_SIZE", defaults.queue_size, int)),
-            long_poll_max_wait_s=_env_number(
-                env, "LONG_POLL_MAX_WAIT_S", defaults.long_poll_max_wait_s, float
-            ),
-            sse_ping_s=_env_number(env, "SSE_PING_S", defaults.sse_ping_s, float),
-            broker_url=env.get(ENV_PREFIX + "BROKER_URL") or defaults.broker_url,
-            cors_origin=env.get(ENV_PREFIX + "CORS_ORIGIN") or None,
-            admin=_env_flag(env, "ADMIN"),
-            max_connections=int(_env_number(env, "MAX_CONNECTIONS", defaults.max_connections, int)),
-            request_timeout_s=_env_number(
-                env, "REQUEST_TIMEOUT_S", defaults.request_timeout_s, float
-            ),
-        )
+    def from_env(cls, **overrides: Any) -> Settings:
+        """TBENCH_* settings with `overrides` on top; raises SettingsError naming the bad one."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_problem(error) for error in exc.errors())) from None
 
     def to_env(self) -> dict[str, str]:
         """The TBENCH_* variables that make `from_env` return these settings."""
-        return {
-            ENV_PREFIX + "HISTORY_SIZE": str(self.history_size),
-            ENV_PREFIX + "QUEUE_SIZE": str(self.queue_size),
-            ENV_PREFIX + "LONG_POLL_MAX_WAIT_S": repr(self.long_poll_max_wait_s),
-            ENV_PREFIX + "SSE_PING_S": repr(self.sse_ping_s),
-            ENV_PREFIX + "BROKER_URL": self.broker_url,
-            ENV_PREFIX + "CORS_ORIGIN": self.cors_origin or "",
-            ENV_PREFIX + "ADMIN": "1" if self.admin else "0",
-            ENV_PREFIX + "MAX_CONNECTIONS": str(self.max_connections),
-            ENV_PREFIX + "REQUEST_TIMEOUT_S": repr(self.request_timeout_s),
-        }
+        return {ENV_PREFIX + name.upper(): _env_text(value) for name, value in self}
 
 
-def _env_number(
-    env: Mapping[str, str], name: str, default: float, kind: type[int] | type[float]
-) -> float:
-    raw = env.get(ENV_PREFIX + name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not a valid {kind.__name__}") from None
+def _env_text(value: object) -> str:
+    if value is None:
+        return ""  # an empty variable is an unset one
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(ENV_PREFIX + name, "").strip().lower()
-    if raw in TRUE_WORDS:
-        return True
-    if raw in FALSE_WORDS:
-        return False
-    raise SettingsError(f"{ENV_PREFIX}{name}={raw!r} is not one of 1/0, true/false, yes/no, on/off")
+def _problem(error: Mapping[str, Any]) -> str:
+    """`name must be ..., got value (TBENCH_NAME)`: one line for one invalid field."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    context = error.get("ctx", {})
+    match error["type"]:
+        case "greater_than_equal":
+            rule = f"must be >= {context['ge']}"
+        case "greater_than":
+            rule = f"must be > {context['gt']}"
+        case "finite_number":
+            rule = "must be a finite number"
+        case "value_error":
+            rule = str(context["error"])
+        case _:  # a value of the wrong type: pydantic's words ("should be a valid integer")
+            rule = error["msg"].removeprefix("Input ")
+    return f"{name} {rule}, got {error['input']!r} ({ENV_PREFIX}{name.upper()})"

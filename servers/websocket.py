@@ -7,6 +7,7 @@ import contextlib
 
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
+from websockets.frames import CloseCode
 
 from contract.messages import InvalidInput, Problem, parse_action_frame, validate_room
 from servers.brokers.fanout import DROP_REASON
@@ -16,9 +17,6 @@ from servers.settings import Settings
 from servers.ws_protocol import DIRECT_SEND_EXTENSION
 
 WS_PATH = "/ws"
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_SERVICE_RESTART = 1012  # the "drop" fault: come back (with your cursor) in a moment
 
 
 def create_websocket_app(settings: Settings | None = None, broker: Broker | None = None) -> FastAPI:
@@ -116,13 +114,13 @@ async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
     await _close(websocket, _close_code(subscription), subscription.end_reason or "")
 
 
-def _close_code(subscription: Subscription) -> int:
+def _close_code(subscription: Subscription) -> CloseCode:
     """Why the server ended delivery, as a close code: slow consumer, drop fault, shutdown."""
     if subscription.dropped:
-        return CLOSE_POLICY_VIOLATION
+        return CloseCode.POLICY_VIOLATION
     if subscription.end_reason == DROP_REASON:
-        return CLOSE_SERVICE_RESTART
-    return CLOSE_GOING_AWAY
+        return CloseCode.SERVICE_RESTART  # the drop fault: come back, cursor in hand
+    return CloseCode.GOING_AWAY
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

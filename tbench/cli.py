@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from contract.addresses import DEFAULT_HOST
 from contract.log_level import DEFAULT_LEVEL, LOG_LEVEL_ENV, LevelName
@@ -57,9 +58,12 @@ def _target_or_exit(name: str) -> None:
 @app.command()
 def targets() -> None:
     """List the registered targets and their capabilities."""
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
     for spec in TARGETS.values():
         resume = "resume" if spec.supports_resume else "no resume"
-        console.print(f"[bold]{spec.name:<14}[/] {spec.scheme:<4} {resume:<9} {spec.description}")
+        table.add_row(spec.name, spec.scheme, resume, spec.description)
+    console.print(table)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from websockets.frames import CloseCode
 
 from conformance.checks.common import (
     IDLE_TIMEOUT_S,
@@ -94,7 +95,7 @@ def gaps(received: list[MessageKey]) -> list[MessageKey]:
 def disconnect_verdict(stalled: Subscriber) -> tuple[bool, str]:
     """Whether the disconnect is the specified one, and how to describe it."""
     if isinstance(stalled, WebSocketSubscriber):
-        return stalled.close_code == 1008, f"{stalled.ended}"
+        return stalled.close_code == CloseCode.POLICY_VIOLATION, f"{stalled.ended}"
     return stalled.ended == "the server ended the event stream", f"{stalled.ended}"
 
 

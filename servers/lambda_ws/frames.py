@@ -19,7 +19,7 @@ from typing import cast
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from websockets.exceptions import InvalidState
-from websockets.frames import Frame
+from websockets.frames import CloseCode, Frame
 from websockets.http11 import Request
 
 from servers.ws_protocol import LingeringCloseProtocol
@@ -96,7 +96,7 @@ class ApiGatewayWebSocketProtocol(LingeringCloseProtocol):
                 b"".join(self.frames).decode()
             except UnicodeDecodeError:
                 self.frames = []
-                self.conn.fail(1007, "Invalid UTF-8 in text frame")
+                self.conn.fail(CloseCode.INVALID_DATA, "Invalid UTF-8 in text frame")
                 self.handle_parser_exception()
                 return
         super().send_receive_event_to_app()
@@ -105,14 +105,16 @@ class ApiGatewayWebSocketProtocol(LingeringCloseProtocol):
         self.activity.touch()
         if len(event.data) <= self.max_frame_bytes:
             return True
-        self.conn.fail(1009, TOO_BIG_REASON)
+        self.conn.fail(CloseCode.MESSAGE_TOO_BIG, TOO_BIG_REASON)
         self.handle_parser_exception()  # sends the close frame, tells the app, drops the TCP
         return False
 
     async def send(self, message: ASGISendEvent) -> None:
         """Send as uvicorn does, but split messages over 32 KB into 32 KB frames."""
         if message["type"] == "websocket.close" and self._can_send_data() and self.buffer_full():
-            self._close_stalled(message.get("code", 1000), message.get("reason") or "")
+            self._close_stalled(
+                message.get("code", CloseCode.NORMAL_CLOSURE), message.get("reason") or ""
+            )
             return
         if message["type"] == "websocket.send" and self._can_send_data():
             text = message.get("text")

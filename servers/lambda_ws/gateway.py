@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.frames import CloseCode
 
 from contract import codec
 from contract.messages import MAX_MESSAGE_BYTES
-from servers.capacity import CLOSE_TRY_AGAIN_LATER, over_capacity_reason
+from servers.capacity import over_capacity_reason
 from servers.lambda_ws.environments import Invocation, LambdaService
 from servers.lambda_ws.events import (
     ApiInfo,
@@ -40,7 +41,6 @@ from servers.lambda_ws.frames import ACTIVITY_EXTENSION, Activity
 from servers.lambda_ws.management_api import BodyReader, close_server, serve_management_api
 
 TARGET_NAME = "lambda"
-GOING_AWAY = 1001
 ADMIN_DROP_PATH = "/_admin/drop"  # as on every target (servers.http_common)
 
 
@@ -200,7 +200,7 @@ class Gateway:
         dropped = list(self.connections.values())
         self.stats.closed_by_drop += len(dropped)
         await asyncio.gather(
-            *(self._close(connection, GOING_AWAY, "Going away") for connection in dropped)
+            *(self._close(connection, CloseCode.GOING_AWAY, "Going away") for connection in dropped)
         )
         return JSONResponse({"dropped": len(dropped), "connections": len(dropped)})
 
@@ -245,7 +245,7 @@ class Gateway:
                 }
             )
         self.stats.closed_by_delete += 1
-        await self._close(connection, 1000, "Connection Closed Normally")
+        await self._close(connection, CloseCode.NORMAL_CLOSURE, "Connection Closed Normally")
         return Response(status_code=204)
 
     async def _post(
@@ -278,7 +278,7 @@ class Gateway:
             # Before $connect and the rate limit: no invocation, no record, no token spent.
             self.stats.connections_over_capacity += 1
             await websocket.accept()
-            await websocket.close(CLOSE_TRY_AGAIN_LATER, over_capacity_reason(self._sessions))
+            await websocket.close(CloseCode.TRY_AGAIN_LATER, over_capacity_reason(self._sessions))
             return
         self._sessions += 1
         try:
@@ -360,7 +360,7 @@ class Gateway:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                code = int(message.get("code") or 1005)
+                code = int(message.get("code") or CloseCode.NO_STATUS_RCVD)
                 return code, message.get("reason") or _default_reason(code)
             connection.activity.touch()
             data = message.get("text")
@@ -417,7 +417,7 @@ class Gateway:
                 self.stats.closed_idle += 1
                 break
             await asyncio.sleep(min(idle_deadline, max_deadline) - now)
-        await self._close(connection, GOING_AWAY, "Going away")
+        await self._close(connection, CloseCode.GOING_AWAY, "Going away")
 
     async def _close(self, connection: ClientConnection, code: int, reason: str) -> None:
         connection.close_code, connection.close_reason = code, reason
@@ -468,9 +468,9 @@ def _gateway_message(message: str, connection: ClientConnection, request_id: str
 
 
 def _default_reason(code: int) -> str:
-    if code == 1005:
+    if code == CloseCode.NO_STATUS_RCVD:
         return "Client-side close frame status not set"
-    if code == 1006:
+    if code == CloseCode.ABNORMAL_CLOSURE:
         return "Connection closed abnormally"
     return ""
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from websockets.frames import CloseCode
 
 from contract import codec
 from contract.messages import (
@@ -99,7 +100,7 @@ def test_action_frame_requires_send_message():
     with pytest.raises(InvalidInput) as info:
         parse_action_frame(codec.dumps({"action": "dance", **GOOD}))
     assert info.value.problem is Problem.UNKNOWN_ACTION
-    assert info.value.problem.ws_close_code == 1008
+    assert info.value.problem.ws_close_code == CloseCode.POLICY_VIOLATION
 
 
 def test_close_reason_fits_in_a_control_frame():

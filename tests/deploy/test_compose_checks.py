@@ -78,7 +78,17 @@ def test_a_complete_compose_run_passes_and_each_fault_is_named(tmp_path: Path):
         "lambda: status failed: conformance: 2 failed",
     ]
     # the summary CI prints carries the whole error: the run directory stays on the CI machine
-    assert summary(run_dir).endswith("\n      conformance: 2 failed\n      check A")
+    text = summary(run_dir)
+    assert text.endswith("\n  lambda error:\n      conformance: 2 failed\n      check A")
+    rows = [row.split() for row in text.splitlines()]
+    assert " ".join(rows[0]) == "target status delivered lost Locust processes containers CPU s"
+    sse = run["targets"]["sse"]["metrics"]
+    assert ["sse", "ok", str(sse["delivered"]), "1", "3", "1", f"{sse['server_cpu_s']:.2f}"] in rows
+    # the columns line up: each row's status starts where the header's does
+    header, *lines = text.splitlines()[: 1 + len(run["targets"])]
+    assert {line.index(" ok ") if " ok " in line else line.index(" failed ") for line in lines} == {
+        header.index(" status ")
+    }
 
 
 def test_the_new_run_is_the_one_directory_with_a_run_json(tmp_path: Path):

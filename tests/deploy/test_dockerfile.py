@@ -85,8 +85,9 @@ def test_dynalite_is_installed_from_its_lockfile_in_the_npm_stage_and_copied_in(
 
 def test_the_build_context_leaves_out_the_venv_results_and_history():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for entry in (".venv", ".git", "results", "tests"):
+    for entry in (".venv", ".git", "results", "tests", "devtools", "benchmarks"):
         assert entry in ignored
+    assert "requirements-dev.lock" in ignored  # the image installs the runtime lock alone
 
 
 def test_everything_installs_into_a_venv_first_on_path():

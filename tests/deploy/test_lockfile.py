@@ -1,63 +1,134 @@
-"""requirements.lock: every runtime dependency pinned within pyproject's bounds."""
+"""The two lock files `make lock` writes with uv: requirements.lock (the image) and
+requirements-dev.lock (`make install`)."""
 
 from __future__ import annotations
 
+import ast
+import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from devtools.lockfile import main, pinned_closure, render, runtime_requirements
-
 from .compose_files import ROOT
 
-LOCK = ROOT / "requirements.lock"
+RUNTIME_LOCK = ROOT / "requirements.lock"
+DEV_LOCK = ROOT / "requirements-dev.lock"
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# Test and development tools, with what they bring: none of it belongs in the image.
+NOT_IN_THE_IMAGE = (
+    "moto",
+    "cfn-lint",
+    "aws-xray-sdk",
+    "antlr4-python3-runtime",
+    "sympy",
+    "ruff",
+    "mypy",
+    "playwright",
+    "hypothesis",
+    "schemathesis",
+    "uv",
+)
 
 
-def locked() -> dict[str, str]:
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            assert name == canonicalize_name(name), line
-            assert name not in pins, line
-            pins[name] = version
-    return pins
+def pins(lock: Path) -> dict[str, list[Requirement]]:
+    """name -> its `name==version ; marker` lines (a universal lock may fork on a marker)."""
+    found: dict[str, list[Requirement]] = {}
+    for line in lock.read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            requirement = Requirement(text)
+            assert [spec.operator for spec in requirement.specifier] == ["=="], line
+            found.setdefault(canonicalize_name(requirement.name), []).append(requirement)
+    return found
 
 
-def test_every_runtime_dependency_is_pinned_within_its_bounds():
-    pins = locked()
-    assert list(pins) == sorted(pins)
-    for requirement in runtime_requirements():
-        version = pins.get(canonicalize_name(requirement.name))
-        assert version is not None, f"{requirement.name} is not in requirements.lock: make lock"
-        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+def pinned_version(requirement: Requirement) -> str:
+    (spec,) = requirement.specifier
+    return spec.version
 
 
-def test_development_tools_are_not_locked():
-    pins = locked()
-    assert "ruff" not in pins
-    assert "mypy" not in pins
-    assert "playwright" not in pins
+def applies_here(requirement: Requirement) -> bool:
+    return requirement.marker is None or requirement.marker.evaluate()
 
 
-def test_the_closure_follows_requirements_and_their_extras():
-    plain = pinned_closure([Requirement("uvicorn")])
-    standard = pinned_closure([Requirement("uvicorn[standard]")])
-    assert plain["uvicorn"] == metadata.version("uvicorn")
-    assert {"h11", "click"} <= set(plain)
-    assert "watchfiles" not in plain
-    assert "httptools" not in plain
-    assert {"watchfiles", "httptools", "websockets"} <= set(standard)
+def assert_pinned_within_bounds(declared: list[str], lock: Path) -> None:
+    locked = pins(lock)
+    for text in declared:
+        requirement = Requirement(text)
+        entries = locked.get(canonicalize_name(requirement.name))
+        assert entries, f"{requirement.name} is not in {lock.name}: make lock"
+        for entry in entries:
+            version = pinned_version(entry)
+            assert requirement.specifier.contains(version, prereleases=True), (text, version)
 
 
-def test_the_file_is_sorted_pins_under_a_header(tmp_path: Path):
-    text = render({"zeta": "1.0", "alpha": "2.0"})
-    assert text.splitlines()[-2:] == ["alpha==2.0", "zeta==1.0"]
-    assert text.startswith("# ")
-    assert "make lock" in text
-    out = tmp_path / "requirements.lock"
-    main(["--output", str(out)])
-    assert out.read_text().startswith(text.splitlines()[0])
-    assert "fastapi==" in out.read_text()
+def test_every_runtime_dependency_is_pinned_within_its_bounds_in_both_locks():
+    assert_pinned_within_bounds(PROJECT["dependencies"], RUNTIME_LOCK)
+    assert_pinned_within_bounds(PROJECT["dependencies"], DEV_LOCK)
+
+
+def test_every_dev_dependency_is_pinned_within_its_bounds():
+    assert_pinned_within_bounds(PROJECT["optional-dependencies"]["dev"], DEV_LOCK)
+
+
+def test_the_image_gets_the_versions_the_tests_ran_with():
+    runtime, dev = pins(RUNTIME_LOCK), pins(DEV_LOCK)
+    assert set(runtime) <= set(dev)
+    for name, entries in runtime.items():  # markers may differ: dev may need it everywhere
+        assert {pinned_version(e) for e in entries} <= {pinned_version(e) for e in dev[name]}, name
+
+
+def test_test_only_packages_stay_out_of_the_image_lock():
+    runtime, dev = pins(RUNTIME_LOCK), pins(DEV_LOCK)
+    for name in NOT_IN_THE_IMAGE:
+        assert name not in runtime, name
+    assert {"moto", "cfn-lint", "ruff", "uv"} <= set(dev)
+
+
+def test_both_files_say_how_they_are_made():
+    for lock in (RUNTIME_LOCK, DEV_LOCK):
+        head = lock.read_text().splitlines()[:2]
+        assert head[0] == "# This file was autogenerated by uv via the following command:"
+        assert head[1] == "#    make lock"
+
+
+def test_the_venv_has_the_dev_locks_versions():
+    for name, entries in pins(DEV_LOCK).items():
+        for entry in filter(applies_here, entries):
+            installed = metadata.version(name)
+            assert installed == pinned_version(entry), f"{name} {installed}: make install"
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Top-level modules a file imports at run time (not those under `if TYPE_CHECKING:`)."""
+    found: set[str] = set()
+    pending: list[ast.AST] = [ast.parse(path.read_text())]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def test_the_installed_packages_import_only_what_the_image_lock_has():
+    installed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    ours = {pattern.rstrip("*") for pattern in installed["packages"]["find"]["include"]}
+    runtime = set(pins(RUNTIME_LOCK))
+    distributions = metadata.packages_distributions()
+    missing = {}
+    for package in sorted(ours):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for module in _runtime_imports(path) - ours - set(sys.stdlib_module_names):
+                names = {canonicalize_name(d) for d in distributions.get(module, [module])}
+                if not names & runtime:
+                    missing.setdefault(module, str(path.relative_to(ROOT)))
+    assert not missing, f"imported at run time, not in requirements.lock: {missing}"

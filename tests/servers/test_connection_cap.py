@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract import codec
@@ -151,7 +152,7 @@ def _newcomer_echo(server: TargetProcess, room: str) -> dict[str, Any] | None:
             return _echo(ws, room, "newcomer")
         except ConnectionClosed as exc:
             refused = exc.rcvd.code if exc.rcvd is not None else None
-    assert refused == 1013
+    assert refused == CloseCode.TRY_AGAIN_LATER
     return None
 
 
@@ -168,7 +169,7 @@ def test_websocket_sessions_past_the_cap_are_closed_1013_and_the_server_serves_o
             sixth.recv(timeout=RECV_S)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
-            1013,
+            CloseCode.TRY_AGAIN_LATER,
             f"try again later: {CAP} connections open",
         )
         # Healthy at the cap: health answers and the members keep talking.
@@ -228,5 +229,9 @@ def test_the_cap_counts_subscribers_only():
     assert codec.loads(sent[1]["body"])["kind"] == "over_capacity"
     assert sent[2:] == [
         {"type": "websocket.accept"},
-        {"type": "websocket.close", "code": 1013, "reason": over_capacity_reason(2)},
+        {
+            "type": "websocket.close",
+            "code": CloseCode.TRY_AGAIN_LATER,
+            "reason": over_capacity_reason(2),
+        },
     ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from contract import codec
@@ -107,7 +108,10 @@ def test_drop_closes_websockets_1012_and_since_resumes(opted_in: Callable[[str],
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd is not None
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1012, DROP_REASON)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+        CloseCode.SERVICE_RESTART,
+        DROP_REASON,
+    )
     wait_until(lambda: connections(server) == 0)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
 from contract.messages import MAX_MESSAGE_BYTES
@@ -21,8 +22,17 @@ from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, connections, http_root, new_room, publish, wait_until
 
 
-def test_settings_defaults_follow_the_protocol():
-    settings = Settings.from_env({})
+@pytest.fixture
+def no_tbench_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No TBENCH_* variables: settings start from their defaults."""
+    for name in list(os.environ):
+        if name.startswith("TBENCH_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_settings_defaults_follow_the_protocol(no_tbench_env: pytest.MonkeyPatch):
+    settings = Settings.from_env()
     assert settings == Settings()
     assert (settings.history_size, settings.queue_size) == (10_000, 1_024)
     assert (settings.long_poll_max_wait_s, settings.sse_ping_s) == (30.0, 15.0)
@@ -30,38 +40,54 @@ def test_settings_defaults_follow_the_protocol():
     assert settings.max_message_bytes == MAX_MESSAGE_BYTES
 
 
-def test_settings_round_trip_through_the_environment():
+def test_settings_round_trip_through_the_environment(no_tbench_env: pytest.MonkeyPatch):
     settings = Settings(history_size=5, queue_size=6, long_poll_max_wait_s=2.5, sse_ping_s=0.5)
-    assert Settings.from_env(settings.to_env()) == settings
     browser = Settings(cors_origin="http://127.0.0.1:8080", admin=True)
-    assert Settings.from_env(browser.to_env()) == browser
+    for expected in (settings, browser):
+        for name, value in expected.to_env().items():
+            no_tbench_env.setenv(name, value)
+        assert Settings.from_env() == expected
 
 
-def test_cors_and_admin_are_off_unless_asked(monkeypatch: pytest.MonkeyPatch):
+def test_empty_variables_keep_the_defaults(no_tbench_env: pytest.MonkeyPatch):
+    for name in Settings().to_env():
+        no_tbench_env.setenv(name, "")
+    assert Settings.from_env() == Settings()
+    no_tbench_env.setenv("TBENCH_MAX_MESSAGE_BYTES", "1")  # fixed by the contract: not read
+    assert Settings.from_env().max_message_bytes == MAX_MESSAGE_BYTES
+
+
+def test_cors_and_admin_are_off_unless_asked(no_tbench_env: pytest.MonkeyPatch):
     assert (Settings().cors_origin, Settings().admin) == (None, False)
-    monkeypatch.setenv("TBENCH_ADMIN", "yes")
+    no_tbench_env.setenv("TBENCH_ADMIN", "yes")
     args = parse_args(["servers.sse:app", "--port", "1", "--cors-origin", "http://[::1]:80"])
     assert settings_from(args) == Settings(cors_origin="http://[::1]:80", admin=True)
     assert settings_from(parse_args(["servers.sse:app", "--port", "1", "--admin"])).admin
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("env", "named"),
     [
-        {"TBENCH_HISTORY_SIZE": "many"},
-        {"TBENCH_QUEUE_SIZE": "0"},
-        {"TBENCH_SSE_PING_S": "-1"},
-        {"TBENCH_LONG_POLL_MAX_WAIT_S": "nan"},
-        {"TBENCH_BROKER_URL": "localhost"},
-        {"TBENCH_CORS_ORIGIN": "*"},
-        {"TBENCH_CORS_ORIGIN": "http://127.0.0.1:8080/"},
-        {"TBENCH_CORS_ORIGIN": "127.0.0.1:8080"},
-        {"TBENCH_ADMIN": "maybe"},
+        ({"TBENCH_HISTORY_SIZE": "many"}, "history_size should be a valid integer"),
+        ({"TBENCH_QUEUE_SIZE": "0"}, "queue_size must be >= 1, got '0' (TBENCH_QUEUE_SIZE)"),
+        ({"TBENCH_SSE_PING_S": "-1"}, "sse_ping_s must be > 0"),
+        ({"TBENCH_LONG_POLL_MAX_WAIT_S": "nan"}, "long_poll_max_wait_s must be a finite number"),
+        ({"TBENCH_BROKER_URL": "localhost"}, "broker_url must look like scheme://..."),
+        ({"TBENCH_CORS_ORIGIN": "*"}, "cors_origin must be one origin"),
+        ({"TBENCH_CORS_ORIGIN": "http://127.0.0.1:8080/"}, "(no path, no wildcard)"),
+        ({"TBENCH_CORS_ORIGIN": "127.0.0.1:8080"}, "cors_origin must be one origin"),
+        ({"TBENCH_ADMIN": "maybe"}, "admin should be a valid boolean"),
     ],
 )
-def test_bad_settings_are_refused_with_the_variable_named(env: dict[str, str]):
-    with pytest.raises(SettingsError):
-        Settings.from_env(env)
+def test_bad_settings_are_refused_with_the_variable_named(
+    no_tbench_env: pytest.MonkeyPatch, env: dict[str, str], named: str
+):
+    for name, value in env.items():
+        no_tbench_env.setenv(name, value)
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env()
+    assert named in str(refused.value)
+    assert "\n" not in str(refused.value)  # one line, not pydantic's report
 
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch):
@@ -191,5 +217,5 @@ def test_sigterm_ends_open_connections_and_leaves_no_process(name: str):
     elif name == "sse":
         assert outcome["answer"] == []  # the stream ended cleanly
     else:
-        assert outcome["answer"] in (1001, 1012)  # going away / service restart
+        assert outcome["answer"] in (CloseCode.GOING_AWAY, CloseCode.SERVICE_RESTART)
     assert "Traceback" not in server.log_tail()

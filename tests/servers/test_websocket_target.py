@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract import codec
@@ -119,17 +120,17 @@ def test_exactly_128_kib_frame_is_accepted(websocket: TargetProcess):
 
 
 BAD_FRAMES: list[tuple[str, Any, int, str]] = [
-    ("binary frame", b'{"action": "sendMessage"}', 1003, "binary"),
-    ("not UTF-8 text", "invalid-utf8", 1007, "UTF-8"),
-    ("malformed JSON", '{"action": "sendMessage", ', 1007, "malformed JSON"),
-    ("empty", "  ", 1007, "empty"),
-    ("not an object", "[1, 2]", 1007, "object"),
-    ("missing field", "missing-body", 1007, "body"),
-    ("wrong type", "seq-as-string", 1007, "seq"),
-    ("invalid room in frame", "bad-room", 1008, "room"),
-    ("other room in frame", "other-room", 1008, "room"),
-    ("unknown action", "unknown-action", 1008, "action"),
-    ("over 128 KiB", "too-big", 1009, "exceeds"),
+    ("binary frame", b'{"action": "sendMessage"}', CloseCode.UNSUPPORTED_DATA, "binary"),
+    ("not UTF-8 text", "invalid-utf8", CloseCode.INVALID_DATA, "UTF-8"),
+    ("malformed JSON", '{"action": "sendMessage", ', CloseCode.INVALID_DATA, "malformed JSON"),
+    ("empty", "  ", CloseCode.INVALID_DATA, "empty"),
+    ("not an object", "[1, 2]", CloseCode.INVALID_DATA, "object"),
+    ("missing field", "missing-body", CloseCode.INVALID_DATA, "body"),
+    ("wrong type", "seq-as-string", CloseCode.INVALID_DATA, "seq"),
+    ("invalid room in frame", "bad-room", CloseCode.POLICY_VIOLATION, "room"),
+    ("other room in frame", "other-room", CloseCode.POLICY_VIOLATION, "room"),
+    ("unknown action", "unknown-action", CloseCode.POLICY_VIOLATION, "action"),
+    ("over 128 KiB", "too-big", CloseCode.MESSAGE_TOO_BIG, "exceeds"),
 ]
 
 
@@ -169,7 +170,11 @@ def test_bad_frames_close_with_the_protocol_code(
 
 @pytest.mark.parametrize(
     ("query_room", "since", "code", "field"),
-    [(None, None, 1008, "room"), ("bad.room", None, 1008, "room"), ("ok", "x", 1007, "since")],
+    [
+        (None, None, CloseCode.POLICY_VIOLATION, "room"),
+        ("bad.room", None, CloseCode.POLICY_VIOLATION, "room"),
+        ("ok", "x", CloseCode.INVALID_DATA, "since"),
+    ],
 )
 def test_bad_query_is_accepted_then_closed_with_a_reason(
     websocket: TargetProcess, query_room: str | None, since: Any, code: int, field: str

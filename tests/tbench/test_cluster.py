@@ -124,6 +124,14 @@ def test_generator_command_line_for_containers(capsys: pytest.CaptureFixture[str
     assert "pid /tmp/nginx/nginx.pid;" in text
 
 
+def test_workers_user_is_the_first_line_after_the_header_when_given():
+    config = BalancerConfig(("a:1",), "8080", "/run/", worker_processes=3, user="nobody")
+    lines = config.render().splitlines()
+    assert lines[1:4] == ["user nobody;", "daemon off;", "worker_processes 3;"]
+    assert "pid /run/nginx.pid;" in lines
+    assert "user" not in BalancerConfig(("a:1",), "8080", "/run").render().split()
+
+
 def test_options_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match="use the redis broker"):
         check_cluster_options(get_target("sse"), 2, "memory")

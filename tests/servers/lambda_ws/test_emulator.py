@@ -13,6 +13,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
@@ -154,7 +155,7 @@ def test_events_have_the_shape_aws_sends(emulator: Emulator) -> None:
     assert connected["headers"]["Host"] == domain
     assert "Sec-WebSocket-Key" in connected["headers"]
     assert not {"connection", "upgrade"} & {name.lower() for name in connected["headers"]}
-    assert disconnected["requestContext"]["disconnectStatusCode"] == 1000  # a normal close
+    assert disconnected["requestContext"]["disconnectStatusCode"] == CloseCode.NORMAL_CLOSURE
 
 
 def test_management_api_answers_boto3(emulator: Emulator) -> None:
@@ -222,7 +223,7 @@ def test_frames_over_32_kb_close_the_connection_with_1009(emulator: Emulator) ->
     room = unique_room("frames")
     with connect(emulator.url(room)) as client:
         client.send(frame(room=room, body="x" * 40_000))  # one 40 KB frame
-        assert close_code(client) == 1009
+        assert close_code(client) == CloseCode.MESSAGE_TOO_BIG
 
 
 def test_a_large_message_in_32_kb_frames_is_accepted_and_delivered(emulator: Emulator) -> None:
@@ -240,7 +241,7 @@ def test_invalid_utf8_text_closes_the_connection_with_1007_and_a_reason(
         with pytest.raises(ConnectionClosed) as closed:
             client.recv(timeout=RECV_S)
     assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 1007
+    assert closed.value.rcvd.code == CloseCode.INVALID_DATA
     assert closed.value.rcvd.reason
 
 
@@ -276,7 +277,10 @@ def test_a_client_that_stops_reading_is_dropped_and_disconnected(emulator: Emula
 def test_messages_over_128_kb_close_the_connection_with_1009(emulator: Emulator) -> None:
     room = unique_room("huge")
     with connect(emulator.url(room)) as client:
-        assert close_code(client, sending=frame(room=room, body="z" * 140_000)) == 1009
+        assert (
+            close_code(client, sending=frame(room=room, body="z" * 140_000))
+            == CloseCode.MESSAGE_TOO_BIG
+        )
 
 
 def reports_by_environment(report_log: Path) -> dict[str, list[LambdaReport]]:

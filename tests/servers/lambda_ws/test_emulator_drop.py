@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract.messages import decode_message
@@ -106,8 +107,8 @@ def test_drop_closes_every_client_1001_runs_disconnect_and_new_clients_chat(
         response = httpx.post(f"{http_root(emulator)}/_admin/drop", timeout=RECV_S)
         assert response.status_code == 200, response.text
         assert response.json() == {"dropped": 2, "connections": 2}
-        assert closed_with(alice) == (1001, "Going away")
-        assert closed_with(bob) == (1001, "Going away")
+        assert closed_with(alice) == (CloseCode.GOING_AWAY, "Going away")
+        assert closed_with(bob) == (CloseCode.GOING_AWAY, "Going away")
 
     def disconnects() -> list[dict[str, Any]] | None:
         found = [
@@ -120,7 +121,7 @@ def test_drop_closes_every_client_1001_runs_disconnect_and_new_clients_chat(
 
     for context in wait_for(disconnects, RECV_S):  # $disconnect ran, with the gateway's close
         assert (context["disconnectStatusCode"], context["disconnectReason"]) == (
-            1001,
+            CloseCode.GOING_AWAY,
             "Going away",
         )
     wait_for(lambda: not ids & stored_ids(dynamodb), RECV_S)  # ... and forgot them

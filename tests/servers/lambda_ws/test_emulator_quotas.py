@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract.lambda_report import EmulatorRecord, LambdaReport
@@ -89,7 +90,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(emulator: Emulator)
             client.recv(timeout=RECV_S)
         idle_for = time.monotonic() - opened
     assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 1001
+    assert closed.value.rcvd.code == CloseCode.GOING_AWAY
     assert IDLE_TIMEOUT_S - 0.2 <= idle_for < IDLE_TIMEOUT_S + 10
     disconnect = wait_for(
         lambda: next(
@@ -103,7 +104,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(emulator: Emulator)
         ),
         RECV_S,
     )
-    assert disconnect["requestContext"]["disconnectStatusCode"] == 1001
+    assert disconnect["requestContext"]["disconnectStatusCode"] == CloseCode.GOING_AWAY
     assert disconnect["requestContext"]["disconnectReason"] == "Going away"
 
 
@@ -121,7 +122,7 @@ def test_pings_keep_a_connection_until_its_maximum_duration(emulator: Emulator) 
                 code = closed.rcvd.code if closed.rcvd else None
                 break
         lived = time.monotonic() - opened
-    assert code == 1001
+    assert code == CloseCode.GOING_AWAY
     assert lived >= MAX_CONNECTION_S - 0.2 > IDLE_TIMEOUT_S
     assert emulator.stats()["gateway"]["closed_max_duration"] >= 1
 
