@@ -28,7 +28,12 @@ import uvicorn
 
 from servers.lambda_ws.cpu_model import NO_CPU_MODEL, CpuModel, MemorySizeError, check_memory_mb
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
-from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
+from servers.lambda_ws.environments import (
+    EnvironmentSetup,
+    FunctionConfig,
+    LambdaService,
+    ServiceLimits,
+)
 from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
 from servers.lambda_ws.gateway import Gateway, GatewayConfig
 from servers.lambda_ws.template import TEMPLATE_PATH, create_table, load_template, route_functions
@@ -196,9 +201,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-        lambdas = LambdaService(
-            functions, limits, os.environ, args.report_log, args.region, cpu=cpu
-        )
+        setup = EnvironmentSetup(env=os.environ, cpu=cpu, region=args.region)
+        lambdas = LambdaService(functions, limits, setup, args.report_log)
         config = GatewayConfig(
             stage=args.stage,
             api_id=args.api_id,

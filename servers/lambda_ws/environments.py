@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -196,6 +196,41 @@ class Environment:
             self.cpu_limit = None
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One invocation in its environment: whose it is, and what it waited for."""
+
+    request_id: str
+    function: FunctionConfig
+    env: Environment
+    cold: bool  # the environment was started for this call (its init is on the REPORT line)
+    queue_wait_ms: float  # local artefact: waited for a worker process
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ending:
+    """How an invocation ended, with the worker's figures when it replied."""
+
+    status: Status
+    duration_ms: float = 0.0
+    max_memory_mb: int | None = None  # None: no reply (init failed, worker died, timed out)
+    overhead_ms: float = 0.0
+    billed: bool = True  # False: the init failed, nothing ran to count
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvironmentSetup:
+    """What every execution environment gets: variables, CPU model, the region of its ARN."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    cpu: CpuModel | None = None
+    region: str = "us-east-1"
+
+
+def _ms_since(began: float) -> float:
+    return (time.perf_counter() - began) * 1000
+
+
 class LambdaService:
     """Invokes functions in pooled environments under a concurrency limit, logging REPORTs."""
 
@@ -203,17 +238,15 @@ class LambdaService:
         self,
         functions: Mapping[str, FunctionConfig],
         limits: ServiceLimits,
-        env: Mapping[str, str],
+        setup: EnvironmentSetup,
         report_log: Path | None = None,
-        region: str = "us-east-1",
-        cpu: CpuModel | None = None,
     ) -> None:
         self.functions = dict(functions)
-        self.cpu = cpu or CpuModel(enabled=False)
+        self.cpu = setup.cpu or CpuModel(enabled=False)
         self.limits = limits
-        self.env = dict(env)
+        self.env = dict(setup.env)
         self.report_log = report_log
-        self.region = region
+        self.region = setup.region
         self.stats = LambdaStats()
         self._idle: dict[str, list[Environment]] = {name: [] for name in self.functions}
         self._busy: set[Environment] = set()
@@ -259,29 +292,16 @@ class LambdaService:
     ) -> Invocation:
         self.stats.invocations += 1
         asked = time.perf_counter()
-        env = await self._acquire(function.name)
-        queue_wait_ms = (time.perf_counter() - asked) * 1000
-        cold = env is None
-        if env is None:
-            env = Environment(function, self.env, self.cpu)
-            try:
-                await env.start()
-            except (EnvironmentDied, TimeoutError, OSError) as exc:
-                await env.stop()
-                self._release_slot()
-                self.stats.errors += 1
-                self._log_lines(
-                    LambdaReport(request_id, 0.0, 1, function.memory_mb, 1, env.init_ms, "error")
-                )
-                return Invocation(request_id, "error", error={"errorMessage": str(exc)})
-            self.stats.cold_starts += 1
-            self.stats.environments_started += 1
-            self.stats.init_ms_total += env.init_ms
-        self._busy.add(env)
-        if queue_wait_ms > 0.5:
-            self.stats.queued_invocations += 1
-        self.stats.queue_wait_ms_total += queue_wait_ms
-        self.stats.queue_wait_ms_max = max(self.stats.queue_wait_ms_max, queue_wait_ms)
+        warm = await self._acquire(function.name)
+        queue_wait_ms = _ms_since(asked)
+        env = warm or Environment(function, self.env, self.cpu)
+        call = Call(request_id, function, env, cold=warm is None, queue_wait_ms=queue_wait_ms)
+        if call.cold:
+            failed = await self._cold_start(call)
+            if failed is not None:
+                return failed
+        self._busy.add(call.env)
+        self._count_queue_wait(call.queue_wait_ms)
         request = {
             "request_id": request_id,
             "function_arn": self._arn(function),
@@ -290,76 +310,103 @@ class LambdaService:
         }
         sent = time.perf_counter()
         try:
-            reply = await asyncio.wait_for(env.invoke(request), function.timeout_s)
+            reply = await asyncio.wait_for(call.env.invoke(request), function.timeout_s)
         except (TimeoutError, EnvironmentDied) as exc:
-            elapsed_ms = (time.perf_counter() - sent) * 1000
-            timed_out = isinstance(exc, TimeoutError)
-            self._busy.discard(env)
-            await env.stop()
+            return await self._lost(call, exc, _ms_since(sent))
+        return self._returned(call, reply, _ms_since(sent))
+
+    async def _cold_start(self, call: Call) -> Invocation | None:
+        """Start the call's new environment: None once it is up, else the error it ends with."""
+        try:
+            await call.env.start()
+        except (EnvironmentDied, TimeoutError, OSError) as exc:
+            await call.env.stop()
             self._release_slot()
-            if timed_out:
-                self.stats.timeouts += 1
-            else:
-                self.stats.errors += 1
-            self._account(function, request_id, env, cold, elapsed_ms, 0, queue_wait_ms, 0.0)
-            status: Status = "timeout" if timed_out else "error"
-            self._log_lines(
-                LambdaReport(
-                    request_id,
-                    elapsed_ms,
-                    billed_duration_ms(elapsed_ms),
-                    function.memory_mb,
-                    1,
-                    env.init_ms if cold else None,
-                    status,
-                )
-            )
-            return Invocation(request_id, status, error={"errorMessage": str(exc) or status})
-        round_trip_ms = (time.perf_counter() - sent) * 1000
-        duration_ms = float(reply["duration_ms"])
-        overhead_ms = max(0.0, round_trip_ms - duration_ms)
+            self._account(call, Ending(status="error", billed=False))
+            return Invocation(call.request_id, "error", error={"errorMessage": str(exc)})
+        self.stats.cold_starts += 1
+        self.stats.environments_started += 1
+        self.stats.init_ms_total += call.env.init_ms
+        return None
+
+    def _count_queue_wait(self, queue_wait_ms: float) -> None:
+        if queue_wait_ms > 0.5:
+            self.stats.queued_invocations += 1
+        self.stats.queue_wait_ms_total += queue_wait_ms
+        self.stats.queue_wait_ms_max = max(self.stats.queue_wait_ms_max, queue_wait_ms)
+
+    async def _lost(self, call: Call, exc: Exception, elapsed_ms: float) -> Invocation:
+        """The worker timed out or died: stop it, free its slot, end the call without a reply."""
+        self._busy.discard(call.env)
+        await call.env.stop()
+        self._release_slot()
+        status: Status = "timeout" if isinstance(exc, TimeoutError) else "error"
+        self._account(call, Ending(status=status, duration_ms=elapsed_ms))
+        return Invocation(call.request_id, status, error={"errorMessage": str(exc) or status})
+
+    def _returned(self, call: Call, reply: dict[str, Any], round_trip_ms: float) -> Invocation:
+        """The worker replied: its environment goes back to the pool warm."""
+        env = call.env
         env.invocations += 1
         env.last_used = time.monotonic()
         self._busy.discard(env)
-        self._idle[function.name].append(env)
+        self._idle[env.function.name].append(env)
         self._dispatch()
-        max_memory = int(reply["max_memory_used_mb"])
-        self._account(
-            function, request_id, env, cold, duration_ms, max_memory, queue_wait_ms, overhead_ms
+        duration_ms = float(reply["duration_ms"])
+        error = reply.get("error") or None
+        ending = Ending(
+            status="error" if error else "ok",
+            duration_ms=duration_ms,
+            max_memory_mb=int(reply["max_memory_used_mb"]),
+            overhead_ms=max(0.0, round_trip_ms - duration_ms),
         )
-        if reply.get("error"):
-            self.stats.errors += 1
-            return Invocation(request_id, "error", error=reply["error"])
-        return Invocation(request_id, "ok", result=reply.get("result"))
+        self._account(call, ending)
+        if error:
+            return Invocation(call.request_id, "error", error=error)
+        return Invocation(call.request_id, "ok", result=reply.get("result"))
 
-    def _account(
-        self,
-        function: FunctionConfig,
-        request_id: str,
-        env: Environment,
-        cold: bool,
-        duration_ms: float,
-        max_memory_mb: int,
-        queue_wait_ms: float,
-        overhead_ms: float,
-    ) -> None:
-        """Count one finished invocation and write its REPORT and EMULATOR lines."""
+    def _account(self, call: Call, ending: Ending) -> None:
+        """Count one finished invocation and write its REPORT (and EMULATOR) lines."""
+        if ending.status == "timeout":
+            self.stats.timeouts += 1
+        elif ending.status == "error":
+            self.stats.errors += 1
+        init_ms = call.env.init_ms if call.cold else None
         # As AWS prints it since 2025-08-01: a cold start's Billed Duration includes its INIT.
-        billed = billed_duration_ms(duration_ms + (env.init_ms if cold else 0.0))
-        self.stats.duration_ms_total += duration_ms
-        self.stats.billed_ms_total += billed
-        self.stats.invoke_overhead_ms_total += overhead_ms
-        if max_memory_mb:
+        billed = billed_duration_ms(ending.duration_ms + (init_ms or 0.0))
+        if ending.billed:
+            self.stats.duration_ms_total += ending.duration_ms
+            self.stats.billed_ms_total += billed
+            self.stats.invoke_overhead_ms_total += ending.overhead_ms
+        request_id, memory_mb, duration_ms = (
+            call.request_id,
+            call.function.memory_mb,
+            ending.duration_ms,
+        )
+        if ending.max_memory_mb is None:  # no reply: no figures of the worker's own
             self._log_lines(
                 LambdaReport(
                     request_id,
                     duration_ms,
-                    billed,
-                    function.memory_mb,
-                    max_memory_mb,
-                    env.init_ms if cold else None,
+                    billed_duration_ms(duration_ms),
+                    memory_mb,
+                    1,
+                    init_ms,
+                    ending.status,
+                )
+            )
+        else:
+            self._log_lines(
+                LambdaReport(
+                    request_id, duration_ms, billed, memory_mb, ending.max_memory_mb, init_ms
                 ),
-                EmulatorRecord(request_id, function.name, env.id, queue_wait_ms, overhead_ms),
+                EmulatorRecord(
+                    request_id,
+                    call.function.name,
+                    call.env.id,
+                    call.queue_wait_ms,
+                    ending.overhead_ms,
+                ),
             )
 
     def _log_lines(self, *records: LambdaReport | EmulatorRecord) -> None:
