@@ -206,6 +206,11 @@ class Call:
     cold: bool  # the environment was started for this call (its init is on the REPORT line)
     queue_wait_ms: float  # local artefact: waited for a worker process
 
+    @property
+    def init_ms(self) -> float | None:
+        """The environment's init duration if this call started it (REPORT's Init Duration)."""
+        return self.env.init_ms if self.cold else None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ending:
@@ -225,6 +230,36 @@ class EnvironmentSetup:
     env: Mapping[str, str] = field(default_factory=dict)
     cpu: CpuModel | None = None
     region: str = "us-east-1"
+
+
+def _records(call: Call, ending: Ending, billed_ms: int) -> list[LambdaReport | EmulatorRecord]:
+    """The call's REPORT line, and its EMULATOR line when the worker replied."""
+    memory_mb = call.function.memory_mb
+    if ending.max_memory_mb is None:  # no reply: no figures of the worker's own, no INIT billed
+        billed_ms = billed_duration_ms(ending.duration_ms)
+        return [
+            LambdaReport(
+                call.request_id,
+                ending.duration_ms,
+                billed_ms,
+                memory_mb,
+                max_memory_used_mb=1,
+                init_duration_ms=call.init_ms,
+                status=ending.status,
+            )
+        ]
+    report = LambdaReport(
+        call.request_id,
+        ending.duration_ms,
+        billed_ms,
+        memory_mb,
+        ending.max_memory_mb,
+        call.init_ms,
+    )
+    emulator = EmulatorRecord(
+        call.request_id, call.function.name, call.env.id, call.queue_wait_ms, ending.overhead_ms
+    )
+    return [report, emulator]
 
 
 def _ms_since(began: float) -> float:
@@ -367,47 +402,17 @@ class LambdaService:
 
     def _account(self, call: Call, ending: Ending) -> None:
         """Count one finished invocation and write its REPORT (and EMULATOR) lines."""
+        # As AWS prints it since 2025-08-01: a cold start's Billed Duration includes its INIT.
+        billed = billed_duration_ms(ending.duration_ms + (call.init_ms or 0.0))
         if ending.status == "timeout":
             self.stats.timeouts += 1
         elif ending.status == "error":
             self.stats.errors += 1
-        init_ms = call.env.init_ms if call.cold else None
-        # As AWS prints it since 2025-08-01: a cold start's Billed Duration includes its INIT.
-        billed = billed_duration_ms(ending.duration_ms + (init_ms or 0.0))
         if ending.billed:
             self.stats.duration_ms_total += ending.duration_ms
             self.stats.billed_ms_total += billed
             self.stats.invoke_overhead_ms_total += ending.overhead_ms
-        request_id, memory_mb, duration_ms = (
-            call.request_id,
-            call.function.memory_mb,
-            ending.duration_ms,
-        )
-        if ending.max_memory_mb is None:  # no reply: no figures of the worker's own
-            self._log_lines(
-                LambdaReport(
-                    request_id,
-                    duration_ms,
-                    billed_duration_ms(duration_ms),
-                    memory_mb,
-                    1,
-                    init_ms,
-                    ending.status,
-                )
-            )
-        else:
-            self._log_lines(
-                LambdaReport(
-                    request_id, duration_ms, billed, memory_mb, ending.max_memory_mb, init_ms
-                ),
-                EmulatorRecord(
-                    request_id,
-                    call.function.name,
-                    call.env.id,
-                    call.queue_wait_ms,
-                    ending.overhead_ms,
-                ),
-            )
+        self._log_lines(*_records(call, ending, billed))
 
     def _log_lines(self, *records: LambdaReport | EmulatorRecord) -> None:
         if self._log is not None:

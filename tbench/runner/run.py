@@ -174,7 +174,7 @@ class ComparisonRun:
 
     def _new_result(self) -> RunResult:
         """run.json as it starts: the machine, the code, the scenario, every target pending."""
-        options = self.options
+        options, load = self.options, self.options.load
         commit, dirty = metadata.git_state()
         return RunResult(
             run_id=self.run_id,
@@ -187,11 +187,9 @@ class ComparisonRun:
             packages=metadata.package_versions(),
             scenario=self.scenario.model_dump(),
             load_generator={
-                "workers": options.load.workers,
-                "remote_workers": options.load.remote_workers,
-                "mode": "distributed"
-                if options.load.workers + options.load.remote_workers
-                else "local",
+                "workers": load.workers,
+                "remote_workers": load.remote_workers,
+                "mode": "distributed" if load.workers + load.remote_workers else "local",
             },
             held_equal=metadata.held_equal(),
             targets={
@@ -316,7 +314,7 @@ class ComparisonRun:
     def _load(self, trial: Trial) -> None:
         """Start the target, drive Locust at it while sampling, stop, summarise, tune."""
         handle = self._start(trial)
-        drive = self._drive(trial, handle)
+        drive = self._prepare(trial, handle)
         cpu_state: dict[str, Any] | None = None
         try:
             self._begin(drive)
@@ -343,7 +341,7 @@ class ComparisonRun:
             result.network = link.describe() | link.measure_rtt(NETWORK_SERVER_PORT)
         return handle
 
-    def _drive(self, trial: Trial, handle: TargetHandle) -> Drive:
+    def _prepare(self, trial: Trial, handle: TargetHandle) -> Drive:
         """Locust's plan against the started target, and the watchers beside it (not started)."""
         link, spec, target_dir = trial.link, trial.spec, trial.target_dir
         plan = LocustPlan(
@@ -382,7 +380,7 @@ class ComparisonRun:
             )
 
     def _stop(self, trial: Trial, drive: Drive) -> ResourceSeries:
-        """Stop everything `_drive` made, and the target; the resources sampled meanwhile."""
+        """Stop everything `_prepare` made, and the target; the resources sampled meanwhile."""
         link, result, handle = trial.link, trial.result, drive.handle
         drive.watch.stop()
         drive.locust.stop()
