@@ -114,15 +114,22 @@ def merge(exports: Iterable[dict[str, Any]]) -> MergedRun:
     return merged
 
 
+@dataclass(frozen=True, kw_only=True)
+class Conducted:
+    """What the conductor ran: the scenario, its timeline, the sweep's steps, the user classes."""
+
+    scenario: dict[str, Any]
+    timeline: dict[str, Any] | None
+    sweep_steps: list[dict[str, Any]]
+    user_class: str  # comma-separated
+
+
 def build_result(
-    merged: MergedRun,
-    scenario: dict[str, Any],
-    timeline: dict[str, Any] | None,
-    sweep_steps: list[dict[str, Any]],
-    user_class: str,
-    histogram_files: dict[str, str],
+    merged: MergedRun, conducted: Conducted, histogram_files: dict[str, str]
 ) -> dict[str, Any]:
     """The load generator's result document (`loadgen.json`), read by the runner."""
+    scenario, timeline = conducted.scenario, conducted.timeline
+    sweep_steps, user_class = conducted.sweep_steps, conducted.user_class
     delivery = merged.tally()
     knee = [s for s in sweep_steps if s.get("passed")]
     slots = (timeline or {}).get("faults") or []

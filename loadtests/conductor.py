@@ -254,14 +254,13 @@ class Conductor:
             histogram_files = merged.latencies.write(self.out_dir / HISTOGRAM_DIR)
         timeline = self.session.timeline
         user_classes = [cls.__name__ for cls in self.environment.user_classes]
-        self.result = collect.build_result(
-            merged,
-            self.session.scenario.model_dump(),
-            timeline.to_json() if timeline else None,
-            self.sweep_steps,
-            ",".join(user_classes),
-            histogram_files,
+        conducted = collect.Conducted(
+            scenario=self.session.scenario.model_dump(),
+            timeline=timeline.to_json() if timeline else None,
+            sweep_steps=self.sweep_steps,
+            user_class=",".join(user_classes),
         )
+        self.result = collect.build_result(merged, conducted, histogram_files)
         self.result["ended_early"] = ended_early
         self._report_lost(self.result["delivery"]["lost"])
         delivery = self.result["delivery"]
