@@ -14,7 +14,12 @@ import asyncio
 import os
 
 from servers.lambda_ws.cpu_model import CpuModel, vcpus_for
-from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
+from servers.lambda_ws.environments import (
+    EnvironmentSetup,
+    FunctionConfig,
+    LambdaService,
+    ServiceLimits,
+)
 from tbench.lambda_tune import parse_memory_sizes
 
 SPIN = ("tests.servers.lambda_ws.tiny_handlers", "spin")
@@ -24,7 +29,9 @@ async def share(memory_mb: int, seconds: float, cpu_model: bool) -> float:
     """CPU seconds over wall seconds of a busy loop in an environment of `memory_mb`."""
     function = FunctionConfig("SpinFunction", *SPIN, memory_mb=memory_mb, timeout_s=seconds + 10)
     service = LambdaService(
-        {function.name: function}, ServiceLimits(max_workers=1), {}, cpu=CpuModel(cpu_model)
+        {function.name: function},
+        ServiceLimits(max_workers=1),
+        EnvironmentSetup(cpu=CpuModel(cpu_model)),
     )
     await service.start()
     try:

@@ -62,12 +62,20 @@ def reference_argv(transport: str, port: int) -> list[str]:
     return [sys.executable, script, "--transport", transport, "--port", str(port)]
 
 
+@dataclass(frozen=True)
+class ServerCommand:
+    """How to start one server: its command line, and the port that command makes it use."""
+
+    argv: list[str]
+    port: int
+
+
 @contextlib.contextmanager
-def running(argv: list[str], port: int, log: Path) -> Iterator[psutil.Process]:
+def running(server: ServerCommand, log: Path) -> Iterator[psutil.Process]:
     """Start a server in its own process group; yield it once /healthz answers; stop it."""
-    proc = spawn_in_own_group(argv, log)
+    proc = spawn_in_own_group(server.argv, log)
     try:
-        wait_healthy(health_url(HOST, port), 30.0, proc)
+        wait_healthy(health_url(HOST, server.port), 30.0, proc)
         yield psutil.Process(proc.pid)
     finally:
         stop_group(proc)
@@ -80,11 +88,11 @@ def cpu_s(process: psutil.Process) -> float:
 
 
 def drive(
-    transport: str, argv: list[str], port: int, work: Path, label: str, args: argparse.Namespace
+    transport: str, launch: ServerCommand, work: Path, label: str, args: argparse.Namespace
 ) -> Measurement:
     """Start the server, run the sweep against it with `tbench run`, which samples its CPU."""
-    url = TARGETS[transport].url(HOST, port)
-    with running(argv, port, work / f"{label}.log") as server:
+    url = TARGETS[transport].url(HOST, launch.port)
+    with running(launch, work / f"{label}.log") as server:
         command = [
             *(sys.executable, "-m", "tbench.cli", "run", "--targets", transport),
             *("--url", url, "--server-pid", str(server.pid)),
@@ -152,7 +160,7 @@ def main() -> int:
                         else reference_argv(transport, port)
                     )
                     label = f"{transport}-{kind}-{attempt + 1}"
-                    measured = drive(transport, argv, port, work, label, args)
+                    measured = drive(transport, ServerCommand(argv, port), work, label, args)
                     runs[kind].append(measured)
                     lines.append(row(transport, kind, measured))
                     print(lines[-1], flush=True)

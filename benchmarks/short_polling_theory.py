@@ -19,7 +19,8 @@ from rich.console import Console
 
 from contract.registry import get_target
 from contract.results import TargetStatus
-from tbench.runner.run import ComparisonRun, RunOptions
+from tbench.runner.options import RunOptions
+from tbench.runner.run import ComparisonRun
 
 TOLERANCE = 0.15
 
@@ -54,9 +55,9 @@ def main() -> int:
         scenario = Path(tmp) / "short_polling_theory.toml"
         scenario.write_text(scenario_toml(args.interval, args.duration))
         options = RunOptions(
-            [get_target("short-polling")],
-            str(scenario),
-            Path(tmp) / "results",
+            targets=[get_target("short-polling")],
+            scenario_ref=str(scenario),
+            out_root=Path(tmp) / "results",
             verify=False,
             run_id="theory",
         )

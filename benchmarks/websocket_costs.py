@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from benchmarks.server_efficiency import HOST, cpu_s, reference_argv, running
+from benchmarks.server_efficiency import HOST, ServerCommand, cpu_s, reference_argv, running
 from contract import codec
 from contract.addresses import free_port
 from contract.messages import SEND_ACTION, Publish, padded_body
@@ -88,7 +88,7 @@ async def delivery_cpu_ms(url: str, server: psutil.Process, members: int, messag
 def measure(argv: list[str], port: int, log: Path, args: argparse.Namespace) -> tuple[float, float]:
     """(handshake CPU-ms, delivery CPU-ms) of one server started alone."""
     url = TARGETS["websocket"].url(HOST, port)
-    with running(argv, port, log) as server:
+    with running(ServerCommand(argv, port), log) as server:
         handshake = asyncio.run(handshake_cpu_ms(url, server, args.handshakes, args.concurrency))
         delivery = asyncio.run(delivery_cpu_ms(url, server, args.members, args.messages))
     return handshake, delivery

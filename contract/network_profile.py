@@ -153,28 +153,44 @@ def parse_network_option(text: str, path: Path = PROFILE_FILE) -> list[NetworkPr
             continue
         key, separator, value = item.partition("=")
         if separator:
-            key = key.strip().lower()
-            if key not in FIELDS or key == "source":
-                raise NetworkProfileError(
-                    f"--network {item!r}: unknown field {key!r}; inline fields: "
-                    f"{', '.join(field for field in FIELDS if field != 'source')}"
-                )
+            key = _inline_field(item, key)
             if key in inline:
                 close_inline()
             inline[key] = value.strip()
             continue
         close_inline()
         named = named if named is not None else load_named_profiles(path)
-        if item not in named:
-            raise NetworkProfileError(
-                f"--network {item!r}: unknown profile; named: {', '.join(named)} "
-                "(or inline: rtt=100ms,jitter=10ms,loss=1%,rate=5mbit)"
-            )
-        profiles.append(named[item])
+        profiles.append(_named_profile(item, named))
     close_inline()
+    _check_profiles(profiles)
+    return profiles
+
+
+def _inline_field(item: str, key: str) -> str:
+    """The field an inline `key=value` item sets; NetworkProfileError if there is none."""
+    key = key.strip().lower()
+    if key not in FIELDS or key == "source":
+        raise NetworkProfileError(
+            f"--network {item!r}: unknown field {key!r}; inline fields: "
+            f"{', '.join(field for field in FIELDS if field != 'source')}"
+        )
+    return key
+
+
+def _named_profile(item: str, named: dict[str, NetworkProfile]) -> NetworkProfile:
+    """The profile file's profile called `item`; NetworkProfileError if there is none."""
+    if item not in named:
+        raise NetworkProfileError(
+            f"--network {item!r}: unknown profile; named: {', '.join(named)} "
+            "(or inline: rtt=100ms,jitter=10ms,loss=1%,rate=5mbit)"
+        )
+    return named[item]
+
+
+def _check_profiles(profiles: list[NetworkProfile]) -> None:
+    """NetworkProfileError unless there is at least one profile and no name comes twice."""
     if not profiles:
         raise NetworkProfileError("--network: no profile given")
     names = [profile.name for profile in profiles]
     if len(set(names)) != len(names):
         raise NetworkProfileError(f"--network names a profile twice: {', '.join(names)}")
-    return profiles

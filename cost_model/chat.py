@@ -21,7 +21,13 @@ from cost_model.dynamodb import (
     write_units_per_item,
 )
 from cost_model.init_phase import InitBilling
-from cost_model.lambda_cost import LambdaBill, compute_seconds, lambda_bill
+from cost_model.lambda_cost import (
+    LambdaBill,
+    LambdaFunction,
+    LambdaUsage,
+    compute_seconds,
+    lambda_bill,
+)
 from cost_model.pricing import Architecture, Pricing
 
 MAX_CONNECTION_HOURS = Decimal(2)  # API Gateway closes every WebSocket after 2 hours
@@ -142,15 +148,17 @@ def chat_bill(workload: ChatWorkload, pricing: Pricing) -> ChatBill:
             ("$disconnect", sessions, workload.disconnect_duration_ms, workload.disconnect_init),
         )
     )
-    lambda_charges = lambda_bill(
-        sum((f.invocations for f in functions), Decimal(0)),
-        sum((f.compute_seconds for f in functions), Decimal(0)),
-        workload.memory_mb,
-        pricing,
-        architecture=workload.architecture,
-        free_tier=workload.free_tier,
+    usage = LambdaUsage(
+        requests=sum((f.invocations for f in functions), Decimal(0)),
+        seconds=sum((f.compute_seconds for f in functions), Decimal(0)),
         init_invocations=sum((f.cold_starts for f in functions), Decimal(0)),
         init_seconds=sum((f.init_seconds for f in functions), Decimal(0)),
+    )
+    lambda_charges = lambda_bill(
+        usage,
+        LambdaFunction(memory_mb=workload.memory_mb, architecture=workload.architecture),
+        pricing,
+        free_tier=workload.free_tier,
         init_billing=workload.init_billing,
     )
 

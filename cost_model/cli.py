@@ -14,6 +14,8 @@ from cost_model.chat import ChatWorkload, chat_bill
 from cost_model.containers import fargate_bill, hours_in_month
 from cost_model.init_phase import INIT_BILLED_SINCE, InitBilling
 from cost_model.lambda_cost import (
+    ColdStarts,
+    LambdaFunction,
     estimate_lambda,
     throughput_from_concurrency,
     throughput_from_monthly_requests,
@@ -21,6 +23,7 @@ from cost_model.lambda_cost import (
 from cost_model.measured import (
     Load,
     MeasuredRunError,
+    PricingTerms,
     TaskSize,
     load_of_run,
     measure_run,
@@ -115,7 +118,7 @@ def _emit(as_json: bool, kind: str, bill: Any, pricing: Pricing, text: str) -> N
 
 
 @cost_app.command("lambda")
-def lambda_cost(
+def lambda_cost(  # noqa: PLR0913 -- a typer command: its parameters are its options
     duration_ms: Annotated[Decimal, _number("Average billed duration of one request, in ms.")],
     concurrency: Annotated[
         Decimal | None, _number("Executions in flight on average (Little's law).")
@@ -161,20 +164,20 @@ def lambda_cost(
         throughput = throughput_from_monthly_requests(requests_per_month, duration_ms, month_days)
     estimate = estimate_lambda(
         throughput,
-        Decimal(memory_mb),
+        LambdaFunction(
+            memory_mb=Decimal(memory_mb), architecture=arch, ephemeral_mb=Decimal(ephemeral_mb)
+        ),
         pricing,
-        architecture=arch,
-        ephemeral_mb=Decimal(ephemeral_mb),
         free_tier=free_tier,
-        cold_start_percent=cold_start_percent,
-        init_duration_ms=init_duration_ms,
-        init_billing=init_billing,
+        cold_starts=ColdStarts(
+            percent=cold_start_percent, init_duration_ms=init_duration_ms, billing=init_billing
+        ),
     )
     _emit(as_json, "lambda", estimate, pricing, render_lambda(estimate, pricing))
 
 
 @cost_app.command("apigw-ws")
-def apigw_ws_cost(
+def apigw_ws_cost(  # noqa: PLR0913 -- a typer command: its parameters are its options
     messages: Annotated[Decimal, _number("Messages per month, in and out together.")],
     message_bytes: MessageBytes = 512,
     connection_minutes_: Annotated[
@@ -219,7 +222,7 @@ def apigw_ws_cost(
 
 
 @cost_app.command("chat")
-def chat_cost(
+def chat_cost(  # noqa: PLR0913 -- a typer command: its parameters are its options
     users: Annotated[Decimal, _number("Users.")],
     hours_per_day: HoursPerDay,
     messages_per_user_per_day: Annotated[Decimal, _number("Messages each user sends per day.")],
@@ -275,7 +278,7 @@ def chat_cost(
 
 
 @cost_app.command("fargate")
-def fargate_cost(
+def fargate_cost(  # noqa: PLR0913 -- a typer command: its parameters are its options
     vcpu: Annotated[Decimal, _number("vCPU per task.")],
     memory_gb: Annotated[Decimal, _number("Memory per task, GB.")],
     tasks: Annotated[int, typer.Option(min=1, help="Tasks running all month.")] = 1,
@@ -310,7 +313,7 @@ def prices(
 
 
 @cost_app.command("run")
-def run_cost(
+def run_cost(  # noqa: PLR0913 -- a typer command: its parameters are its options
     results_dir: Annotated[
         Path,
         typer.Argument(help="A run directory (results/<run-id>/).", exists=True, file_okay=False),
@@ -366,10 +369,9 @@ def run_cost(
         month_days=month_days,
     )
     task = TaskSize(vcpu=task_vcpu, memory_gb=task_memory_gb)
+    terms = PricingTerms(task=task, free_tier=free_tier, init_billing=init_billing)
     try:
-        priced = price_run(
-            measured, pricing, load, task=task, free_tier=free_tier, init_billing=init_billing
-        )
+        priced = price_run(measured, pricing, load, terms)
     except ValueError as exc:  # e.g. a task too small for the server's own memory
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

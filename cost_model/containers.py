@@ -62,30 +62,38 @@ class TaskSizing:
     tasks: Decimal
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServerLoad:
+    """A load as a server measures it: messages it delivers, connections it holds, and what
+    each costs it in CPU and memory."""
+
+    messages_per_second: Decimal
+    cpu_seconds_per_1000_messages: Decimal
+    connections: Decimal
+    rss_mb_per_connection: Decimal
+    base_rss_mb: Decimal  # the server's memory with no connection
+
+
 def tasks_for_load(
+    load: ServerLoad,
     *,
-    messages_per_second: Decimal,
-    cpu_seconds_per_1000_messages: Decimal,
-    connections: Decimal,
-    rss_mb_per_connection: Decimal,
-    base_rss_mb: Decimal,
     task_vcpu: Decimal,
     task_memory_gb: Decimal,
     target_utilization: Decimal = Decimal("0.7"),
 ) -> TaskSizing:
     """Tasks needed to carry a load measured as CPU per message and memory per connection."""
     # CPU-seconds consumed per second of wall time is the number of busy cores.
-    required_vcpu = messages_per_second * cpu_seconds_per_1000_messages / 1000
+    required_vcpu = load.messages_per_second * load.cpu_seconds_per_1000_messages / 1000
     tasks_for_cpu = ceil_whole(required_vcpu / (task_vcpu * target_utilization))
-    connection_memory_gb = mb_to_gb(connections * rss_mb_per_connection)
-    usable_gb_per_task = task_memory_gb * target_utilization - mb_to_gb(base_rss_mb)
+    connection_memory_gb = mb_to_gb(load.connections * load.rss_mb_per_connection)
+    usable_gb_per_task = task_memory_gb * target_utilization - mb_to_gb(load.base_rss_mb)
     if usable_gb_per_task <= 0:
         raise ValueError(
             f"a {task_memory_gb} GB task at {target_utilization:.0%} utilization has no room "
-            f"beyond the server's {base_rss_mb} MB base memory"
+            f"beyond the server's {load.base_rss_mb} MB base memory"
         )
     tasks_for_memory = ceil_whole(connection_memory_gb / usable_gb_per_task)
     tasks = max(Decimal(1), tasks_for_cpu, tasks_for_memory)
     # Every task carries the server's base memory besides its share of the connections.
-    required_memory_gb = connection_memory_gb + tasks * mb_to_gb(base_rss_mb)
+    required_memory_gb = connection_memory_gb + tasks * mb_to_gb(load.base_rss_mb)
     return TaskSizing(required_vcpu, required_memory_gb, tasks_for_cpu, tasks_for_memory, tasks)

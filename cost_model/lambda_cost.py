@@ -185,15 +185,37 @@ class InitCharge:
 NO_INIT = InitCharge("billed", Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal(0))
 
 
+@dataclass(frozen=True, kw_only=True)
+class LambdaUsage:
+    """A month of invocations: how many, their billed compute seconds without INIT, and the
+    cold starts among them with the billed seconds their INIT adds."""
+
+    requests: Decimal
+    seconds: Decimal
+    init_invocations: Decimal = Decimal(0)
+    init_seconds: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaFunction:
+    """What a function's configuration brings to its bill: memory, architecture, /tmp size."""
+
+    memory_mb: Decimal
+    architecture: Architecture = "x86_64"
+    ephemeral_mb: Decimal = Decimal(512)
+
+
 def price_init(
-    invocations: Decimal,
-    seconds: Decimal,
+    usage: LambdaUsage,
     compute: ComputeCharge,
     pricing: Pricing,
+    *,
     rule: InitBilling = "billed",
     free_tier: bool = True,
 ) -> InitCharge:
-    """Price INIT seconds on top of `compute`: same tiers and free tier, so what they add."""
+    """Price `usage`'s INIT seconds on top of `compute`: same tiers and free tier, so what
+    they add."""
+    seconds = usage.init_seconds
     gb_seconds = compute.memory_gb * seconds
     exact = Decimal(0)
     if rule == "billed" and seconds > 0:
@@ -205,7 +227,7 @@ def price_init(
             free_tier,
         )
         exact = with_init.charge.exact_usd - compute.charge.exact_usd
-    return InitCharge(rule, invocations, seconds, gb_seconds, exact, to_cents(exact))
+    return InitCharge(rule, usage.init_invocations, seconds, gb_seconds, exact, to_cents(exact))
 
 
 @dataclass(frozen=True)
@@ -221,27 +243,24 @@ class LambdaBill:
 
 
 def lambda_bill(
-    requests: Decimal,
-    seconds: Decimal,
-    memory_mb: Decimal,
+    usage: LambdaUsage,
+    function: LambdaFunction,
     pricing: Pricing,
     *,
-    architecture: Architecture = "x86_64",
-    ephemeral_mb: Decimal = Decimal(512),
     free_tier: bool = True,
-    init_invocations: Decimal = Decimal(0),
-    init_seconds: Decimal = Decimal(0),
     init_billing: InitBilling = "billed",
 ) -> LambdaBill:
     """A month's Lambda bill from invocations and their total billed compute seconds.
 
-    `seconds` leaves INIT out; `init_seconds` is the billed INIT time of `init_invocations`
-    cold starts, priced as its own line by `init_billing`'s rule.
+    `usage.seconds` leaves INIT out; its `init_seconds` is the billed INIT time of its
+    `init_invocations` cold starts, priced as its own line by `init_billing`'s rule.
     """
-    compute = price_compute(seconds, memory_mb, pricing, architecture, free_tier)
-    init = price_init(init_invocations, init_seconds, compute, pricing, init_billing, free_tier)
-    request_charge = price_requests(requests, pricing, free_tier)
-    storage = price_ephemeral_storage(seconds, ephemeral_mb, pricing)
+    compute = price_compute(
+        usage.seconds, function.memory_mb, pricing, function.architecture, free_tier
+    )
+    init = price_init(usage, compute, pricing, rule=init_billing, free_tier=free_tier)
+    request_charge = price_requests(usage.requests, pricing, free_tier)
+    storage = price_ephemeral_storage(usage.seconds, function.ephemeral_mb, pricing)
     total = compute.charge.usd + init.usd + request_charge.charge.usd + storage.charge.usd
     return LambdaBill(free_tier, compute, request_charge, storage, to_cents(total), init)
 
@@ -256,34 +275,39 @@ class LambdaEstimate:
     init_duration_ms: Decimal = Decimal(0)  # billed INIT ms of one cold start
 
 
+@dataclass(frozen=True, kw_only=True)
+class ColdStarts:
+    """How many requests start cold, the INIT each is billed, and the rule that prices it."""
+
+    percent: Decimal = Decimal(0)  # share of requests that run an INIT phase
+    init_duration_ms: Decimal = Decimal(0)  # billed INIT ms of one cold start
+    billing: InitBilling = "billed"
+
+
+NO_COLD_STARTS = ColdStarts()
+
+
 def estimate_lambda(
     throughput: Throughput,
-    memory_mb: Decimal,
+    function: LambdaFunction,
     pricing: Pricing,
     *,
-    architecture: Architecture = "x86_64",
-    ephemeral_mb: Decimal = Decimal(512),
     free_tier: bool = True,
-    cold_start_percent: Decimal = Decimal(0),
-    init_duration_ms: Decimal = Decimal(0),
-    init_billing: InitBilling = "billed",
+    cold_starts: ColdStarts = NO_COLD_STARTS,
 ) -> LambdaEstimate:
     """Price a steady workload for a month (the `tbench cost lambda` calculator)."""
     requests = throughput.per_month
-    cold_starts = requests * cold_start_percent / 100
-    bill = lambda_bill(
-        requests,
-        compute_seconds(requests, throughput.duration_ms),
-        memory_mb,
-        pricing,
-        architecture=architecture,
-        ephemeral_mb=ephemeral_mb,
-        free_tier=free_tier,
-        init_invocations=cold_starts,
-        init_seconds=compute_seconds(cold_starts, init_duration_ms),
-        init_billing=init_billing,
+    cold = requests * cold_starts.percent / 100
+    usage = LambdaUsage(
+        requests=requests,
+        seconds=compute_seconds(requests, throughput.duration_ms),
+        init_invocations=cold,
+        init_seconds=compute_seconds(cold, cold_starts.init_duration_ms),
     )
-    return LambdaEstimate(throughput, bill, cold_start_percent, init_duration_ms)
+    bill = lambda_bill(
+        usage, function, pricing, free_tier=free_tier, init_billing=cold_starts.billing
+    )
+    return LambdaEstimate(throughput, bill, cold_starts.percent, cold_starts.init_duration_ms)
 
 
 def usd_per_million_invocations(
@@ -295,11 +319,9 @@ def usd_per_million_invocations(
     """Compute and requests of a million invocations of `billed_duration_ms` each, unrounded
     and without the free tier (what `tbench lambda tune` compares memory sizes by)."""
     bill = lambda_bill(
-        MILLION,
-        compute_seconds(MILLION, billed_duration_ms),
-        memory_mb,
+        LambdaUsage(requests=MILLION, seconds=compute_seconds(MILLION, billed_duration_ms)),
+        LambdaFunction(memory_mb=memory_mb, architecture=architecture),
         pricing,
-        architecture=architecture,
         free_tier=False,
     )
     return bill.compute.charge.exact_usd + bill.requests.charge.exact_usd

@@ -28,6 +28,7 @@ from contract.results import RunFileError, RunResult, TargetStatus, load_run
 from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
+    ServerLoad,
     TaskSizing,
     fargate_bill,
     hours_in_month,
@@ -301,6 +302,19 @@ class TaskSize:
 DEFAULT_TASK = TaskSize()
 
 
+@dataclass(frozen=True, kw_only=True)
+class PricingTerms:
+    """What a run is priced under besides the prices: the Fargate task, Lambda's free tier,
+    the rule for cold starts' INIT."""
+
+    task: TaskSize = DEFAULT_TASK
+    free_tier: bool = False
+    init_billing: InitBilling = "billed"
+
+
+DEFAULT_TERMS = PricingTerms()
+
+
 @dataclass(frozen=True)
 class TargetCost:
     """One target's month at a load: the bill behind it and its price per delivered message."""
@@ -358,12 +372,15 @@ def container_cost(
     measured: MeasuredContainer, load: Load, pricing: Pricing, task: TaskSize = DEFAULT_TASK
 ) -> TargetCost:
     """Always-on Fargate tasks sized for `load`: CPU for its messages, memory for its users."""
-    sizing = tasks_for_load(
+    server_load = ServerLoad(
         messages_per_second=load.delivered_per_second,
         cpu_seconds_per_1000_messages=measured.cpu_s_per_1k_delivered,
         connections=load.users,  # sized for every user connected at once
         rss_mb_per_connection=measured.rss_bytes_per_connection / BYTES_PER_MB,
         base_rss_mb=measured.base_rss_bytes / BYTES_PER_MB,
+    )
+    sizing = tasks_for_load(
+        server_load,
         task_vcpu=task.vcpu,
         task_memory_gb=task.memory_gb,
         target_utilization=task.target_utilization,
@@ -405,19 +422,16 @@ def crossover(
     containers: MeasuredContainer,
     load: Load,
     pricing: Pricing,
-    *,
-    task: TaskSize = DEFAULT_TASK,
-    free_tier: bool = False,
-    init_billing: InitBilling = "billed",
+    terms: PricingTerms = DEFAULT_TERMS,
 ) -> Crossover:
     """The lowest delivered rate (same users and rooms) at which serverless is the dearer."""
 
     def dearer(rate: Decimal) -> bool:
         at = load.at_delivered_rate(rate)
         lambda_usd = serverless_cost(
-            serverless, at, pricing, free_tier=free_tier, init_billing=init_billing
+            serverless, at, pricing, free_tier=terms.free_tier, init_billing=terms.init_billing
         ).monthly_usd
-        return lambda_usd > container_cost(containers, at, pricing, task).monthly_usd
+        return lambda_usd > container_cost(containers, at, pricing, terms.task).monthly_usd
 
     rates = _rates(CROSSOVER_LOW_PER_S, CROSSOVER_HIGH_PER_S, CROSSOVER_POINTS_PER_DECADE)
     if dearer(rates[0]):
@@ -452,20 +466,18 @@ def price_run(
     measured: MeasuredRun,
     pricing: Pricing,
     load: Load | None = None,
-    *,
-    task: TaskSize = DEFAULT_TASK,
-    free_tier: bool = False,
-    init_billing: InitBilling = "billed",
+    terms: PricingTerms = DEFAULT_TERMS,
 ) -> RunPricing:
     """Price every measured target at `load` (the run's own by default), with crossovers."""
     load = load or load_of_run(measured)
+    task, free_tier, init_billing = terms.task, terms.free_tier, terms.init_billing
     costs = [
         serverless_cost(s, load, pricing, free_tier=free_tier, init_billing=init_billing)
         for s in measured.serverless
     ]
     costs += [container_cost(c, load, pricing, task) for c in measured.containers]
     crossovers = tuple(
-        crossover(s, c, load, pricing, task=task, free_tier=free_tier, init_billing=init_billing)
+        crossover(s, c, load, pricing, terms)
         for s in measured.serverless
         for c in measured.containers
     )
@@ -486,12 +498,10 @@ def cost_curve(
     pricing: Pricing,
     load: Load,
     rates: Sequence[Decimal],
-    *,
-    task: TaskSize = DEFAULT_TASK,
-    free_tier: bool = False,
-    init_billing: InitBilling = "billed",
+    terms: PricingTerms = DEFAULT_TERMS,
 ) -> dict[str, list[Decimal]]:
     """Monthly cost of every priced target at each delivered rate (same users and rooms)."""
+    task, free_tier, init_billing = terms.task, terms.free_tier, terms.init_billing
     curves: dict[str, list[Decimal]] = {}
     for rate in rates:
         at = load.at_delivered_rate(rate)

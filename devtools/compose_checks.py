@@ -82,28 +82,34 @@ def failures(
     if set(lines) != set(TARGETS):
         problems.append(f"targets {sorted(lines)}, expected {sorted(TARGETS)}")
     for line in lines.values():
-        if line.status != "ok":
-            why = f": {line.error.splitlines()[0][:PROBLEM_CHARS]}" if line.error else ""
-            problems.append(f"{line.name}: status {line.status}{why}")
-            continue
-        if line.lost != 0 or not line.delivered:
-            problems.append(f"{line.name}: delivered {line.delivered}, lost {line.lost}")
-        if line.processes != workers + 1:
-            problems.append(
-                f"{line.name}: {line.processes} Locust processes reported, expected the master "
-                f"and {workers} workers"
-            )
-        if not line.server_cpu_s or line.server_cpu_s <= 0:
-            problems.append(f"{line.name}: container CPU {line.server_cpu_s} s (not sampled)")
-        if line.containers != containers.get(line.name, 1):
-            expected = containers.get(line.name, 1)
-            problems.append(f"{line.name}: {line.containers} containers sampled, not {expected}")
+        problems += line_problems(line, workers, containers.get(line.name, 1))
     for name in REPORTS:
         path = run_dir / name
         if not path.is_file():
             problems.append(f"{name} missing")
         elif path.stat().st_uid != owner_uid:
             problems.append(f"{name} owned by uid {path.stat().st_uid}, not {owner_uid}")
+    return problems
+
+
+def line_problems(line: TargetLine, workers: int, containers: int) -> list[str]:
+    """What is wrong with one target: not ok, a loss, a missing worker, CPU not sampled from
+    its `containers`."""
+    if line.status != "ok":
+        why = f": {line.error.splitlines()[0][:PROBLEM_CHARS]}" if line.error else ""
+        return [f"{line.name}: status {line.status}{why}"]
+    problems = []
+    if line.lost != 0 or not line.delivered:
+        problems.append(f"{line.name}: delivered {line.delivered}, lost {line.lost}")
+    if line.processes != workers + 1:
+        problems.append(
+            f"{line.name}: {line.processes} Locust processes reported, expected the master "
+            f"and {workers} workers"
+        )
+    if not line.server_cpu_s or line.server_cpu_s <= 0:
+        problems.append(f"{line.name}: container CPU {line.server_cpu_s} s (not sampled)")
+    if line.containers != containers:
+        problems.append(f"{line.name}: {line.containers} containers sampled, not {containers}")
     return problems
 
 

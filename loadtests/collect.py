@@ -118,20 +118,26 @@ def merge(exports: Iterable[ProcessExport]) -> MergedRun:
     return merged
 
 
+@dataclass(frozen=True, kw_only=True)
+class Conducted:
+    """What the conductor ran: the scenario, its timeline, the sweep's steps, the user classes."""
+
+    scenario: Scenario
+    timeline: TimelineRecord | None
+    sweep_steps: list[SweepStep]
+    user_class: str  # comma-separated
+
+
 def build_result(
-    merged: MergedRun,
-    scenario: Scenario,
-    timeline: TimelineRecord | None,
-    sweep_steps: list[SweepStep],
-    user_class: str,
-    histogram_files: dict[str, str],
+    merged: MergedRun, conducted: Conducted, histogram_files: dict[str, str]
 ) -> LoadgenResult:
     """The load generator's result document (`loadgen.json`), read by the runner."""
+    timeline, sweep_steps = conducted.timeline, conducted.sweep_steps
     knee = [step for step in sweep_steps if step.passed]
     slots = timeline.faults if timeline is not None else []
     return LoadgenResult(
-        user_class=user_class,
-        scenario=scenario,
+        user_class=conducted.user_class,
+        scenario=conducted.scenario,
         processes=merged.processes,
         timeline=timeline,
         delivery=merged.tally(),

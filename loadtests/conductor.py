@@ -298,14 +298,13 @@ class Conductor:
             histogram_files = merged.latencies.write(self.out_dir / HISTOGRAM_DIR)
         timeline = self.session.timeline
         user_classes = [cls.__name__ for cls in self.environment.user_classes]
-        result = collect.build_result(
-            merged,
-            self.session.scenario,
-            timeline.to_record() if timeline else None,
-            self.sweep_steps,
-            ",".join(user_classes),
-            histogram_files,
+        conducted = collect.Conducted(
+            scenario=self.session.scenario,
+            timeline=timeline.to_record() if timeline else None,
+            sweep_steps=self.sweep_steps,
+            user_class=",".join(user_classes),
         )
+        result = collect.build_result(merged, conducted, histogram_files)
         result.ended_early = ended_early
         self.result = result
         delivery = result.delivery

@@ -75,6 +75,32 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask_key + mask_payload(mask_key, payload)
 
 
+def frame_header(buffer: bytearray, pos: int) -> tuple[int, int, bytes] | None:
+    """(header size, payload length, mask key) of the frame starting at `pos` (at least two
+    bytes there), or None while its header is still incomplete."""
+    available = len(buffer) - pos
+    second = buffer[pos + 1]
+    length = second & 0x7F
+    header = 2
+    if length == 126:
+        if available < 4:
+            return None
+        length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
+        header = 4
+    elif length == 127:
+        if available < 10:
+            return None
+        length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
+        header = 10
+    mask_key = b""
+    if second & 0x80:  # servers must not mask, but be liberal in what we accept
+        if available < header + 4:
+            return None
+        mask_key = bytes(buffer[pos + header : pos + header + 4])
+        header += 4
+    return header, length, mask_key
+
+
 def accept_key(client_key: bytes) -> bytes:
     """The Sec-WebSocket-Accept value a server must answer to `client_key`."""
     return base64.b64encode(hashlib.sha1(client_key + WS_GUID).digest())
@@ -134,31 +160,17 @@ class WebSocketConnection:
         size = len(buffer)
         pos = 0
         while size - pos >= 2:
-            first, second = buffer[pos], buffer[pos + 1]
-            length = second & 0x7F
-            header = 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
-                header = 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
-                header = 10
-            mask_key = b""
-            if second & 0x80:  # servers must not mask, but be liberal in what we accept
-                if size - pos < header + 4:
-                    break
-                mask_key = bytes(buffer[pos + header : pos + header + 4])
-                header += 4
+            parsed = frame_header(buffer, pos)
+            if parsed is None:
+                break
+            header, length, mask_key = parsed
             end = pos + header + length
             if end > size:
                 break
             payload = bytes(buffer[pos + header : end])
             if mask_key:
                 payload = mask_payload(mask_key, payload)
+            first = buffer[pos]
             pos = end
             self._handle_frame(first, payload, messages)
         if pos:

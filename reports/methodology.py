@@ -135,6 +135,38 @@ def methodology(data: RunData) -> Methodology:
     )
 
 
+def target_warnings(data: RunData, target: str) -> list[str]:
+    """What a reader must know about one target's numbers: its failure, or each flag raised."""
+    result = data.run.targets[target]
+    if result.status is not TargetStatus.OK:
+        error = (result.error or "no error recorded").splitlines()[0]
+        return [f"{target} {result.status.value}: {error}"]
+    notes = []
+    if FLAG_LOADGEN_SATURATED in result.flags:
+        busy = data.metric(target, "loadgen_cpu_percent_mean")
+        notes.append(
+            f"{target}: the load generator was saturated ({number(busy)} % of a core, over "
+            f"{LOADGEN_SATURATION_PERCENT:g} %): its latencies include the client's queueing."
+        )
+    if FLAG_UNDER_DELIVERED in result.flags:
+        notes.append(
+            f"{target}: delivered {integer(data.metric(target, 'delivered'))} of "
+            f"{integer(data.metric(target, 'expected'))} expected messages."
+        )
+    if FLAG_DURATIONS_UNMODELLED in result.flags:
+        state = result.deployment.cpu_model if result.deployment else None
+        notes.append(
+            f"{target}: Lambda's CPU model was {cpu_model_text(state)}, so its Duration and "
+            "cost are not what AWS would bill at the configured memory."
+        )
+    if FLAG_ERRORS in result.flags:
+        notes.append(f"{target}: {integer(data.metric(target, 'errors'))} errors.")
+    skew = data.metric(target, "clock_skew_samples")
+    if math.isfinite(skew) and skew > 0:
+        notes.append(f"{target}: {integer(skew)} negative latencies (clocks not in step).")
+    return notes
+
+
 def warnings(data: RunData) -> list[str]:
     """What a reader must know before trusting the numbers, one sentence each."""
     run = data.run
@@ -144,33 +176,7 @@ def warnings(data: RunData) -> list[str]:
     if run.git_dirty:
         notes.append("The code had uncommitted changes: the commit alone does not reproduce it.")
     for target in data.targets:
-        result = run.targets[target]
-        if result.status is not TargetStatus.OK:
-            error = (result.error or "no error recorded").splitlines()[0]
-            notes.append(f"{target} {result.status.value}: {error}")
-            continue
-        if FLAG_LOADGEN_SATURATED in result.flags:
-            busy = data.metric(target, "loadgen_cpu_percent_mean")
-            notes.append(
-                f"{target}: the load generator was saturated ({number(busy)} % of a core, over "
-                f"{LOADGEN_SATURATION_PERCENT:g} %): its latencies include the client's queueing."
-            )
-        if FLAG_UNDER_DELIVERED in result.flags:
-            notes.append(
-                f"{target}: delivered {integer(data.metric(target, 'delivered'))} of "
-                f"{integer(data.metric(target, 'expected'))} expected messages."
-            )
-        if FLAG_DURATIONS_UNMODELLED in result.flags:
-            state = result.deployment.cpu_model if result.deployment else None
-            notes.append(
-                f"{target}: Lambda's CPU model was {cpu_model_text(state)}, so its Duration and "
-                "cost are not what AWS would bill at the configured memory."
-            )
-        if FLAG_ERRORS in result.flags:
-            notes.append(f"{target}: {integer(data.metric(target, 'errors'))} errors.")
-        skew = data.metric(target, "clock_skew_samples")
-        if math.isfinite(skew) and skew > 0:
-            notes.append(f"{target}: {integer(skew)} negative latencies (clocks not in step).")
+        notes += target_warnings(data, target)
     if faulted := faulted_targets(data):
         kinds = dict.fromkeys(f.kind for t in faulted for f in run.targets[t].faults)
         injected = f" ({', '.join(kinds)})" if kinds else ""

@@ -48,22 +48,20 @@ def _listening(host: str, port: int) -> bool:
 
 
 class NginxBalancer(ChildServer):
-    """nginx in front of `upstreams` ("host:port"), listening on host:port."""
+    """nginx in front of `upstreams` ("host:port"), listening on a free port of `host`."""
 
     def __init__(
         self,
         upstreams: Sequence[str],
         host: str = DEFAULT_HOST,
-        port: int | None = None,
         worker_processes: int = 1,
-        executable: str = NGINX_EXECUTABLE,
         work_dir: Path | None = None,
     ) -> None:
         self.upstreams = tuple(upstreams)
         self.host = host
-        self.port = port if port is not None else free_port(host)
+        self.port = free_port(host)
         self.worker_processes = worker_processes
-        self.executable = executable
+        self.executable = NGINX_EXECUTABLE
         self.work_dir = work_dir  # kept after stop() if given; a temp dir otherwise
         self._own_work_dir = work_dir is None
         self.proc: subprocess.Popen[bytes] | None = None

@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from cost_model.cli import cost_app
 from tbench.lambda_tune_cli import lambda_app
 from tbench.log_setup import log_to_console
 from tbench.process import TargetProcess, TargetStartError
+
+if TYPE_CHECKING:
+    from tbench.runner.run import ComparisonRun
 
 app = typer.Typer(
     help="transport-bench: what real-time transports cost in latency, resources and dollars.",
@@ -180,7 +183,7 @@ def report(
 
 
 @app.command()
-def run(
+def run(  # noqa: PLR0913 -- a typer command: its parameters are its options (no option groups)
     targets: str = typer.Option(
         "all", "--targets", "-t", help="Target names, comma-separated, or 'all'."
     ),
@@ -274,38 +277,53 @@ def run(
     """Measure targets under a scenario; results in OUT/<run-id>/ (run.json, summary.csv)."""
     from contract.network_profile import parse_network_option
     from contract.scenario import ScenarioError, parse_fault_kinds
-    from tbench.runner.live import print_outcome
-    from tbench.runner.run import ComparisonRun, RunOptions
+    from tbench.runner.options import (
+        GivenOptions,
+        LoadOptions,
+        NetworkOptions,
+        RunOptions,
+        StartOptions,
+    )
+    from tbench.runner.run import ComparisonRun
 
     try:
-        specs = resolve_targets(targets)
-        fault_kinds = parse_fault_kinds(faults) if faults is not None else []
-        networks = parse_network_option(network) if network is not None else []
         options = RunOptions(
-            specs,
-            scenario,
-            Path(out),
-            workers,
-            remote_workers,
-            master_port,
-            url,
-            verify_first,
-            server_pid=server_pid,
+            targets=resolve_targets(targets),
+            scenario_ref=scenario,
+            faults=parse_fault_kinds(faults) if faults is not None else [],
+            out_root=Path(out),
             run_id=run_id,
-            replicas=replicas,
-            broker=broker,
-            target_urls=target_urls or [],
-            docker_stats=docker_stats,
-            faults=fault_kinds,
+            verify=verify_first,
             hang_timeout_s=hang_timeout_s,
-            cpu_model=cpu_model,
-            networks=networks,
-            network_mechanism=network_mechanism,
+            load=LoadOptions(
+                workers=workers, remote_workers=remote_workers, master_port=master_port
+            ),
+            given=GivenOptions(
+                url=url,
+                server_pid=server_pid,
+                target_urls=target_urls or [],
+                docker_stats=docker_stats,
+            ),
+            start=StartOptions(replicas=replicas, broker=broker, cpu_model=cpu_model),
+            network=NetworkOptions(
+                profiles=parse_network_option(network) if network is not None else [],
+                mechanism=network_mechanism,
+            ),
         )
         comparison = ComparisonRun(options, console)
     except (KeyError, ValueError, ScenarioError) as exc:
         err_console.print(f"[red]{exc.args[0] if isinstance(exc, KeyError) else exc}[/]")
         raise typer.Exit(2) from None
+    failed = _execute(comparison)
+    if with_report:
+        _report_after_run(comparison.run_dir)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _execute(comparison: ComparisonRun) -> int:
+    """Run the comparison and print its outcome; how many targets failed. Ctrl-C exits 130."""
+    from tbench.runner.live import print_outcome
 
     def _terminate(*_: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (docker stop, CI timeouts) cleans up like Ctrl-C
@@ -316,18 +334,17 @@ def run(
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted[/]; partial results in {comparison.run_dir}")
         raise typer.Exit(130) from None
-    failed = print_outcome(console, result, comparison.run_dir)
-    if with_report:
-        from reports.command import write_report
+    return print_outcome(console, result, comparison.run_dir)
 
-        try:
-            write_report(console, comparison.run_dir)
-        except Exception as exc:  # the measurements are saved; a report can be built later
-            err_console.print(
-                f"[red]no report: {exc!r}[/]; try `tbench report {comparison.run_dir}`"
-            )
-    if failed:
-        raise typer.Exit(1)
+
+def _report_after_run(run_dir: Path) -> None:
+    """Write the run's report; if that fails, say how to build it later."""
+    from reports.command import write_report
+
+    try:
+        write_report(console, run_dir)
+    except Exception as exc:  # the measurements are saved; a report can be built later
+        err_console.print(f"[red]no report: {exc!r}[/]; try `tbench report {run_dir}`")
 
 
 @app.command()
@@ -344,7 +361,7 @@ def demo(
     """Start every target and serve the live demo page: one panel per transport."""
     from contract.messages import InvalidInput
     from servers.demo.config import DemoConfig
-    from tbench.demo_session import run_demo
+    from tbench.demo_session import DemoOptions, run_demo
 
     def ready(url: str, config: DemoConfig) -> None:
         names = ", ".join(panel.name for panel in config.panels)
@@ -352,7 +369,8 @@ def demo(
         console.print(f"open [bold]{url}[/]  (Ctrl-C stops every target)", soft_wrap=True)
 
     try:
-        run_demo(list(TARGETS.values()), host, port, room, drop_button, ready)
+        options = DemoOptions(host=host, port=port, room=room, drop_enabled=drop_button)
+        run_demo(list(TARGETS.values()), options, ready)
     except InvalidInput as exc:
         err_console.print(f"[red]--room {room!r}: {exc.reason}[/]")
         raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -18,12 +19,25 @@ from contract.addresses import DEFAULT_HOST
 from contract.registry import ASGI_LAUNCHER, TargetSpec
 from contract.results import Deployment
 from tbench.balancer import NginxBalancer, find_nginx
-from tbench.process import TargetProcess, TargetStartError, wait_healthy
+from tbench.process import Spawn, TargetProcess, TargetStartError, wait_healthy
 from tbench.redis_server import REDIS_EXECUTABLE, RedisServer
 
 BrokerKind = Literal["memory", "redis"]
 BROKERS: tuple[BrokerKind, ...] = ("memory", "redis")
 BALANCER = "nginx"
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How each target is deployed: `replicas` server processes sharing rooms through `broker`."""
+
+    replicas: int
+    broker: BrokerKind
+
+    @property
+    def clustered(self) -> bool:
+        """Whether targets run as clusters behind nginx rather than as one process each."""
+        return self.replicas > 1 or self.broker != "memory"
 
 
 class Cluster:
@@ -32,13 +46,12 @@ class Cluster:
     def __init__(
         self,
         spec: TargetSpec,
-        replicas: int = 2,
-        broker: BrokerKind = "redis",
+        replication: Replication = Replication(2, "redis"),
         host: str = DEFAULT_HOST,
         extra_args: tuple[str, ...] = (),
         log_dir: Path | None = None,
-        env: dict[str, str] | None = None,
     ) -> None:
+        replicas, broker = replication.replicas, replication.broker
         check_cluster_options(spec, replicas, broker)
         self.spec = spec
         self.broker: BrokerKind = broker
@@ -53,8 +66,7 @@ class Cluster:
                 spec,
                 host,
                 extra_args=(*extra_args, *broker_args),
-                log_path=self._log(f"replica-{index}.log"),
-                env=env,
+                spawn=Spawn(log_path=self._log(f"replica-{index}.log")),
             )
             for index in range(1, replicas + 1)
         ]

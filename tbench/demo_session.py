@@ -6,6 +6,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
@@ -16,7 +17,7 @@ from contract.registry import TargetSpec
 from servers.demo.app import create_demo_app
 from servers.demo.config import DemoConfig, Panel
 from servers.settings import ENV_PREFIX
-from tbench.process import TargetProcess
+from tbench.process import Spawn, TargetProcess
 
 TARGET_START_TIMEOUT_S = 90.0  # all start at once; the lambda emulator also starts DynamoDB
 
@@ -45,7 +46,7 @@ def start_targets(
     specs: Sequence[TargetSpec], host: str, env: dict[str, str]
 ) -> list[TargetProcess]:
     """Start every target at once, each on a free port; all of them or (stopped) none."""
-    processes = [TargetProcess(spec, host=host, env=env) for spec in specs]
+    processes = [TargetProcess(spec, host=host, spawn=Spawn(env=env)) for spec in specs]
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(processes))) as pool:
             starts = [pool.submit(p.start, TARGET_START_TIMEOUT_S) for p in processes]
@@ -67,17 +68,25 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)  # SIGTERM stops the targets like Ctrl-C does
 
 
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    """What `tbench demo` was asked for: where the page and targets listen, the room, the fault."""
+
+    host: str
+    port: int  # the page's; every target gets a free one
+    room: str
+    drop_enabled: bool  # targets accept the "drop connections" fault, and the page offers it
+
+
 def run_demo(
     specs: Sequence[TargetSpec],
-    host: str,
-    port: int,
-    room: str,
-    drop_enabled: bool,
+    options: DemoOptions,
     on_ready: Callable[[str, DemoConfig], None],
 ) -> None:
     """Serve the demo until Ctrl-C / SIGTERM; every target is stopped however it ends."""
+    host, room, drop_enabled = options.host, options.room, options.drop_enabled
     validate_room(room)
-    sock = reserve_port(host, port)
+    sock = reserve_port(host, options.port)
     origin = http_root(host, sock.getsockname()[1])
     signal.signal(signal.SIGTERM, _exit_cleanly)
     processes: list[TargetProcess] = []

@@ -29,7 +29,7 @@ from contract.registry import get_target
 from contract.results import CpuModel, LambdaTuneRow
 from servers.lambda_ws.cpu_model import MemorySizeError, check_memory_mb, sweep_stale
 from servers.lambda_ws.template import route_functions
-from tbench.process import TargetProcess
+from tbench.process import Spawn, TargetProcess
 
 SEND_FUNCTION = "SendMessageFunction"  # template.yaml's function behind `sendMessage`
 ROOM_SIZE = 10  # registered connections the message fans out to, the sender included
@@ -145,7 +145,7 @@ def measure_memory_size(
     emulator = TargetProcess(
         spec,
         extra_args=(*options, *spec.cpu_model_args(cpu_model)),
-        log_path=directory / f"tune-{memory_mb}mb-emulator.log",
+        spawn=Spawn(log_path=directory / f"tune-{memory_mb}mb-emulator.log"),
     )
     room = f"tune-{memory_mb}"
     with ExitStack() as stack:

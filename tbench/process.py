@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -141,6 +142,16 @@ class ChildServer:
         self.stop()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Spawn:
+    """How a server's process is started: where it logs, what it adds to the environment, and
+    what its command line runs under."""
+
+    log_path: Path | None = None  # None: a temporary file
+    env: dict[str, str] | None = None
+    launcher: tuple[str, ...] = ()  # an argv prefix, e.g. `ip netns exec NS`
+
+
 class TargetProcess(ChildServer):
     """A running target server: a child process in its own process group."""
 
@@ -150,17 +161,15 @@ class TargetProcess(ChildServer):
         host: str = DEFAULT_HOST,
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
-        log_path: Path | None = None,
-        env: dict[str, str] | None = None,
-        launcher: tuple[str, ...] = (),  # an argv prefix, e.g. `ip netns exec NS`
+        spawn: Spawn = Spawn(),
     ) -> None:
         self.spec = spec
-        self.launcher = launcher
+        self.launcher = spawn.launcher
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.extra_args = extra_args
-        self.log_path = log_path
-        self.env = env
+        self.log_path = spawn.log_path
+        self.env = spawn.env
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -13,7 +13,7 @@ from conformance.result import CheckResult, Status
 from conformance.runner import ProgressCallback, run_checks, unreachable_result, verify_server_args
 from contract.addresses import DEFAULT_HOST
 from contract.registry import TargetSpec
-from tbench.process import TargetProcess, TargetStartError
+from tbench.process import Spawn, TargetProcess, TargetStartError
 
 
 async def verify_started_target(
@@ -26,7 +26,7 @@ async def verify_started_target(
 ) -> list[CheckResult]:
     """Start the target with verify's options, run the checks, stop it."""
     args, facts = verify_server_args(spec)
-    server = TargetProcess(spec, host=host, extra_args=args, env=env)
+    server = TargetProcess(spec, host=host, extra_args=args, spawn=Spawn(env=env))
     try:
         try:
             await asyncio.to_thread(server.start)

@@ -7,11 +7,12 @@ from decimal import Decimal
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
+from analysis.figures.style import FONT_SIZE, LineStyle, marked_vline, new_figure, require
 from analysis.load import RunData
 from analysis.palette import colour_of
 from cost_model.measured import (
     DEFAULT_TASK,
+    PricingTerms,
     RunPricing,
     TaskSize,
     cost_curve,
@@ -48,8 +49,9 @@ def cost_vs_traffic(
     require(bool(measured.containers), "no container target with CPU and memory measurements")
     load = load_of_run(measured)
     rates = _rates()
-    curves = cost_curve(measured, pricing, load, rates, task=task)
-    priced: RunPricing = price_run(measured, pricing, load, task=task)
+    terms = PricingTerms(task=task)
+    curves = cost_curve(measured, pricing, load, rates, terms)
+    priced: RunPricing = price_run(measured, pricing, load, terms)
     figure, (ax,) = new_figure(3.4)
     x = [float(rate) for rate in rates]
     for target in [t for t in data.targets if t in curves]:
@@ -66,22 +68,17 @@ def cost_vs_traffic(
         if crossing.delivered_per_second is None or crossing.dearer_from_start:
             continue
         rate = float(crossing.delivered_per_second)
-        marked_line(
-            ax,
-            rate,
-            f"{rate:,.3g}/s",
-            vertical=True,
-            at=0.02,
+        style = LineStyle(
             colour=colour_of(crossing.containers),
             linestyle="--",
             linewidth=0.8,
             fontsize=FONT_SIZE - 2,
-            rotation=90,
-            ha="right",
-            va="bottom",
+        )
+        marked_vline(
+            ax, rate, f"{rate:,.3g}/s", at=0.02, style=style, rotation=90, ha="right", va="bottom"
         )
     run_rate = float(load.delivered_per_second)
-    marked_line(ax, run_rate, "this run's load", vertical=True, at=0.98, ha="left", va="top")
+    marked_vline(ax, run_rate, "this run's load", at=0.98, ha="left", va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_money))

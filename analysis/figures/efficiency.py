@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -26,25 +27,28 @@ def _values(data: RunData, metric: str, *, servers_only: bool) -> tuple[list[str
     return [t for t, _ in pairs], [v for _, v in pairs]
 
 
-def _bars(
-    data: RunData,
-    metric: str,
-    *,
-    servers_only: bool,
-    missing: str,
-    xlabel: str,
-    title: str,
-    divisor: float = 1.0,
-    fmt: str = "{:,.3g}",
-) -> Figure:
-    """One bar per measured target with a finite `metric` (divided by `divisor`), labelled.
-    MissingData(`missing`) when no target has it."""
-    targets, values = _values(data, metric, servers_only=servers_only)
-    require(bool(targets), missing)
+@dataclass(frozen=True, kw_only=True)
+class BarChart:
+    """One bar per measured target: the metric, whose targets, how it is labelled and scaled."""
+
+    metric: str
+    servers_only: bool  # no emulated Lambda: a server-side measurement
+    missing: str  # MissingData's note when no target has the metric
+    xlabel: str
+    title: str
+    divisor: float = 1.0
+    fmt: str = "{:,.3g}"
+
+
+def _bars(data: RunData, chart: BarChart) -> Figure:
+    """One bar per measured target with a finite `chart.metric` (divided by its divisor),
+    labelled. MissingData(`chart.missing`) when no target has it."""
+    targets, values = _values(data, chart.metric, servers_only=chart.servers_only)
+    require(bool(targets), chart.missing)
     figure, (ax,) = new_figure(0.5 + 0.38 * len(targets))
-    bar_per_target(ax, targets, [v / divisor for v in values], fmt=fmt)
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
+    bar_per_target(ax, targets, [v / chart.divisor for v in values], fmt=chart.fmt)
+    ax.set_xlabel(chart.xlabel)
+    ax.set_title(chart.title)
     return figure
 
 
@@ -52,11 +56,13 @@ def cpu_per_1k_messages(data: RunData) -> Figure:
     """Server CPU-seconds per 1,000 delivered messages, per target."""
     return _bars(
         data,
-        "server_cpu_s_per_1k_delivered",
-        servers_only=True,
-        missing="no server CPU measurement per delivered message in this run",
-        xlabel="server CPU-seconds per 1,000 delivered messages",
-        title="CPU per 1,000 delivered messages",
+        BarChart(
+            metric="server_cpu_s_per_1k_delivered",
+            servers_only=True,
+            missing="no server CPU measurement per delivered message in this run",
+            xlabel="server CPU-seconds per 1,000 delivered messages",
+            title="CPU per 1,000 delivered messages",
+        ),
     )
 
 
@@ -64,13 +70,15 @@ def rss_per_connection(data: RunData) -> Figure:
     """Server resident memory growth per open connection (KiB), per target."""
     return _bars(
         data,
-        "server_rss_per_connection_bytes",
-        servers_only=True,
-        missing="no memory-per-connection measurement in this run",
-        xlabel="server RSS per open connection (KiB)",
-        title="Memory per connection",
-        divisor=BYTES_PER_KIB,
-        fmt="{:,.1f}",
+        BarChart(
+            metric="server_rss_per_connection_bytes",
+            servers_only=True,
+            missing="no memory-per-connection measurement in this run",
+            xlabel="server RSS per open connection (KiB)",
+            title="Memory per connection",
+            divisor=BYTES_PER_KIB,
+            fmt="{:,.1f}",
+        ),
     )
 
 
@@ -119,9 +127,11 @@ def requests_per_message(data: RunData) -> Figure:
     """HTTP requests, upgrades and frames sent per delivered message, per target."""
     return _bars(
         data,
-        "requests_per_delivered",
-        servers_only=False,
-        missing="no request counts in this run",
-        xlabel="requests (HTTP requests, upgrades, frames sent) per delivered message",
-        title="Requests per delivered message",
+        BarChart(
+            metric="requests_per_delivered",
+            servers_only=False,
+            missing="no request counts in this run",
+            xlabel="requests (HTTP requests, upgrades, frames sent) per delivered message",
+            title="Requests per delivered message",
+        ),
     )

@@ -8,12 +8,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
+from analysis.figures.style import FONT_SIZE, LineStyle, marked_hline, new_figure, require
 from analysis.load import RunData
 from analysis.palette import NEUTRAL, colour_of
 
 PERCENTILES = (("p50", 1.0), ("p95", 0.65), ("p99", 0.35))  # (stat, bar opacity)
 CDF_POINTS = 300  # per target
+THIN = LineStyle(linewidth=0.6)  # the percentile marks behind the curves
 
 
 def _ms_label(value: float, _position: object = None) -> str:
@@ -49,7 +50,7 @@ def delivery_cdf(data: RunData) -> Figure:
             linewidth=1.4,
         )
     for level in (0.5, 0.99):
-        marked_line(ax, level, f"p{level * 100:g}", at=1.0, linewidth=0.6, ha="right", va="bottom")
+        marked_hline(ax, level, f"p{level * 100:g}", at=1.0, style=THIN, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_ms_label))
     ax.set_ylim(0, 1.01)
@@ -119,7 +120,7 @@ def latency_vs_users(data: RunData) -> Figure:
     sweep_settings = data.run.scenario.sweep
     if sweep_settings is not None and sweep_settings.slo_p95_ms is not None:
         slo = sweep_settings.slo_p95_ms
-        marked_line(ax, slo, f"SLO p95 {slo:g} ms", at=0.0, va="bottom")
+        marked_hline(ax, slo, f"SLO p95 {slo:g} ms", at=0.0, va="bottom")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_ms_label))
     ax.set_xlabel("simulated users")

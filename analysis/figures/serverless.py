@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from analysis.figures.style import FONT_SIZE, marked_line, new_figure, require
+from analysis.figures.style import FONT_SIZE, marked_vline, new_figure, require
 from analysis.load import RunData
 from analysis.palette import NEUTRAL, colour_of
 from cost_model.memory_tune import priced_rows
@@ -122,7 +122,7 @@ def lambda_memory(data: RunData, pricing: Pricing | None = None) -> Figure:
     cost_ax.grid(False)
     configured = result.deployment.function_memory_mb if result.deployment else None
     if configured is not None and configured in memory:
-        marked_line(duration_ax, configured, "configured", vertical=True, at=0.02, ha="left")
+        marked_vline(duration_ax, configured, "configured", at=0.02, ha="left")
     cheapest = next(row for row in rows if row.cheapest)
     cost_ax.annotate(
         "cheapest",

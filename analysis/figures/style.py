@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -53,28 +54,60 @@ def bar_per_target(
     ax.grid(False, axis="y")
 
 
-def marked_line(
+@dataclass(frozen=True, kw_only=True)
+class LineStyle:
+    """How a reference line and its label look."""
+
+    colour: str = NEUTRAL
+    linestyle: str = ":"
+    linewidth: float = 1.0
+    fontsize: float = FONT_SIZE - 1
+
+
+PLAIN_LINE = LineStyle()
+
+
+def marked_hline(
     ax: Axes,
-    value: float,
+    y: float,
     text: str,
     *,
-    vertical: bool = False,
     at: float,
-    colour: str = NEUTRAL,
-    linestyle: str = ":",
-    linewidth: float = 1.0,
-    fontsize: float = FONT_SIZE - 1,
+    style: LineStyle = PLAIN_LINE,
     **text_kwargs: Any,
 ) -> None:
-    """A reference line across the axes at data `value` (vertical: an x value, else a y value),
-    labelled `text` in the line's colour at axes fraction `at` along the line."""
-    if vertical:
-        ax.axvline(value, color=colour, linestyle=linestyle, linewidth=linewidth)
-        xy, xycoords = (value, at), ("data", "axes fraction")
-    else:
-        ax.axhline(value, color=colour, linestyle=linestyle, linewidth=linewidth)
-        xy, xycoords = (at, value), ("axes fraction", "data")
-    ax.annotate(text, xy, xycoords=xycoords, fontsize=fontsize, color=colour, **text_kwargs)
+    """A reference line across the axes at data `y`, labelled `text` in the line's colour at
+    axes fraction `at` along it."""
+    ax.axhline(y, color=style.colour, linestyle=style.linestyle, linewidth=style.linewidth)
+    _label(ax, text, ((at, y), ("axes fraction", "data")), style, **text_kwargs)
+
+
+def marked_vline(
+    ax: Axes,
+    x: float,
+    text: str,
+    *,
+    at: float,
+    style: LineStyle = PLAIN_LINE,
+    **text_kwargs: Any,
+) -> None:
+    """A reference line up the axes at data `x`, labelled `text` in the line's colour at axes
+    fraction `at` along it."""
+    ax.axvline(x, color=style.colour, linestyle=style.linestyle, linewidth=style.linewidth)
+    _label(ax, text, ((x, at), ("data", "axes fraction")), style, **text_kwargs)
+
+
+def _label(
+    ax: Axes,
+    text: str,
+    where: tuple[tuple[float, float], tuple[str, str]],
+    style: LineStyle,
+    **text_kwargs: Any,
+) -> None:
+    xy, xycoords = where
+    ax.annotate(
+        text, xy, xycoords=xycoords, fontsize=style.fontsize, color=style.colour, **text_kwargs
+    )
 
 
 def require(condition: bool, note: str) -> None:

@@ -31,7 +31,12 @@ from contract.addresses import host_port
 from contract.log_level import LogLevelError, log_to_stderr
 from servers.lambda_ws.cpu_model import NO_CPU_MODEL, CpuModel, MemorySizeError, check_memory_mb
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
-from servers.lambda_ws.environments import FunctionConfig, LambdaService, ServiceLimits
+from servers.lambda_ws.environments import (
+    EnvironmentSetup,
+    FunctionConfig,
+    LambdaService,
+    ServiceLimits,
+)
 from servers.lambda_ws.frames import ApiGatewayWebSocketProtocol
 from servers.lambda_ws.gateway import Gateway, GatewayConfig
 from servers.lambda_ws.template import TEMPLATE_PATH, create_table, load_template, route_functions
@@ -204,9 +209,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "(the whole machine's CPU, not memory/1,769 vCPU)",
                 cpu.reason,
             )
-        lambdas = LambdaService(
-            functions, limits, os.environ, args.report_log, args.region, cpu=cpu
-        )
+        setup = EnvironmentSetup(env=os.environ, cpu=cpu, region=args.region)
+        lambdas = LambdaService(functions, limits, setup, args.report_log)
         config = GatewayConfig(
             stage=args.stage,
             api_id=args.api_id,

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -196,6 +196,76 @@ class Environment:
             self.cpu_limit = None
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One invocation in its environment: whose it is, and what it waited for."""
+
+    request_id: str
+    function: FunctionConfig
+    env: Environment
+    cold: bool  # the environment was started for this call (its init is on the REPORT line)
+    queue_wait_ms: float  # local artefact: waited for a worker process
+
+    @property
+    def init_ms(self) -> float | None:
+        """The environment's init duration if this call started it (REPORT's Init Duration)."""
+        return self.env.init_ms if self.cold else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ending:
+    """How an invocation ended, with the worker's figures when it replied."""
+
+    status: Status
+    duration_ms: float = 0.0
+    max_memory_mb: int | None = None  # None: no reply (init failed, worker died, timed out)
+    overhead_ms: float = 0.0
+    billed: bool = True  # False: the init failed, nothing ran to count
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvironmentSetup:
+    """What every execution environment gets: variables, CPU model, the region of its ARN."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    cpu: CpuModel | None = None
+    region: str = "us-east-1"
+
+
+def _records(call: Call, ending: Ending, billed_ms: int) -> list[LambdaReport | EmulatorRecord]:
+    """The call's REPORT line, and its EMULATOR line when the worker replied."""
+    memory_mb = call.function.memory_mb
+    if ending.max_memory_mb is None:  # no reply: no figures of the worker's own, no INIT billed
+        billed_ms = billed_duration_ms(ending.duration_ms)
+        return [
+            LambdaReport(
+                call.request_id,
+                ending.duration_ms,
+                billed_ms,
+                memory_mb,
+                max_memory_used_mb=1,
+                init_duration_ms=call.init_ms,
+                status=ending.status,
+            )
+        ]
+    report = LambdaReport(
+        call.request_id,
+        ending.duration_ms,
+        billed_ms,
+        memory_mb,
+        ending.max_memory_mb,
+        call.init_ms,
+    )
+    emulator = EmulatorRecord(
+        call.request_id, call.function.name, call.env.id, call.queue_wait_ms, ending.overhead_ms
+    )
+    return [report, emulator]
+
+
+def _ms_since(began: float) -> float:
+    return (time.perf_counter() - began) * 1000
+
+
 class LambdaService:
     """Invokes functions in pooled environments under a concurrency limit, logging REPORTs."""
 
@@ -203,17 +273,15 @@ class LambdaService:
         self,
         functions: Mapping[str, FunctionConfig],
         limits: ServiceLimits,
-        env: Mapping[str, str],
+        setup: EnvironmentSetup,
         report_log: Path | None = None,
-        region: str = "us-east-1",
-        cpu: CpuModel | None = None,
     ) -> None:
         self.functions = dict(functions)
-        self.cpu = cpu or CpuModel(enabled=False)
+        self.cpu = setup.cpu or CpuModel(enabled=False)
         self.limits = limits
-        self.env = dict(env)
+        self.env = dict(setup.env)
         self.report_log = report_log
-        self.region = region
+        self.region = setup.region
         self.stats = LambdaStats()
         self._idle: dict[str, list[Environment]] = {name: [] for name in self.functions}
         self._busy: set[Environment] = set()
@@ -257,29 +325,16 @@ class LambdaService:
     async def _invoke(self, function: FunctionConfig, request_id: str, event: Event) -> Invocation:
         self.stats.invocations += 1
         asked = time.perf_counter()
-        env = await self._acquire(function.name)
-        queue_wait_ms = (time.perf_counter() - asked) * 1000
-        cold = env is None
-        if env is None:
-            env = Environment(function, self.env, self.cpu)
-            try:
-                await env.start()
-            except (EnvironmentDied, TimeoutError, OSError) as exc:
-                await env.stop()
-                self._release_slot()
-                self.stats.errors += 1
-                self._log_lines(
-                    LambdaReport(request_id, 0.0, 1, function.memory_mb, 1, env.init_ms, "error")
-                )
-                return Invocation(request_id, "error", error={"errorMessage": str(exc)})
-            self.stats.cold_starts += 1
-            self.stats.environments_started += 1
-            self.stats.init_ms_total += env.init_ms
-        self._busy.add(env)
-        if queue_wait_ms > 0.5:
-            self.stats.queued_invocations += 1
-        self.stats.queue_wait_ms_total += queue_wait_ms
-        self.stats.queue_wait_ms_max = max(self.stats.queue_wait_ms_max, queue_wait_ms)
+        warm = await self._acquire(function.name)
+        queue_wait_ms = _ms_since(asked)
+        env = warm or Environment(function, self.env, self.cpu)
+        call = Call(request_id, function, env, cold=warm is None, queue_wait_ms=queue_wait_ms)
+        if call.cold:
+            failed = await self._cold_start(call)
+            if failed is not None:
+                return failed
+        self._busy.add(call.env)
+        self._count_queue_wait(call.queue_wait_ms)
         request: InvokeRequest = {
             "request_id": request_id,
             "function_arn": self._arn(function),
@@ -288,77 +343,74 @@ class LambdaService:
         }
         sent = time.perf_counter()
         try:
-            reply = await asyncio.wait_for(env.invoke(request), function.timeout_s)
+            reply = await asyncio.wait_for(call.env.invoke(request), function.timeout_s)
         except (TimeoutError, EnvironmentDied) as exc:
-            elapsed_ms = (time.perf_counter() - sent) * 1000
-            timed_out = isinstance(exc, TimeoutError)
-            self._busy.discard(env)
-            await env.stop()
+            return await self._lost(call, exc, _ms_since(sent))
+        return self._returned(call, reply, _ms_since(sent))
+
+    async def _cold_start(self, call: Call) -> Invocation | None:
+        """Start the call's new environment: None once it is up, else the error it ends with."""
+        try:
+            await call.env.start()
+        except (EnvironmentDied, TimeoutError, OSError) as exc:
+            await call.env.stop()
             self._release_slot()
-            if timed_out:
-                self.stats.timeouts += 1
-            else:
-                self.stats.errors += 1
-            self._account(function, request_id, env, cold, elapsed_ms, 0, queue_wait_ms, 0.0)
-            status: Status = "timeout" if timed_out else "error"
-            self._log_lines(
-                LambdaReport(
-                    request_id,
-                    elapsed_ms,
-                    billed_duration_ms(elapsed_ms),
-                    function.memory_mb,
-                    1,
-                    env.init_ms if cold else None,
-                    status,
-                )
-            )
-            return Invocation(request_id, status, error={"errorMessage": str(exc) or status})
-        round_trip_ms = (time.perf_counter() - sent) * 1000
-        duration_ms = float(reply["duration_ms"])
-        overhead_ms = max(0.0, round_trip_ms - duration_ms)
+            self._account(call, Ending(status="error", billed=False))
+            return Invocation(call.request_id, "error", error={"errorMessage": str(exc)})
+        self.stats.cold_starts += 1
+        self.stats.environments_started += 1
+        self.stats.init_ms_total += call.env.init_ms
+        return None
+
+    def _count_queue_wait(self, queue_wait_ms: float) -> None:
+        if queue_wait_ms > 0.5:
+            self.stats.queued_invocations += 1
+        self.stats.queue_wait_ms_total += queue_wait_ms
+        self.stats.queue_wait_ms_max = max(self.stats.queue_wait_ms_max, queue_wait_ms)
+
+    async def _lost(self, call: Call, exc: Exception, elapsed_ms: float) -> Invocation:
+        """The worker timed out or died: stop it, free its slot, end the call without a reply."""
+        self._busy.discard(call.env)
+        await call.env.stop()
+        self._release_slot()
+        status: Status = "timeout" if isinstance(exc, TimeoutError) else "error"
+        self._account(call, Ending(status=status, duration_ms=elapsed_ms))
+        return Invocation(call.request_id, status, error={"errorMessage": str(exc) or status})
+
+    def _returned(self, call: Call, reply: WorkerReply, round_trip_ms: float) -> Invocation:
+        """The worker replied: its environment goes back to the pool warm."""
+        env = call.env
         env.invocations += 1
         env.last_used = time.monotonic()
         self._busy.discard(env)
-        self._idle[function.name].append(env)
+        self._idle[env.function.name].append(env)
         self._dispatch()
-        max_memory = int(reply["max_memory_used_mb"])
-        self._account(
-            function, request_id, env, cold, duration_ms, max_memory, queue_wait_ms, overhead_ms
+        duration_ms = float(reply["duration_ms"])
+        error = reply.get("error") or None
+        ending = Ending(
+            status="error" if error else "ok",
+            duration_ms=duration_ms,
+            max_memory_mb=int(reply["max_memory_used_mb"]),
+            overhead_ms=max(0.0, round_trip_ms - duration_ms),
         )
-        if reply.get("error"):
-            self.stats.errors += 1
-            return Invocation(request_id, "error", error=reply["error"])
-        return Invocation(request_id, "ok", result=reply.get("result"))
+        self._account(call, ending)
+        if error:
+            return Invocation(call.request_id, "error", error=error)
+        return Invocation(call.request_id, "ok", result=reply.get("result"))
 
-    def _account(
-        self,
-        function: FunctionConfig,
-        request_id: str,
-        env: Environment,
-        cold: bool,
-        duration_ms: float,
-        max_memory_mb: int,
-        queue_wait_ms: float,
-        overhead_ms: float,
-    ) -> None:
-        """Count one finished invocation and write its REPORT and EMULATOR lines."""
+    def _account(self, call: Call, ending: Ending) -> None:
+        """Count one finished invocation and write its REPORT (and EMULATOR) lines."""
         # As AWS prints it since 2025-08-01: a cold start's Billed Duration includes its INIT.
-        billed = billed_duration_ms(duration_ms + (env.init_ms if cold else 0.0))
-        self.stats.duration_ms_total += duration_ms
-        self.stats.billed_ms_total += billed
-        self.stats.invoke_overhead_ms_total += overhead_ms
-        if max_memory_mb:
-            self._log_lines(
-                LambdaReport(
-                    request_id,
-                    duration_ms,
-                    billed,
-                    function.memory_mb,
-                    max_memory_mb,
-                    env.init_ms if cold else None,
-                ),
-                EmulatorRecord(request_id, function.name, env.id, queue_wait_ms, overhead_ms),
-            )
+        billed = billed_duration_ms(ending.duration_ms + (call.init_ms or 0.0))
+        if ending.status == "timeout":
+            self.stats.timeouts += 1
+        elif ending.status == "error":
+            self.stats.errors += 1
+        if ending.billed:
+            self.stats.duration_ms_total += ending.duration_ms
+            self.stats.billed_ms_total += billed
+            self.stats.invoke_overhead_ms_total += ending.overhead_ms
+        self._log_lines(*_records(call, ending, billed))
 
     def _log_lines(self, *records: LambdaReport | EmulatorRecord) -> None:
         if self._log is not None:

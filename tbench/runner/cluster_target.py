@@ -13,21 +13,17 @@ from pathlib import Path
 from contract.addresses import DEFAULT_HOST
 from contract.registry import TargetSpec
 from contract.results import ComponentResources, Deployment
-from tbench.cluster import BrokerKind, Cluster, check_cluster_options, check_deployment
+from tbench.cluster import Cluster, Replication, check_cluster_options, check_deployment
 from tbench.runner.resources import ResourceSampler, summarize
 from tbench.runner.summarize import derived_metrics
 
 
-def resolve_deployment(replicas: int, broker: str | None) -> tuple[int, BrokerKind]:
-    """(replicas, broker) with the default broker filled in: Redis as soon as there are two."""
+def resolve_deployment(replicas: int, broker: str | None) -> Replication:
+    """`--replicas` and `--broker` with the default broker filled in: Redis as soon as there
+    are two (ValueError if they cannot work together)."""
     chosen = broker or ("redis" if replicas > 1 else "memory")
     check_deployment(replicas, chosen)
-    return replicas, "redis" if chosen == "redis" else "memory"
-
-
-def wants_cluster(replicas: int, broker: str) -> bool:
-    """Whether the targets run as clusters rather than one process each."""
-    return replicas > 1 or broker != "memory"
+    return Replication(replicas, "redis" if chosen == "redis" else "memory")
 
 
 def replicable(spec: TargetSpec) -> str | None:
@@ -46,13 +42,12 @@ class ClusterTarget:
         self,
         spec: TargetSpec,
         target_dir: Path,
-        replicas: int,
-        broker: BrokerKind,
+        replication: Replication,
         host: str = DEFAULT_HOST,
     ) -> None:
         self.spec = spec
         self.target_dir = target_dir
-        self.cluster = Cluster(spec, replicas, broker, host, log_dir=target_dir)
+        self.cluster = Cluster(spec, replication, host, log_dir=target_dir)
         self._samplers: dict[str, ResourceSampler] = {}
 
     @property

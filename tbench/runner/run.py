@@ -11,13 +11,11 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 
-from contract.addresses import DEFAULT_HOST
 from contract.loadgen import LiveStatus, LoadgenResult
 from contract.network_profile import NetworkProfile
 from contract.registry import TargetSpec
@@ -33,7 +31,7 @@ from contract.results import (
     TargetStatus,
     save_run,
 )
-from contract.scenario import JOIN_TIMEOUT_S, FaultKind, Scenario
+from contract.scenario import JOIN_TIMEOUT_S, Scenario
 from loadtests import scenario_files
 from loadtests.users import user_class_name
 from servers.lambda_ws.cpu_model import sweep_stale
@@ -43,9 +41,7 @@ from tbench.runner import lambda_target, metadata
 from tbench.runner.cluster_target import (
     ClusterTarget,
     replicable,
-    resolve_deployment,
     server_pids_of,
-    wants_cluster,
 )
 from tbench.runner.docker_stats import (
     LOADGEN_LABEL,
@@ -60,16 +56,21 @@ from tbench.runner.faults import (
     ADMIN_OPTION,
     FaultInjector,
     fault_outcomes,
-    refusal,
     resume_covers_s,
 )
 from tbench.runner.live import LiveDisplay
 from tbench.runner.liveness import LivenessWatch
 from tbench.runner.locust_process import LocustPlan, LocustRun
-from tbench.runner.netns import EmulatedLink, NetworkSetupError, prerequisite_problem
-from tbench.runner.resources import ResourceSampler, summarize
+from tbench.runner.netns import EmulatedLink, NetworkSetupError
+from tbench.runner.options import RunOptions, check
+from tbench.runner.resources import ResourceSampler, ResourceSeries, summarize
 from tbench.runner.summarize import derived_metrics, flags_for, loadgen_metrics
-from tbench.runner.targets import GivenTarget, StartedTarget, TargetHandle, parse_target_urls
+from tbench.runner.targets import (
+    GivenTarget,
+    Namespaced,
+    StartedTarget,
+    TargetHandle,
+)
 from tbench.runner.verification import Verification, verify_all
 
 POLL_INTERVAL_S = 0.5
@@ -85,33 +86,6 @@ class TargetFailed(Exception):
     """This target could not be measured; the message says why."""
 
 
-@dataclass
-class RunOptions:
-    """What `tbench run` was asked to do."""
-
-    targets: list[TargetSpec]
-    scenario_ref: str = scenario_files.DEFAULT_SCENARIO
-    out_root: Path = Path("results")
-    workers: int = 0
-    remote_workers: int = 0
-    master_port: int | None = None
-    url: str | None = None  # a running target (exactly one), instead of starting it
-    verify: bool = True
-    server_pid: int | None = None  # --url's server process on this machine, sampled as the server
-    host: str = DEFAULT_HOST
-    run_id: str | None = None
-    command: list[str] = field(default_factory=lambda: list(sys.argv))
-    replicas: int = 1  # > 1: server processes per target behind nginx (tbench.cluster)
-    broker: str | None = None  # memory | redis; None: redis as soon as replicas > 1
-    target_urls: list[str] = field(default_factory=list)  # NAME=URL: running targets (compose)
-    docker_stats: bool = False  # sample the given targets' containers through the Docker API
-    faults: list[FaultKind] = field(default_factory=list)  # inject these (scenario's otherwise)
-    hang_timeout_s: float = 30.0  # a target silent on /healthz this long is failed as hung
-    cpu_model: bool = True  # Lambda's CPU model in the emulator (--no-cpu-model: off)
-    networks: list[NetworkProfile] = field(default_factory=list)  # each target under each
-    network_mechanism: str = "auto"  # auto | netem | relay (tbench/runner/netns.py)
-
-
 @dataclass(frozen=True)
 class Measurement:
     """One entry of the run: a target, under a network profile or on loopback."""
@@ -119,6 +93,39 @@ class Measurement:
     key: str  # run.json's key: the target's name, `name@profile` under --network
     spec: TargetSpec
     network: NetworkProfile | None
+
+
+@dataclass
+class Trial:
+    """One measurement under way: its entry, its result, its directory, its link if any."""
+
+    item: Measurement
+    result: TargetResult
+    target_dir: Path
+    live: LiveDisplay
+    link: EmulatedLink | None = None
+
+    @property
+    def key(self) -> str:
+        """run.json's key of this measurement."""
+        return self.item.key
+
+    @property
+    def spec(self) -> TargetSpec:
+        """The target measured."""
+        return self.item.spec
+
+
+@dataclass(frozen=True)
+class Drive:
+    """What runs during a trial's load: the target, Locust, and what watches them."""
+
+    handle: TargetHandle
+    plan: LocustPlan
+    locust: LocustRun
+    sampler: ResourceSampler
+    injector: FaultInjector
+    watch: LivenessWatch
 
 
 def locust_scenario_ref(ref: str) -> str:
@@ -129,71 +136,49 @@ def locust_scenario_ref(ref: str) -> str:
     return str(path.resolve())
 
 
+def measurements(options: RunOptions) -> list[Measurement]:
+    """Each target under each --network profile, or each target on loopback."""
+    return [
+        Measurement(f"{spec.name}@{profile.name}", spec, profile)
+        for profile in options.network.profiles
+        for spec in options.targets
+    ] or [Measurement(spec.name, spec, None) for spec in options.targets]
+
+
+def _docker_client(docker_stats: bool) -> tuple[DockerClientLike, str | None] | None:
+    """The Docker engine's client and compose project for --docker-stats; ValueError if it
+    cannot be reached."""
+    if not docker_stats:
+        return None
+    try:
+        return connect()
+    except DockerStatsError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class ComparisonRun:
     """One `tbench run`: its directory, its run.json, its targets one after another."""
 
     def __init__(self, options: RunOptions, console: Console) -> None:
-        if options.url is not None and len(options.targets) != 1:
-            raise ValueError("--url names one running target, so it takes exactly one target")
-        self.replicas, self.broker = resolve_deployment(options.replicas, options.broker)
-        self.given_urls = parse_target_urls(options.target_urls)
-        if options.url is not None:
-            self.given_urls[options.targets[0].name] = options.url
-        if options.server_pid is not None:
-            if options.url is None:
-                raise ValueError("--server-pid names the process of the server given by --url")
-            if not psutil.pid_exists(options.server_pid):
-                raise ValueError(f"--server-pid {options.server_pid}: no such process")
-            if options.docker_stats:
-                raise ValueError("--server-pid and --docker-stats both name what to sample")
-        if self.given_urls and wants_cluster(self.replicas, self.broker):
-            raise ValueError(
-                "--url/--target-url measure running targets: --replicas/--broker start them"
-            )
-        self.docker: tuple[DockerClientLike, str | None] | None = None
-        if options.docker_stats:
-            if not self.given_urls:
-                raise ValueError("--docker-stats samples the containers of --target-url targets")
-            try:
-                self.docker = connect()
-            except DockerStatsError as exc:
-                raise ValueError(str(exc)) from None
-        if options.networks:
-            if self.given_urls or wants_cluster(self.replicas, self.broker):
-                raise ValueError(
-                    "--network starts each target in its own network namespace: it does not "
-                    "combine with --url/--target-url/--replicas/--broker"
-                )
-            if options.remote_workers:
-                raise ValueError("--network runs Locust in a namespace: no --remote-workers")
-            problem = prerequisite_problem(options.network_mechanism)
-            if problem:
-                raise ValueError(problem)
-        self.measurements = [
-            Measurement(f"{spec.name}@{profile.name}", spec, profile)
-            for profile in options.networks
-            for spec in options.targets
-        ] or [Measurement(spec.name, spec, None) for spec in options.targets]
+        checked = check(options)  # every rule first: nothing is reached or started before
         self.options = options
         self.console = console
-        self.scenario: Scenario = scenario_files.load(options.scenario_ref)
-        if options.faults:
-            self.scenario = self.scenario.with_faults(options.faults)
-        if self.scenario.faults is not None:
-            for spec in options.targets:
-                why = refusal(
-                    self.scenario.faults.kinds,
-                    started_here=spec.name not in self.given_urls,
-                    cluster=wants_cluster(self.replicas, self.broker),
-                )
-                if why is not None:
-                    raise ValueError(f"{spec.name}: {why}")
+        self.given_urls = checked.given_urls
+        self.replication = checked.replication
+        self.scenario: Scenario = checked.scenario
+        self.docker = _docker_client(options.given.docker_stats)
+        self.measurements = measurements(options)
         self.scenario_ref = locust_scenario_ref(options.scenario_ref)
         self.run_id = options.run_id or metadata.new_run_id()
         self.run_dir = options.out_root / self.run_id
         self.run_tag = f"r{secrets.token_hex(3)}"
+        self.run = self._new_result()
+
+    def _new_result(self) -> RunResult:
+        """run.json as it starts: the machine, the code, the scenario, every target pending."""
+        options, load = self.options, self.options.load
         commit, dirty = metadata.git_state()
-        self.run = RunResult(
+        return RunResult(
             run_id=self.run_id,
             git_commit=commit,
             git_dirty=dirty,
@@ -204,9 +189,9 @@ class ComparisonRun:
             packages=metadata.package_versions(),
             scenario=self.scenario,
             load_generator=LoadGenerator(
-                workers=options.workers,
-                remote_workers=options.remote_workers,
-                mode="distributed" if options.workers + options.remote_workers else "local",
+                workers=load.workers,
+                remote_workers=load.remote_workers,
+                mode="distributed" if load.workers + load.remote_workers else "local",
             ),
             held_equal=metadata.held_equal(),
             targets={
@@ -247,26 +232,26 @@ class ComparisonRun:
         return self.run
 
     def _handle(
-        self, spec: TargetSpec, target_dir: Path, link: EmulatedLink | None = None
+        self, spec: TargetSpec, target_dir: Path, link: EmulatedLink | None
     ) -> TargetHandle:
         faults = self.scenario.faults
         admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
-        cpu = spec.cpu_model_args(self.options.cpu_model)
+        cpu = spec.cpu_model_args(self.options.start.cpu_model)
         if link is not None:  # in the server's namespace, on the shaped path's address
             return StartedTarget(
                 spec,
                 target_dir / "server.log",
                 link.addresses.server,
                 (*admin, *cpu),
-                port=NETWORK_SERVER_PORT,
-                launcher=link.launcher(link.server_ns),
+                Namespaced(launcher=link.launcher(link.server_ns), port=NETWORK_SERVER_PORT),
             )
         if spec.name in self.given_urls:
             # --server-pid comes only with --url, which measures exactly this one target
-            return GivenTarget(spec, self.given_urls[spec.name], self.options.server_pid)
-        if wants_cluster(self.replicas, self.broker) and replicable(spec) is None:
-            return ClusterTarget(spec, target_dir, self.replicas, self.broker, self.options.host)
-        return StartedTarget(spec, target_dir / "server.log", self.options.host, (*admin, *cpu))
+            return GivenTarget(spec, self.given_urls[spec.name], self.options.given.server_pid)
+        if self.replication.clustered and replicable(spec) is None:
+            return ClusterTarget(spec, target_dir, self.replication, self.options.start.host)
+        host = self.options.start.host
+        return StartedTarget(spec, target_dir / "server.log", host, (*admin, *cpu))
 
     def _verify_all(self, live: LiveDisplay) -> dict[str, Verification]:
         """Verify before benchmark; all targets at once, each on its own fresh server."""
@@ -301,8 +286,8 @@ class ComparisonRun:
         verdict: Verification | None,
     ) -> None:
         key = item.key
-        target_dir = self.run_dir / key
-        target_dir.mkdir(parents=True, exist_ok=True)
+        trial = Trial(item, result, self.run_dir / key, live)
+        trial.target_dir.mkdir(parents=True, exist_ok=True)
         result.started_at = metadata.now_iso()
         try:
             if verdict is not None:
@@ -311,12 +296,11 @@ class ComparisonRun:
                     raise TargetFailed("failed verification: " + "; ".join(verdict.failures[:5]))
             live.update(key, phase="waiting")
             with contextlib.ExitStack() as stack:
-                link = None
                 if item.network is not None:
                     live.update(key, phase="network")
-                    link = EmulatedLink(item.network, index, self.options.network_mechanism)
-                    stack.enter_context(link)
-                self._load(item.spec, key, result, target_dir, live, link)
+                    trial.link = EmulatedLink(item.network, index, self.options.network.mechanism)
+                    stack.enter_context(trial.link)
+                self._load(trial)
             result.status = TargetStatus.OK
             note = ", ".join(result.flags) if result.flags else "ok"
             live.update(key, phase="done", note=note)
@@ -327,25 +311,41 @@ class ComparisonRun:
             live.update(key, phase="failed", note=result.error.splitlines()[0][:80])
         finally:
             result.ended_at = metadata.now_iso()
-            result.files = self._files(target_dir)
+            result.files = self._files(trial.target_dir)
 
-    def _load(
-        self,
-        spec: TargetSpec,
-        key: str,
-        result: TargetResult,
-        target_dir: Path,
-        live: LiveDisplay,
-        link: EmulatedLink | None,
-    ) -> None:
-        handle = self._handle(spec, target_dir, link)
-        live.update(key, phase="starting")
+    def _load(self, trial: Trial) -> None:
+        """Start the target, drive Locust at it while sampling, stop, summarise, tune."""
+        handle = self._start(trial)
+        drive = self._prepare(trial, handle)
+        cpu_state: CpuModel | None = None
+        try:
+            self._begin(drive)
+            self._follow(trial, drive)
+            if lambda_target.has_cpu_model(trial.spec) and not handle.url.startswith("wss://"):
+                cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
+        finally:
+            series = self._stop(trial, drive)
+        loadgen = self._loadgen(trial, drive.locust)
+        self._summarise(trial, drive, loadgen, series)
+        lambda_target.record(trial.result, cpu_state)
+        self._tune(trial, handle)
+
+    def _start(self, trial: Trial) -> TargetHandle:
+        """The target started (or reached), and its link's RTT measured under --network."""
+        link, result = trial.link, trial.result
+        handle = self._handle(trial.spec, trial.target_dir, link)
+        trial.live.update(trial.key, phase="starting")
         try:
             handle.start()
         except TargetStartError as exc:
             raise TargetFailed(f"did not start: {exc}") from None
         if link is not None:
             result.network = link.describe().with_rtt(link.measure_rtt(NETWORK_SERVER_PORT))
+        return handle
+
+    def _prepare(self, trial: Trial, handle: TargetHandle) -> Drive:
+        """Locust's plan against the started target, and the watchers beside it (not started)."""
+        link, spec, target_dir = trial.link, trial.spec, trial.target_dir
         plan = LocustPlan(
             user_class=user_class_name(spec),
             url=handle.url,
@@ -355,46 +355,59 @@ class ComparisonRun:
             out_dir=target_dir,
             run_tag=self.run_tag,
             run_time_s=self.scenario.expected_run_s() * RUN_TIME_STRETCH + RUN_TIME_SLACK_S,
-            workers=self.options.workers,
-            remote_workers=self.options.remote_workers,
-            master_port=self.options.master_port,
+            workers=self.options.load.workers,
+            remote_workers=self.options.load.remote_workers,
+            master_port=self.options.load.master_port,
             faults_json=self.scenario.faults.model_dump_json() if self.scenario.faults else "",
             launcher=link.launcher(link.client_ns) if link is not None else (),
         )
-        result.url = handle.url
+        trial.result.url = handle.url
         locust = LocustRun(plan)
         sampler = self._sampler(spec, handle, lambda: locust.pids)
-        injector = FaultInjector(handle)
-        watch = LivenessWatch(handle.url)
-        cpu_state: CpuModel | None = None
-        try:
-            sampler.start()
-            watch.start()
-            locust.start()
-            if self.options.remote_workers:
-                self.console.print(
-                    f"waiting for {self.options.remote_workers} remote worker(s): on each run "
-                    f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
-                    f"--master-port {locust.master_port}`"
-                )
-            self._follow(spec, key, handle, locust, plan, live, injector, watch)
-            if lambda_target.has_cpu_model(spec) and not handle.url.startswith("wss://"):
-                cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
-        finally:
-            watch.stop()
-            locust.stop()
-            series = sampler.stop(target_dir / "resources.csv")
-            if link is not None and result.network is not None:
-                result.network = result.network.with_retransmissions(link.tcp_retransmissions())
-            handle.stop()
-            if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
-                sweep_stale()  # the groups of an emulator killed before its cleanup
-        loadgen_path = target_dir / LOADGEN_FILE
+        return Drive(
+            handle, plan, locust, sampler, FaultInjector(handle), LivenessWatch(handle.url)
+        )
+
+    def _begin(self, drive: Drive) -> None:
+        """Sampling, the liveness watch, then Locust."""
+        drive.sampler.start()
+        drive.watch.start()
+        drive.locust.start()
+        remote_workers = self.options.load.remote_workers
+        if remote_workers:
+            self.console.print(
+                f"waiting for {remote_workers} remote worker(s): on each run "
+                f"`locust -f loadtests/locustfile.py --worker --master-host <this host> "
+                f"--master-port {drive.locust.master_port}`"
+            )
+
+    def _stop(self, trial: Trial, drive: Drive) -> ResourceSeries:
+        """Stop everything `_prepare` made, and the target; the resources sampled meanwhile."""
+        link, result, handle = trial.link, trial.result, drive.handle
+        drive.watch.stop()
+        drive.locust.stop()
+        series = drive.sampler.stop(trial.target_dir / "resources.csv")
+        if link is not None and result.network is not None:
+            result.network = result.network.with_retransmissions(link.tcp_retransmissions())
+        handle.stop()
+        if lambda_target.has_cpu_model(trial.spec) and isinstance(handle, StartedTarget):
+            sweep_stale()  # the groups of an emulator killed before its cleanup
+        return series
+
+    def _loadgen(self, trial: Trial, locust: LocustRun) -> LoadgenResult:
+        """What the load generator wrote; TargetFailed if it wrote nothing."""
+        loadgen_path = trial.target_dir / LOADGEN_FILE
         if not loadgen_path.exists():
             raise TargetFailed(
                 f"Locust ended without results (exit code {locust.poll()}):\n{locust.log_tail()}"
             )
-        loadgen = LoadgenResult.read(loadgen_path)
+        return LoadgenResult.read(loadgen_path)
+
+    def _summarise(
+        self, trial: Trial, drive: Drive, loadgen: LoadgenResult, series: ResourceSeries
+    ) -> None:
+        """The trial's metrics and flags, its relay's cost, its faults and its deployment."""
+        link, result = trial.link, trial.result
         metrics = loadgen_metrics(loadgen)
         metrics |= summarize(series, *loadgen.measured_window())
         metrics |= derived_metrics(metrics)
@@ -408,42 +421,64 @@ class ComparisonRun:
                     link.relay_counters, metrics.get("delivered")
                 )
         if self.scenario.faults is not None:
-            result.faults = fault_outcomes(
-                loadgen.faults,
-                injector.injections,
-                series.rows,
-                self.scenario.faults.late_after_s,
-                resume_covers_s(
-                    self.scenario,
-                    self.run.held_equal.limits.history_size if self.run.held_equal else None,
-                    spec.supports_resume,
-                ),
-            )
-            result.flags.append(FLAG_FAULTS)
+            self._record_faults(trial, drive, loadgen, series)
+        self._record_deployment(trial, drive, loadgen, metrics)
+
+    def _record_faults(
+        self, trial: Trial, drive: Drive, loadgen: LoadgenResult, series: ResourceSeries
+    ) -> None:
+        """What each injected fault did to delivery, and the flag that says faults were on."""
+        assert self.scenario.faults is not None
+        result, spec, injector = trial.result, trial.spec, drive.injector
+        result.faults = fault_outcomes(
+            loadgen.faults,
+            injector.injections,
+            series.rows,
+            self.scenario.faults.late_after_s,
+            resume_covers_s(
+                self.scenario,
+                self.run.held_equal.limits.history_size if self.run.held_equal else None,
+                spec.supports_resume,
+            ),
+        )
+        result.flags.append(FLAG_FAULTS)
+
+    def _record_deployment(
+        self,
+        trial: Trial,
+        drive: Drive,
+        loadgen: LoadgenResult,
+        metrics: dict[str, float | int | None],
+    ) -> None:
+        """How the target was deployed, when it was not one process started here."""
+        result, spec, handle, sampler = trial.result, trial.spec, drive.handle, drive.sampler
         if isinstance(handle, ClusterTarget):
             result.deployment = handle.deployment(*loadgen.measured_window(), metrics)
-        elif wants_cluster(self.replicas, self.broker):
+        elif self.replication.clustered:
             result.deployment = Deployment(replicas=1, note=replicable(spec))
         elif isinstance(sampler, DockerStatsSampler):
             result.deployment = Deployment(runtime="docker", containers=sampler.server_containers)
-        lambda_target.record(result, cpu_state)
+
+    def _tune(self, trial: Trial, handle: TargetHandle) -> None:
+        """The Lambda emulator started here: a short memory tune after its load."""
+        spec = trial.spec
         if lambda_target.has_cpu_model(spec) and isinstance(handle, StartedTarget):
-            live.update(spec.name, phase="tuning memory")
-            error = lambda_target.short_tune(result, target_dir, self.options.cpu_model)
+            trial.live.update(spec.name, phase="tuning memory")
+            error = lambda_target.short_tune(
+                trial.result, trial.target_dir, self.options.start.cpu_model
+            )
             if error is not None:
                 self.console.print(f"[yellow]{spec.name}: no memory tune: {error}[/]")
 
-    def _follow(
-        self,
-        spec: TargetSpec,
-        key: str,
-        handle: TargetHandle,
-        locust: LocustRun,
-        plan: LocustPlan,
-        live: LiveDisplay,
-        injector: FaultInjector,
-        watch: LivenessWatch,
-    ) -> None:
+    def _follow(self, trial: Trial, drive: Drive) -> None:
+        """Watch Locust to its end: live status, faults on schedule, a dead or hung server."""
+        key, live, handle, locust, plan = (
+            trial.key,
+            trial.live,
+            drive.handle,
+            drive.locust,
+            drive.plan,
+        )
         deadline = time.monotonic() + plan.run_time_s + DEADLINE_SLACK_S
         status_path = plan.out_dir / STATUS_FILE
         live.update(key, phase="spawning")
@@ -451,21 +486,25 @@ class ComparisonRun:
             if time.monotonic() > deadline:
                 raise TargetFailed(f"Locust did not finish within {plan.run_time_s:.0f} s")
             status = LiveStatus.read(status_path)  # once per round: live row and fault schedule
-            for slot, injection in injector.poll(status.faults if status is not None else []):
+            for slot, injection in drive.injector.poll(status.faults if status is not None else []):
                 note = injection.error or f"{slot.kind} injected"
                 live.update(key, phase=f"fault: {slot.kind}", note=note[:80])
             if (isinstance(handle, StartedTarget) and not handle.process.alive()) or (
                 isinstance(handle, ClusterTarget) and not handle.alive()
             ):
                 raise TargetFailed(f"the server exited during the run:\n{handle.failure_detail()}")
-            if watch.silent_for() > self.options.hang_timeout_s:
-                raise TargetFailed(
-                    f"the server hung: no answer on {watch.url} for {watch.silent_for():.0f} s "
-                    f"(--hang-timeout-s {self.options.hang_timeout_s:g})"
-                )
+            self._check_alive(drive.watch)
             live.follow_status(key, status)
             time.sleep(POLL_INTERVAL_S)
         live.follow_status(key, LiveStatus.read(status_path))
+
+    def _check_alive(self, watch: LivenessWatch) -> None:
+        """TargetFailed if the server answered no /healthz probe for --hang-timeout-s."""
+        if watch.silent_for() > self.options.hang_timeout_s:
+            raise TargetFailed(
+                f"the server hung: no answer on {watch.url} for {watch.silent_for():.0f} s "
+                f"(--hang-timeout-s {self.options.hang_timeout_s:g})"
+            )
 
     def _files(self, target_dir: Path) -> dict[str, str]:
         files = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from contract.addresses import DEFAULT_HOST
 from contract.lambda_report import REPORT_LOG_FILE
 from contract.registry import TARGETS, TargetSpec
-from tbench.process import TargetProcess
+from tbench.process import Spawn, TargetProcess
 
 
 class TargetHandle(Protocol):
@@ -40,6 +41,14 @@ class TargetHandle(Protocol):
         ...
 
 
+@dataclass(frozen=True, kw_only=True)
+class Namespaced:
+    """A server started in a network namespace of its own (--network): how, and on which port."""
+
+    launcher: tuple[str, ...]  # an argv prefix: `ip netns exec NS`
+    port: int  # nothing else listens in the namespace, so a fixed one
+
+
 class StartedTarget:
     """A target whose server the runner starts as a child process and stops afterwards."""
 
@@ -49,8 +58,7 @@ class StartedTarget:
         log_path: Path,
         host: str = DEFAULT_HOST,
         extra_args: tuple[str, ...] = (),
-        port: int | None = None,
-        launcher: tuple[str, ...] = (),  # an argv prefix: `ip netns exec NS` (--network)
+        netns: Namespaced | None = None,
     ) -> None:
         self.spec = spec
         reports: tuple[str, ...] = ()
@@ -59,10 +67,9 @@ class StartedTarget:
         self.process = TargetProcess(
             spec,
             host=host,
-            port=port,
+            port=netns.port if netns is not None else None,
             extra_args=(*reports, *extra_args),
-            log_path=log_path,
-            launcher=launcher,
+            spawn=Spawn(log_path=log_path, launcher=netns.launcher if netns is not None else ()),
         )
 
     @property

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from cost_model.containers import fargate_bill, hours_in_month, tasks_for_load
+from cost_model.containers import ServerLoad, fargate_bill, hours_in_month, tasks_for_load
 
 
 def test_fargate_bill_by_hand(pricing):
@@ -17,12 +17,15 @@ def test_fargate_bill_by_hand(pricing):
 
 
 def test_tasks_sized_by_the_scarcer_of_cpu_and_memory():
-    sizing = tasks_for_load(
+    load = ServerLoad(
         messages_per_second=D(10_000),
         cpu_seconds_per_1000_messages=D("0.5"),  # 5 busy cores
         connections=D(100_000),
         rss_mb_per_connection=D("0.05"),  # 5,000 MB of connections
         base_rss_mb=D(100),
+    )
+    sizing = tasks_for_load(
+        load,
         task_vcpu=D(1),
         task_memory_gb=D(2),
         target_utilization=D("0.5"),
@@ -37,11 +40,13 @@ def test_tasks_sized_by_the_scarcer_of_cpu_and_memory():
 def test_task_too_small_for_the_base_memory_is_refused():
     with pytest.raises(ValueError, match="no room"):
         tasks_for_load(
-            messages_per_second=D(1),
-            cpu_seconds_per_1000_messages=D(1),
-            connections=D(1),
-            rss_mb_per_connection=D(1),
-            base_rss_mb=D(600),
+            ServerLoad(
+                messages_per_second=D(1),
+                cpu_seconds_per_1000_messages=D(1),
+                connections=D(1),
+                rss_mb_per_connection=D(1),
+                base_rss_mb=D(600),
+            ),
             task_vcpu=D("0.25"),
             task_memory_gb=D("0.5"),
         )

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 from contract.lambda_report import LambdaReport
 from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
-from cost_model.lambda_cost import lambda_bill
+from cost_model.lambda_cost import LambdaFunction, LambdaUsage, lambda_bill
 from cost_model.talk import talk_estimate
 
 # The emulator's cold start: Billed Duration leaves INIT out (the rule before 2025-08-01).
@@ -38,15 +38,14 @@ def test_a_failed_start_bills_its_init():
 
 def cold_month(pricing, rule: InitBilling = "billed"):
     """1 M invocations of 100 ms at 256 MB, 100,000 of them cold starts with 500 ms of INIT."""
-    return lambda_bill(
-        D(1_000_000),
-        D(100_000),  # 1,000,000 x 100 ms
-        D(256),
-        pricing,
-        free_tier=False,
+    usage = LambdaUsage(
+        requests=D(1_000_000),
+        seconds=D(100_000),  # 1,000,000 x 100 ms
         init_invocations=D(100_000),
         init_seconds=D(50_000),  # 100,000 x 500 ms
-        init_billing=rule,
+    )
+    return lambda_bill(
+        usage, LambdaFunction(memory_mb=D(256)), pricing, free_tier=False, init_billing=rule
     )
 
 
@@ -74,15 +73,10 @@ def test_old_rule_gives_no_init_charge(pricing):
 def test_init_gb_s_continue_the_compute_tiers(pricing):
     # 1 GB: invocations use 5,999,000,000 GB-s of the 6 B first tier; INIT's 2,000,000 GB-s
     # are 1,000,000 x 0.0000166667 + 1,000,000 x 0.000015 = 16.6667 + 15 = 31.6667 USD.
-    bill = lambda_bill(
-        D(1),
-        D(5_999_000_000),
-        D(1024),
-        pricing,
-        free_tier=False,
-        init_invocations=D(1000),
-        init_seconds=D(2_000_000),
+    usage = LambdaUsage(
+        requests=D(1), seconds=D(5_999_000_000), init_invocations=D(1000), init_seconds=D(2_000_000)
     )
+    bill = lambda_bill(usage, LambdaFunction(memory_mb=D(1024)), pricing, free_tier=False)
     assert bill.init.exact_usd == D("31.6667")
     assert bill.init.usd == D("31.67")
 
@@ -90,14 +84,10 @@ def test_init_gb_s_continue_the_compute_tiers(pricing):
 def test_init_gb_s_use_what_the_free_tier_leaves(pricing):
     # 300,000 GB-s of invocations fit the 400,000 free GB-s; INIT's 200,000 GB-s overflow
     # by 100,000: 100,000 x 0.0000166667 = 1.66667 -> 1.67 USD, compute itself 0.00.
-    bill = lambda_bill(
-        D(1000),
-        D(300_000),
-        D(1024),
-        pricing,
-        init_invocations=D(10),
-        init_seconds=D(200_000),
+    usage = LambdaUsage(
+        requests=D(1000), seconds=D(300_000), init_invocations=D(10), init_seconds=D(200_000)
     )
+    bill = lambda_bill(usage, LambdaFunction(memory_mb=D(1024)), pricing)
     assert bill.compute.charge.usd == 0
     assert bill.init.usd == D("1.67")
 

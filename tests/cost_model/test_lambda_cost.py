@@ -5,6 +5,8 @@ from decimal import Decimal as D
 import pytest
 
 from cost_model.lambda_cost import (
+    LambdaFunction,
+    LambdaUsage,
     estimate_lambda,
     lambda_bill,
     price_compute,
@@ -14,9 +16,10 @@ from cost_model.lambda_cost import (
 )
 
 
-def talk_estimate(pricing, **options):
+def talk_estimate(pricing, free_tier=True, **function):
     throughput = throughput_from_concurrency(D(1000), D(200), D(30))
-    return estimate_lambda(throughput, D(256), pricing, **options)
+    lambda_function = LambdaFunction(memory_mb=D(256), **function)
+    return estimate_lambda(throughput, lambda_function, pricing, free_tier=free_tier)
 
 
 def test_littles_law_gives_the_talks_throughput():
@@ -54,7 +57,8 @@ def test_without_free_tier_everything_is_billed(pricing):
 
 
 def test_free_tier_covers_a_small_workload_entirely(pricing):
-    bill = lambda_bill(D(900_000), D(900_000), D(256), pricing)  # 225,000 GB-s
+    usage = LambdaUsage(requests=D(900_000), seconds=D(900_000))
+    bill = lambda_bill(usage, LambdaFunction(memory_mb=D(256)), pricing)  # 225,000 GB-s
     assert bill.compute.net_gb_seconds == -175_000
     assert bill.compute.billable_gb_seconds == 0
     assert bill.requests.billable_requests == 0
@@ -117,7 +121,7 @@ def test_monthly_requests_give_the_same_bill_and_imply_the_concurrency(pricing):
     rate = throughput_from_monthly_requests(D(12_960_000_000), D(200), D(30))
     assert rate.per_second == 5_000
     assert rate.concurrency == 1_000
-    estimate = estimate_lambda(rate, D(256), pricing)
+    estimate = estimate_lambda(rate, LambdaFunction(memory_mb=D(256)), pricing)
     assert estimate.bill.total_usd == D("13385.15")
 
 

@@ -11,6 +11,7 @@ from cost_model.chat import ChatWorkload, InitPerUse, chat_bill
 from cost_model.measured import (
     Load,
     MeasuredRunError,
+    PricingTerms,
     container_cost,
     crossover,
     load_of_run,
@@ -202,7 +203,7 @@ def test_init_cost_line_of_the_run_against_hand_computed_figures(run_dir, pricin
 def test_old_rule_prices_the_same_run_without_init(run_dir, pricing):
     measured = measure_run(run_dir)
     billed = price_run(measured, pricing)
-    free = price_run(measured, pricing, init_billing="free")
+    free = price_run(measured, pricing, terms=PricingTerms(init_billing="free"))
     assert free.init_billing == "free"
     old = free.costs[0].chat
     new = billed.costs[0].chat

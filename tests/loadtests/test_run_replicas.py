@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from contract.results import TargetStatus, load_run
+from tbench.cluster import Replication
 from tbench.runner.cluster_target import resolve_deployment
 
 COMPONENTS = ["replica-1", "replica-2", "redis", "nginx"]
@@ -69,9 +70,9 @@ def test_a_target_that_cannot_be_replicated_runs_alone_and_says_why(replicas_run
 
 
 def test_deployment_options_are_checked():
-    assert resolve_deployment(1, None) == (1, "memory")
-    assert resolve_deployment(3, None) == (3, "redis")
-    assert resolve_deployment(1, "redis") == (1, "redis")
+    assert resolve_deployment(1, None) == Replication(1, "memory")
+    assert resolve_deployment(3, None) == Replication(3, "redis")
+    assert resolve_deployment(1, "redis") == Replication(1, "redis")
     with pytest.raises(ValueError, match="--broker redis"):
         resolve_deployment(2, "memory")
     with pytest.raises(ValueError, match="unknown broker"):

@@ -7,7 +7,7 @@ import socket
 from contract import codec
 from contract.messages import SEND_ACTION, Publish
 from loadtests.http_client import HttpConnection
-from loadtests.websocket_client import WebSocketConnection
+from loadtests.websocket_client import WebSocketConnection, frame_header
 from loadtests.wire import WireCounter
 from tbench.process import TargetProcess
 
@@ -65,3 +65,16 @@ def test_http_counts_equal_what_a_raw_socket_moves(short_polling_server: TargetP
     raw = _raw_exchange(short_polling_server.host, short_polling_server.port, request)
     assert received == len(raw)  # head + body, exactly what crossed the socket
     assert received > len(response.body) + 50
+
+
+def test_frame_headers_of_every_length_form_and_a_masked_frame():
+    for size, length_field in ((125, b""), (126, (126).to_bytes(2, "big"))):
+        head = bytes([0x81, size if not length_field else 126]) + length_field
+        frame = bytearray(b"xx" + head + b"a" * size)  # after two bytes of an earlier frame
+        assert frame_header(frame, 2) == (len(head), size, b"")
+    long_head = bytes([0x81, 127]) + (70_000).to_bytes(8, "big")
+    assert frame_header(bytearray(long_head), 0) == (10, 70_000, b"")
+    assert frame_header(bytearray(long_head[:9]), 0) is None  # its length not all there yet
+    masked = bytearray([0x81, 0x80 | 5, 1, 2, 3, 4]) + b"hello"
+    assert frame_header(masked, 0) == (6, 5, b"\x01\x02\x03\x04")
+    assert frame_header(masked[:5], 0) is None  # the mask key not all there yet

@@ -22,7 +22,7 @@ from contract.messages import SEND_ACTION
 from contract.registry import get_target
 from tbench import nginx_config
 from tbench.balancer import find_nginx
-from tbench.cluster import Cluster, check_cluster_options
+from tbench.cluster import Cluster, Replication, check_cluster_options
 from tbench.nginx_config import BalancerConfig
 from tbench.process import TargetProcess
 from tests.servers.helpers import EventStream, new_room, payload
@@ -66,13 +66,13 @@ def take_ids(stream: EventStream, count: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def sse_cluster() -> Iterator[Cluster]:
-    with Cluster(get_target("sse"), replicas=2) as cluster:
+    with Cluster(get_target("sse"), Replication(2, "redis")) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="module")
 def websocket_cluster() -> Iterator[Cluster]:
-    with Cluster(get_target("websocket"), replicas=2) as cluster:
+    with Cluster(get_target("websocket"), Replication(2, "redis")) as cluster:
         yield cluster
 
 
@@ -256,7 +256,7 @@ async def _verify_through_balancers(names: tuple[str, ...]) -> dict[str, dict[st
     async def verify(name: str) -> dict[str, Any]:
         spec = get_target(name)
         args, facts = verify_server_args(spec)
-        cluster = Cluster(spec, replicas=2, extra_args=args)
+        cluster = Cluster(spec, Replication(2, "redis"), extra_args=args)
         await asyncio.to_thread(cluster.start)
         try:
             results = await run_checks(

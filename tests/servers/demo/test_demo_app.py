@@ -14,7 +14,7 @@ from contract.registry import TARGETS, get_target
 from servers.demo.app import create_demo_app
 from servers.demo.config import DemoConfig, Panel
 from tbench.demo_session import reserve_port, target_env
-from tbench.process import TargetProcess
+from tbench.process import Spawn, TargetProcess
 
 ORIGIN = "http://127.0.0.1:8080"
 
@@ -80,7 +80,9 @@ def test_drop_is_refused_when_off_and_from_another_origin():
 
 @pytest.fixture
 def sse_with_drop() -> Iterator[TargetProcess]:
-    with TargetProcess(get_target("sse"), env=target_env(ORIGIN, True)).start() as server:
+    with TargetProcess(
+        get_target("sse"), spawn=Spawn(env=target_env(ORIGIN, True))
+    ).start() as server:
         yield server
 
 

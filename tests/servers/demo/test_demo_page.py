@@ -159,6 +159,116 @@ def wait_for(page: Page, predicate: Callable[[], bool], what: str, timeout_s: fl
         page.wait_for_timeout(100)
 
 
+class HeldReconnects:
+    """Lets each SSE stream's first request through and holds every later one (a reconnect)
+    until released: whatever is published meanwhile can only arrive through Last-Event-ID."""
+
+    def __init__(self, page: Page, sse_roots: list[str]) -> None:
+        self.sse_roots = sse_roots
+        self.held: list[Route] = []
+        self._first_streams: set[str] = set()
+        page.route(lambda url: _is_stream(url, sse_roots), self._route)
+
+    def _route(self, route: Route) -> None:
+        root = next(r for r in self.sse_roots if route.request.url.startswith(r))
+        if root in self._first_streams:
+            self.held.append(route)
+        else:
+            self._first_streams.add(root)
+            route.continue_()
+
+    def release(self) -> None:
+        """Let the held reconnects go."""
+        for route in self.held:
+            route.continue_()
+
+
+def open_live_page(page: Page, demo: RunningDemo, names: list[str]) -> None:
+    """Load the demo page and wait until every panel is live."""
+    page.goto(demo.url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator(".panel")).to_have_count(len(TARGETS))
+    for name in names:  # the lambda target's first $connect is a cold start
+        expect(panel(page, name)).to_have_attribute("data-state", "live", timeout=60_000)
+
+
+def send_hello(page: Page, demo: RunningDemo, names: list[str]) -> dict[str, str | None]:
+    """One message to every panel, counted and timed; each SSE panel's id of it."""
+    hello = f"hello {uuid.uuid4().hex[:6]}"
+    send(page, hello)
+    expect_exactly_once(page, names, hello)
+    for name in names:
+        card = panel(page, name)
+        assert int(card.get_attribute("data-requests") or 0) >= 1
+        assert int(card.get_attribute("data-bytes-down") or 0) > 0
+        assert int(card.get_attribute("data-bytes-up") or 0) > len(hello)
+        expect(card.locator(f'li[data-body="{hello}"] .latency')).to_have_text(WHOLE_MS)
+    return {
+        p["name"]: panel(page, p["name"])
+        .locator(f'li[data-body="{hello}"]')
+        .get_attribute("data-id")
+        for p in demo.panels("sse")
+    }
+
+
+def drop_connections(page: Page, demo: RunningDemo, held: HeldReconnects) -> None:
+    """The server drops every connection: SSE streams wait on their held reconnects, the
+    WebSockets come back (with since=) before anything else is sent."""
+    page.click("#drop")
+    expect(page.locator("body")).to_have_attribute("data-dropped", "done")
+    for p in demo.panels("sse"):
+        assert int(panel(page, p["name"]).get_attribute("data-dropped") or 0) >= 1
+    wait_for(page, lambda: len(held.held) == len(held.sse_roots), "EventSource to reconnect")
+    for p in demo.panels("sse"):
+        expect(panel(page, p["name"])).to_have_attribute("data-state", "reconnecting")
+    # Dropped WebSockets come back first, so no frame meets a closing socket.
+    for p in demo.panels("websocket"):
+        card = panel(page, p["name"])
+        if (card.get_attribute("data-dropped") or "unsupported").isdigit():
+            expect(card).to_have_attribute("data-reconnects", "1", timeout=DELIVERY_TIMEOUT_MS)
+            expect(card).to_have_attribute("data-state", "live")
+
+
+def send_into_gap(page: Page, names: list[str], sse_names: list[str]) -> list[str]:
+    """Two messages while the SSE streams are down: everyone else gets them at once."""
+    gap = [f"gap {i} {uuid.uuid4().hex[:6]}" for i in (1, 2)]
+    for body in gap:
+        send(page, body)
+    others = [name for name in names if name not in sse_names]
+    for body in gap:
+        expect_exactly_once(page, others, body)
+    for name in sse_names:  # published to the SSE target while its stream was down
+        expect(panel(page, name)).to_have_attribute("data-published", "3")
+        expect(panel(page, name).locator("li")).to_have_count(1)
+    return gap
+
+
+def expect_resumed(page: Page, sse_names: list[str], gap: list[str]) -> None:
+    """Each SSE panel got the gap once, in order, after one reconnect."""
+    for name in sse_names:
+        card = panel(page, name)
+        for body in gap:
+            expect_exactly_once(page, [name], body)
+        expect(card).to_have_attribute("data-state", "live")
+        expect(card).to_have_attribute("data-reconnects", "1")
+        expect(card).to_have_attribute("data-duplicates", "0")
+        ids = [int(i) for i in card.locator("li").evaluate_all("ls => ls.map(l => l.dataset.id)")]
+        assert len(ids) == 3
+        assert ids == sorted(ids)
+
+
+def expect_cursor_in_header(
+    wire: SentHeaders, demo: RunningDemo, sse_roots: list[str], last_ids: dict[str, str | None]
+) -> None:
+    """Each SSE reconnect carried its cursor in Last-Event-ID, and only there."""
+    streams = [(url, h) for url, h in wire.requests() if _is_stream(url, sse_roots)]
+    assert len(streams) == 2 * len(sse_roots)  # each stream, then its one reconnect
+    for url, headers in streams[len(sse_roots) :]:
+        name = next(p["name"] for p in demo.panels("sse") if url.startswith(p["http_root"]))
+        assert "?" not in url  # no since=: the cursor can only have come from the header
+        assert headers.get("last-event-id") == last_ids[name]
+
+
 def test_every_panel_gets_the_message_and_sse_resumes_with_last_event_id(
     demo: RunningDemo, browser: Browser
 ):
@@ -170,87 +280,16 @@ def test_every_panel_gets_the_message_and_sse_resumes_with_last_event_id(
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    # Reconnects of the SSE streams are held back until the test lets them go: whatever is
-    # published meanwhile can only arrive through Last-Event-ID.
     wire = SentHeaders(page)
-    held: list[Route] = []
-    first_streams: set[str] = set()
+    held = HeldReconnects(page, sse_roots)
 
-    def hold_reconnects(route: Route) -> None:
-        root = next(r for r in sse_roots if route.request.url.startswith(r))
-        if root in first_streams:
-            held.append(route)
-        else:
-            first_streams.add(root)
-            route.continue_()
-
-    page.route(lambda url: _is_stream(url, sse_roots), hold_reconnects)
-
-    page.goto(demo.url)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.locator(".panel")).to_have_count(len(TARGETS))
-    for name in names:  # the lambda target's first $connect is a cold start
-        expect(panel(page, name)).to_have_attribute("data-state", "live", timeout=60_000)
-
-    hello = f"hello {uuid.uuid4().hex[:6]}"
-    send(page, hello)
-    expect_exactly_once(page, names, hello)
-    for name in names:
-        card = panel(page, name)
-        assert int(card.get_attribute("data-requests") or 0) >= 1
-        assert int(card.get_attribute("data-bytes-down") or 0) > 0
-        assert int(card.get_attribute("data-bytes-up") or 0) > len(hello)
-        expect(card.locator(f'li[data-body="{hello}"] .latency')).to_have_text(WHOLE_MS)
-    last_ids = {
-        p["name"]: panel(page, p["name"])
-        .locator(f'li[data-body="{hello}"]')
-        .get_attribute("data-id")
-        for p in demo.panels("sse")
-    }
-
-    # The server drops every connection; the SSE streams end and their reconnects are held.
-    page.click("#drop")
-    expect(page.locator("body")).to_have_attribute("data-dropped", "done")
-    for p in demo.panels("sse"):
-        assert int(panel(page, p["name"]).get_attribute("data-dropped") or 0) >= 1
-    wait_for(page, lambda: len(held) == len(sse_roots), "EventSource to reconnect")
-    for p in demo.panels("sse"):
-        expect(panel(page, p["name"])).to_have_attribute("data-state", "reconnecting")
-    # Dropped WebSockets come back first (with since=), so no frame meets a closing socket.
-    for p in demo.panels("websocket"):
-        card = panel(page, p["name"])
-        if (card.get_attribute("data-dropped") or "unsupported").isdigit():
-            expect(card).to_have_attribute("data-reconnects", "1", timeout=DELIVERY_TIMEOUT_MS)
-            expect(card).to_have_attribute("data-state", "live")
-
-    gap = [f"gap {i} {uuid.uuid4().hex[:6]}" for i in (1, 2)]
-    for body in gap:
-        send(page, body)
-    others = [name for name in names if name not in last_ids]
-    for body in gap:
-        expect_exactly_once(page, others, body)
-    for name in last_ids:  # published to the SSE target while its stream was down
-        expect(panel(page, name)).to_have_attribute("data-published", "3")
-        expect(panel(page, name).locator("li")).to_have_count(1)
-    for route in held:
-        route.continue_()
-
-    for name in last_ids:
-        card = panel(page, name)
-        for body in gap:
-            expect_exactly_once(page, [name], body)
-        expect(card).to_have_attribute("data-state", "live")
-        expect(card).to_have_attribute("data-reconnects", "1")
-        expect(card).to_have_attribute("data-duplicates", "0")
-        ids = [int(i) for i in card.locator("li").evaluate_all("ls => ls.map(l => l.dataset.id)")]
-        assert len(ids) == 3
-        assert ids == sorted(ids)
-    streams = [(url, h) for url, h in wire.requests() if _is_stream(url, sse_roots)]
-    assert len(streams) == 2 * len(sse_roots)  # each stream, then its one reconnect
-    for url, headers in streams[len(sse_roots) :]:
-        name = next(p["name"] for p in demo.panels("sse") if url.startswith(p["http_root"]))
-        assert "?" not in url  # no since=: the cursor can only have come from the header
-        assert headers.get("last-event-id") == last_ids[name]
+    open_live_page(page, demo, names)
+    last_ids = send_hello(page, demo, names)
+    drop_connections(page, demo, held)
+    gap = send_into_gap(page, names, list(last_ids))
+    held.release()
+    expect_resumed(page, list(last_ids), gap)
+    expect_cursor_in_header(wire, demo, sse_roots, last_ids)
     for name in names:
         expect(panel(page, name)).to_have_attribute("data-duplicates", "0")
 

@@ -23,7 +23,7 @@ from moto import mock_aws
 from contract.registry import get_target
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.template import create_table
-from tbench.process import TargetProcess
+from tbench.process import Spawn, TargetProcess
 
 TABLE = "tbench-test-connections"
 HANDLERS = "servers.lambda_ws.handlers"
@@ -134,8 +134,7 @@ def start_emulator(directory: Path, *options: str) -> Emulator:
     process = TargetProcess(
         spec,
         extra_args=("--report-log", str(report_log), *options),
-        log_path=directory / "emulator.log",
-        env={"TBENCH_EVENT_LOG": str(event_log)},
+        spawn=Spawn(log_path=directory / "emulator.log", env={"TBENCH_EVENT_LOG": str(event_log)}),
     )
     process.start(timeout_s=60)
     return Emulator(process, event_log, report_log)

@@ -28,7 +28,13 @@ from servers.lambda_ws.cpu_model import (
     sweep_stale,
     vcpus_for,
 )
-from servers.lambda_ws.environments import FunctionConfig, Invocation, LambdaService, ServiceLimits
+from servers.lambda_ws.environments import (
+    EnvironmentSetup,
+    FunctionConfig,
+    Invocation,
+    LambdaService,
+    ServiceLimits,
+)
 
 from .conftest import Emulator, start_emulator, unique_room, wait_for
 
@@ -47,7 +53,9 @@ def spin_share(memory_mb: int, cpu: CpuModel, seconds: float = 1.5) -> float:
     spin = FunctionConfig("SpinFunction", MODULE, "spin", memory_mb=memory_mb, timeout_s=20)
 
     async def main() -> Invocation:
-        service = LambdaService({spin.name: spin}, ServiceLimits(max_workers=1), {}, cpu=cpu)
+        service = LambdaService(
+            {spin.name: spin}, ServiceLimits(max_workers=1), EnvironmentSetup(cpu=cpu)
+        )
         await service.start()
         try:
             return await service.invoke(spin.name, {"seconds": seconds})
@@ -105,7 +113,9 @@ def test_an_environment_stopped_at_its_timeout_leaves_no_group(tmp_path: Path) -
 
     async def main() -> tuple[Invocation, list[Path]]:
         cpu = CpuModel()
-        service = LambdaService({hold.name: hold}, ServiceLimits(max_workers=1), {}, cpu=cpu)
+        service = LambdaService(
+            {hold.name: hold}, ServiceLimits(max_workers=1), EnvironmentSetup(cpu=cpu)
+        )
         await service.start()
         try:
             call = await service.invoke(hold.name, {"sleep_s": 5})

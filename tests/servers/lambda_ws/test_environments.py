@@ -10,6 +10,7 @@ import pytest
 
 from contract.lambda_report import EmulatorRecord, LambdaReport
 from servers.lambda_ws.environments import (
+    EnvironmentSetup,
     FunctionConfig,
     Invocation,
     LambdaService,
@@ -28,7 +29,7 @@ def run(limits: ServiceLimits, log: Path, scenario: Any) -> tuple[Any, dict[str,
 
     async def main() -> tuple[Any, dict[str, Any]]:
         functions = {f.name: f for f in (HOLD, FAIL)}
-        service = LambdaService(functions, limits, {}, report_log=log)
+        service = LambdaService(functions, limits, EnvironmentSetup(), report_log=log)
         await service.start()
         try:
             return await scenario(service), service.snapshot()
