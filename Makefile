@@ -55,8 +55,15 @@ compose-test: install
 compose-test-if-engine: install
 	$(BIN)/python -m devtools.compose_test --if-engine
 
+# The chat comparison (the one load all five targets share), then each container target's
+# capacity under a 0.25 vCPU quota (root: the kernel enforces it), then the plan at 100,000 users.
+CONTAINER_TARGETS := short-polling,long-polling,sse,websocket
 bench: install
 	$(BIN)/tbench run --scenario chat --targets all
+	@if [ "$$(id -u)" = 0 ]; then \
+		$(BIN)/tbench run --scenario capacity --targets $(CONTAINER_TARGETS) && \
+		$(BIN)/tbench plan --users 100000; \
+	else echo "capacity skipped: a CPU quota needs root (sudo make bench)"; fi
 
 # Both lock files from pyproject.toml, by uv from PyPI, for CPython >= 3.11 on any platform
 # (markers say where a pin applies): requirements-dev.lock (`make install`), then the image's

@@ -24,6 +24,7 @@ from pydantic import (
     model_serializer,
 )
 
+from contract.capacity import Capacity
 from contract.network_profile import NetworkProfile
 from contract.scenario import Scenario
 
@@ -379,6 +380,7 @@ class TargetResult(BaseModel):
     deployment: Deployment | None = None
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
     sweep: list[SweepStep] = Field(default_factory=list)
+    capacity: Capacity | None = None  # a capacity ramp's reading (`[sweep] cpu_quota_vcpu`)
     faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
     # The lambda target: `tbench lambda tune` rows measured after the load, one invocation
     # at a time: durations without contention

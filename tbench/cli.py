@@ -17,6 +17,7 @@ from contract.addresses import DEFAULT_HOST
 from contract.log_level import DEFAULT_LEVEL, LOG_LEVEL_ENV, LevelName
 from contract.registry import TARGETS, get_target, resolve_targets
 from cost_model.cli import cost_app
+from cost_model.plan_cli import plan_command
 from tbench.lambda_tune_cli import lambda_app
 from tbench.log_setup import log_to_console
 from tbench.process import TargetProcess, TargetStartError
@@ -32,6 +33,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 app.add_typer(cost_app, name="cost")
+app.command("plan")(plan_command)
 app.add_typer(lambda_app, name="lambda")
 
 

@@ -15,6 +15,7 @@ from contract.registry import TargetSpec
 from contract.scenario import FaultKind, Scenario
 from loadtests import scenario_files
 from tbench.cluster import Replication
+from tbench.confine import quota_problem
 from tbench.runner.cluster_target import resolve_deployment
 from tbench.runner.faults import refusal
 from tbench.runner.netns import prerequisite_problem
@@ -97,7 +98,25 @@ def check(options: RunOptions) -> CheckedOptions:
     if options.faults:
         scenario = scenario.with_faults(options.faults)
     _check_faults(scenario, options.targets, urls, replication)
+    _check_capacity(scenario, options.targets, replication)
     return CheckedOptions(urls, replication, scenario)
+
+
+def _check_capacity(
+    scenario: Scenario, targets: Sequence[TargetSpec], replication: Replication
+) -> None:
+    """A capacity ramp confines one server process of a container target: say so up front."""
+    if scenario.sweep is None or scenario.sweep.cpu_quota_vcpu is None:
+        return
+    if lambdas := [spec.name for spec in targets if spec.no_cpu_model_option is not None]:
+        raise ValueError(
+            f"{scenario.name} holds a container target's server to a CPU quota; "
+            f"{', '.join(lambdas)} has Lambda's CPU model instead: leave it out of --targets"
+        )
+    if replication.clustered:
+        raise ValueError(f"{scenario.name} confines one server process: no --replicas")
+    if (problem := quota_problem()) is not None:
+        raise ValueError(f"{scenario.name} needs a CPU quota: {problem}")
 
 
 def given_urls(options: RunOptions) -> dict[str, str]:

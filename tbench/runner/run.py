@@ -35,9 +35,11 @@ from contract.scenario import JOIN_TIMEOUT_S, Scenario
 from loadtests import scenario_files
 from loadtests.users import user_class_name
 from servers.lambda_ws.cpu_model import sweep_stale
+from tbench.confine import ConfinementError, CpuQuota
 from tbench.lambda_tune import read_cpu_model
 from tbench.process import TargetStartError
 from tbench.runner import lambda_target, metadata
+from tbench.runner.capacity import read_capacity
 from tbench.runner.cluster_target import (
     ClusterTarget,
     replicable,
@@ -104,6 +106,7 @@ class Trial:
     target_dir: Path
     live: LiveDisplay
     link: EmulatedLink | None = None
+    quota: CpuQuota | None = None  # the server's CPU quota under a capacity ramp
 
     @property
     def key(self) -> str:
@@ -341,7 +344,27 @@ class ComparisonRun:
             raise TargetFailed(f"did not start: {exc}") from None
         if link is not None:
             result.network = link.describe().with_rtt(link.measure_rtt(NETWORK_SERVER_PORT))
+        self._confine(trial, handle)
         return handle
+
+    def _confine(self, trial: Trial, handle: TargetHandle) -> None:
+        """Under a capacity ramp, hold the server to the scenario's CPU quota (a Fargate task)."""
+        sweep = self.scenario.sweep
+        if sweep is None or sweep.cpu_quota_vcpu is None:
+            return
+        pid = handle.server_pid
+        if lambda_target.has_cpu_model(trial.spec) or pid is None:
+            handle.stop()
+            raise TargetFailed(
+                "a capacity ramp confines a container target's server process on this machine; "
+                f"{trial.spec.name} has none to confine (the lambda target has Lambda's CPU model)"
+            )
+        try:
+            trial.quota = CpuQuota(sweep.cpu_quota_vcpu, trial.key).__enter__()
+            trial.quota.add(pid)
+        except ConfinementError as exc:
+            handle.stop()
+            raise TargetFailed(f"cannot confine the server: {exc}") from None
 
     def _prepare(self, trial: Trial, handle: TargetHandle) -> Drive:
         """Locust's plan against the started target, and the watchers beside it (not started)."""
@@ -390,6 +413,8 @@ class ComparisonRun:
         if link is not None and result.network is not None:
             result.network = result.network.with_retransmissions(link.tcp_retransmissions())
         handle.stop()
+        if trial.quota is not None:
+            trial.quota.close()
         if lambda_target.has_cpu_model(trial.spec) and isinstance(handle, StartedTarget):
             sweep_stale()  # the groups of an emulator killed before its cleanup
         return series
@@ -413,6 +438,9 @@ class ComparisonRun:
         metrics |= derived_metrics(metrics)
         result.metrics = metrics
         result.sweep = loadgen.sweep
+        sweep = self.scenario.sweep
+        if sweep is not None and sweep.cpu_quota_vcpu is not None:
+            result.capacity = read_capacity(sweep, loadgen.sweep, series)
         result.flags = flags_for(metrics)
         if link is not None and result.network is not None:
             link.stop()  # the relay's counters are final once it has stopped

@@ -90,3 +90,10 @@ def test_a_restart_needs_a_target_started_here():
     )
     with pytest.raises(ValueError, match="sse: --faults restart"):
         check(options)
+
+
+def test_a_capacity_ramp_refuses_the_lambda_target_and_replicas():
+    with pytest.raises(ValueError, match="lambda has Lambda's CPU model"):
+        check(RunOptions(targets=[SSE, get_target("lambda")], scenario_ref="capacity"))
+    with pytest.raises(ValueError, match="confines one server process: no --replicas"):
+        check(RunOptions(targets=[SSE], scenario_ref="capacity", start=StartOptions(replicas=2)))
