@@ -60,6 +60,9 @@ class Capacity(BaseModel):
     p99_ms: float | None = None  # at the last passing step
     rss_mb_per_connection: float | None = None  # at the last passing step, base RSS off
     base_rss_mb: float | None = None  # the server's RSS before any client connected
+    # what the transport itself adds to p99 whatever the load (short polling: 0.99 x its
+    # interval); steps were judged by slo_p99_ms over it
+    latency_floor_ms: float = 0.0
 
     @property
     def per_core(self) -> float:
@@ -83,6 +86,7 @@ def capacity_of(
     cpu_quota_vcpu: float,
     slo_p99_ms: float,
     base_rss_mb: float | None,
+    latency_floor_ms: float = 0.0,
 ) -> Capacity:
     """Read the capacity off a ramp's steps: the last passing step, and what ended the ramp."""
     passing = [step for step in steps if step.passed]
@@ -108,6 +112,7 @@ def capacity_of(
         p99_ms=last.p99_ms if last else None,
         rss_mb_per_connection=rss_per_connection,
         base_rss_mb=base_rss_mb,
+        latency_floor_ms=latency_floor_ms,
     )
 
 

@@ -361,6 +361,7 @@ class SweepStep(Recorded):
     offered_per_s: float | None = None  # deliveries a second the schedule asked for
     failures: int | None = None  # requests that failed during the step
     why_not: str | None = None  # what the step missed, when it did
+    latency_floor_ms: float | None = None  # the transport's own p99, over which the SLO counts
 
 
 class TargetResult(BaseModel):

@@ -98,6 +98,7 @@ class ContainerPlan:
     capacity_per_task: Decimal  # deliveries a second one task carries within the SLO
     deliveries_per_task: Decimal
     p99_ms: float | None  # read off the measured curve at the per-task load
+    slo_p99_ms: float
     compute: FargateBill
     balancer: LoadBalancerBill
     transfer: TieredCharge
@@ -107,15 +108,17 @@ class ContainerPlan:
     @property
     def meets_slo(self) -> bool:
         """Whether the measured curve puts the per-task load within the SLO."""
-        return self.p99_ms is not None
+        return self.p99_ms is not None and self.p99_ms <= self.slo_p99_ms
 
 
 def capacity_at_slo(capacity: Capacity, slo_p99_ms: float) -> Decimal:
-    """Deliveries a second one task carries with p99 within `slo_p99_ms` (0 if no step did)."""
+    """Deliveries a second one task carries with p99 within `slo_p99_ms` over the transport's
+    own floor (short polling's wait for the next poll), 0 if no step did."""
+    limit = slo_p99_ms + capacity.latency_floor_ms
     within = [
         step.delivered_per_s
         for step in capacity.steps
-        if step.passed and step.p99_ms is not None and step.p99_ms <= slo_p99_ms
+        if step.passed and step.p99_ms is not None and step.p99_ms <= limit
     ]
     return Decimal(str(max(within))) if within else Decimal(0)
 
@@ -162,6 +165,7 @@ def plan_container(measured: MeasuredTransport, scale: Scale, pricing: Pricing) 
         capacity_per_task=per_task,
         deliveries_per_task=deliveries_per_task,
         p99_ms=p99_at(capacity, float(deliveries_per_task)),
+        slo_p99_ms=scale.slo_p99_ms,
         compute=compute,
         balancer=balancer,
         transfer=transfer,

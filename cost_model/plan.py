@@ -106,6 +106,11 @@ def _container_row(transport: MeasuredTransport, scale: Scale, pricing: Pricing)
     )
     if fleet.tasks_for_memory > fleet.tasks_for_cpu:
         notes.append("sized by memory per connection, not by CPU")
+    if transport.capacity.latency_floor_ms > scale.slo_p99_ms:
+        notes.append(
+            f"its own p99 floor is {transport.capacity.latency_floor_ms:.0f} ms (a poll's wait): "
+            "sized for the SLO over that floor"
+        )
     return PlanRow(
         transport=transport.name,
         kind="containers",

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import gevent
 
 from contract import codec
+from contract.scenario import Scenario
 from loadtests.http_client import HttpConnection
 from loadtests.users.http_publish import HttpPublishingUser
 
@@ -124,6 +125,11 @@ class ShortPollingUser(PollingUser):
     abstract = True
     request_type = "POLL"
     long_poll = False
+
+    @classmethod
+    def latency_floor_s(cls, scenario: Scenario) -> float:
+        """A message waits for the next poll: p99 ≈ 0.99 of the interval (docs/design.md)."""
+        return 0.99 * scenario.poll_interval_s
 
 
 class LongPollingUser(PollingUser):

@@ -68,4 +68,5 @@ def read_capacity(sweep: Sweep, steps: list[SweepStep], series: ResourceSeries) 
         cpu_quota_vcpu=sweep.cpu_quota_vcpu,
         slo_p99_ms=slo,
         base_rss_mb=base_rss_mb,
+        latency_floor_ms=(steps[0].latency_floor_ms or 0.0) if steps else 0.0,
     )

@@ -109,3 +109,22 @@ def test_a_quota_that_is_no_fargate_size_is_refused(pricing):
     odd = transport("sse", ramp((100, 5, True)), quota=0.3)
     with pytest.raises(PlanError, match="not a Fargate task size"):
         plan_container(odd, SCALE, pricing)
+
+
+def test_short_pollings_own_floor_is_allowed_for_but_the_slo_is_not_met(pricing):
+    steps = ramp((400, 995, True), (600, 1_020, True), (900, 1_400, False))
+    polling = MeasuredTransport(
+        name="short-polling",
+        capacity=capacity_of(
+            steps, cpu_quota_vcpu=0.5, slo_p99_ms=100, base_rss_mb=50.0, latency_floor_ms=990
+        ),
+        bytes_out_per_delivery=D(1_119),
+        bytes_in_per_delivery=D(400),
+        requests_per_delivery=D(1),
+    )
+    plan = plan_container(polling, SCALE, pricing)
+    assert plan.capacity_per_task == 600  # p99 1,020 ms <= 990 ms floor + 100 ms
+    assert plan.tasks == 167  # 100,000 / 600
+    assert plan.p99_ms is not None
+    assert plan.p99_ms > 990
+    assert not plan.meets_slo
