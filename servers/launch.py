@@ -1,7 +1,7 @@
 """Run a target's ASGI app on uvicorn with the settings every target shares.
 
 `python -m servers.launch MODULE:app --host 127.0.0.1 --port P [--history-size N]
-[--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
+[--history-max-age-s S] [--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
 [--cors-origin ORIGIN] [--admin] [--max-connections N] [--request-timeout-s S]`
 """
 
@@ -116,6 +116,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback)")
     parser.add_argument("--port", type=int, required=True, help="TCP port to bind")
     parser.add_argument("--history-size", type=int, help="messages kept per room")
+    parser.add_argument("--history-max-age-s", type=float, help="seconds a message is kept")
     parser.add_argument("--queue-size", type=int, help="per-subscriber send queue")
     parser.add_argument("--sse-ping-s", type=float, help="SSE keep-alive interval")
     parser.add_argument("--long-poll-max-wait-s", type=float, help="cap on a long poll's wait")
@@ -146,6 +147,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     base = Settings.from_env()
     return Settings(
         history_size=args.history_size if args.history_size is not None else base.history_size,
+        history_max_age_s=(
+            args.history_max_age_s if args.history_max_age_s is not None else base.history_max_age_s
+        ),
         queue_size=args.queue_size if args.queue_size is not None else base.queue_size,
         long_poll_max_wait_s=(
             args.long_poll_max_wait_s

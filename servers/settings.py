@@ -26,7 +26,14 @@ class SettingsError(ValueError):
 class Settings:
     """Limits and intervals held equal across every target (docs/protocol.md)."""
 
-    history_size: int = 10_000  # messages kept per room for resume
+    # History kept per room for resume, bounded by count and by age (docs/protocol.md). The
+    # age is what resume needs: the longest reconnect gap of the faults scenario is a slow
+    # reader's, `slow_for_s` (5 s by default) without reading plus FAULT_RECOVERY_S (3 s) to come
+    # back (0.5 s pause + up to 1 s jitter, loadtests/users/base.py); the drop fault's is 1.5 s.
+    # 60 s is over 7x that 8 s. The count fits it: 60 s at 33 messages/s per room, twice the
+    # busiest bundled scenario's room (smoke: 15/s). A kept 256-byte-body message costs ~0.6 KB.
+    history_size: int = 2_000
+    history_max_age_s: float = 60.0
     queue_size: int = 1_024  # per-subscriber send queue of push targets
     long_poll_max_wait_s: float = 30.0  # cap on a long poll's `wait`
     sse_ping_s: float = 15.0  # keep-alive comment interval on SSE streams
@@ -49,7 +56,12 @@ class Settings:
             raise SettingsError(f"queue_size must be >= 1, got {self.queue_size}")
         if self.max_connections < 1:
             raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
-        for name in ("long_poll_max_wait_s", "sse_ping_s", "request_timeout_s"):
+        for name in (
+            "history_max_age_s",
+            "long_poll_max_wait_s",
+            "sse_ping_s",
+            "request_timeout_s",
+        ):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a finite number > 0, got {value}")
@@ -68,6 +80,9 @@ class Settings:
         defaults = cls()
         return cls(
             history_size=int(_env_number(env, "HISTORY_SIZE", defaults.history_size, int)),
+            history_max_age_s=_env_number(
+                env, "HISTORY_MAX_AGE_S", defaults.history_max_age_s, float
+            ),
             queue_size=int(_env_number(env, "QUEUE_SIZE", defaults.queue_size, int)),
             long_poll_max_wait_s=_env_number(
                 env, "LONG_POLL_MAX_WAIT_S", defaults.long_poll_max_wait_s, float
@@ -86,6 +101,7 @@ class Settings:
         """The TBENCH_* variables that make `from_env` return these settings."""
         return {
             ENV_PREFIX + "HISTORY_SIZE": str(self.history_size),
+            ENV_PREFIX + "HISTORY_MAX_AGE_S": repr(self.history_max_age_s),
             ENV_PREFIX + "QUEUE_SIZE": str(self.queue_size),
             ENV_PREFIX + "LONG_POLL_MAX_WAIT_S": repr(self.long_poll_max_wait_s),
             ENV_PREFIX + "SSE_PING_S": repr(self.sse_ping_s),
