@@ -52,16 +52,15 @@ class Settings:
     def __post_init__(self) -> None:
         if self.history_size < 1:
             raise SettingsError(f"history_size must be >= 1, got {self.history_size}")
+        if not math.isfinite(self.history_max_age_s) or self.history_max_age_s <= 0:
+            raise SettingsError(
+                f"history_max_age_s must be a finite number > 0, got {self.history_max_age_s}"
+            )
         if self.queue_size < 1:
             raise SettingsError(f"queue_size must be >= 1, got {self.queue_size}")
         if self.max_connections < 1:
             raise SettingsError(f"max_connections must be >= 1, got {self.max_connections}")
-        for name in (
-            "history_max_age_s",
-            "long_poll_max_wait_s",
-            "sse_ping_s",
-            "request_timeout_s",
-        ):
+        for name in ("long_poll_max_wait_s", "sse_ping_s", "request_timeout_s"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a finite number > 0, got {value}")
