@@ -22,6 +22,7 @@ class ServerFacts:
     pid: int | None = None
     sse_ping_s: float | None = None  # the `--sse-ping-s` it was started with
     queue_size: int | None = None  # the `--queue-size` it was started with
+    history_size: int | None = None  # the `--history-size` it was started with
 
 
 @dataclass

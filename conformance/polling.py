@@ -80,6 +80,8 @@ class ShortPollSubscriber(Subscriber):
         pass  # polls are single requests on the shared client: nothing stays open
 
     def _deliver_all(self, body: dict[str, Any]) -> None:
+        if "history_lost" in body:
+            self._history_lost(body["history_lost"])
         for message in body["messages"]:
             self._deliver(message)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,9 @@ from contract.registry import ASGI_LAUNCHER, TargetSpec
 CHECK_TIMEOUT_S = 90.0
 VERIFY_SSE_PING_S = 1.0  # short, so the keep-alive check takes a second, not fifteen
 VERIFY_QUEUE_SIZE = 64  # small, so the slow-consumer check overflows it in a few MiB
+# Small, so the history-lost check passes it in about a thousand publishes; above what the
+# slow-consumer check resumes (up to ~700 messages into one room).
+VERIFY_HISTORY_SIZE = 1_000
 
 ProgressCallback = Callable[[TargetSpec, str, CheckResult | None], None]
 """Called with (target, check, None) when a check starts, and with its result when it ends."""
@@ -35,12 +39,15 @@ def verify_server_args(spec: TargetSpec) -> tuple[tuple[str, ...], ServerFacts]:
         return spec.cpu_model_args(False), ServerFacts()
     if spec.launcher != ASGI_LAUNCHER:
         return (), ServerFacts()
+    args: tuple[str, ...] = ("--history-size", str(VERIFY_HISTORY_SIZE))
+    facts = ServerFacts(history_size=VERIFY_HISTORY_SIZE)
+    if spec.family in ("sse", "websocket"):
+        args += ("--queue-size", str(VERIFY_QUEUE_SIZE))
+        facts = dataclasses.replace(facts, queue_size=VERIFY_QUEUE_SIZE)
     if spec.family == "sse":
-        args = ("--sse-ping-s", str(VERIFY_SSE_PING_S), "--queue-size", str(VERIFY_QUEUE_SIZE))
-        return args, ServerFacts(sse_ping_s=VERIFY_SSE_PING_S, queue_size=VERIFY_QUEUE_SIZE)
-    if spec.family == "websocket":
-        return ("--queue-size", str(VERIFY_QUEUE_SIZE)), ServerFacts(queue_size=VERIFY_QUEUE_SIZE)
-    return (), ServerFacts()
+        args += ("--sse-ping-s", str(VERIFY_SSE_PING_S))
+        facts = dataclasses.replace(facts, sse_ping_s=VERIFY_SSE_PING_S)
+    return args, facts
 
 
 def new_http_client() -> httpx.AsyncClient:

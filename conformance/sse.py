@@ -7,7 +7,16 @@ from httpx_sse import EventSource
 
 from conformance import endpoints
 from conformance.subscriber import Subscriber, SubscriptionError, post_publish
+from contract import codec
 from contract.messages import Publish
+
+
+def _json_or_text(data: str) -> object:
+    """An event's data as JSON, or as the text it is if it is not JSON."""
+    try:
+        return codec.loads(data)
+    except codec.JSONDecodeError:
+        return data
 
 
 async def open_event_stream(
@@ -49,7 +58,9 @@ class SseSubscriber(Subscriber):
     async def _read(self) -> None:
         assert self._response is not None
         async for event in EventSource(self._response).aiter_sse():
-            if event.data:
+            if event.event == "history_lost":
+                self._history_lost(_json_or_text(event.data))
+            elif event.data:
                 self._deliver(event.data, event_id=event.id or None)
         self.ended = "the server ended the event stream"
 

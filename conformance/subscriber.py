@@ -39,6 +39,8 @@ class Subscriber(abc.ABC):
         self.received: list[Message] = []
         self.errors: list[str] = []
         self.ended: str | None = None  # why the subscription ended, if the server ended it
+        # `history_lost` answers: (messages received before it, its {"since", "oldest_id"})
+        self.history_lost: list[tuple[int, dict[str, Any]]] = []
         self._cursor: int | None = None
         self._last_id: int | None = None  # of the last message received on this subscription
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -125,6 +127,18 @@ class Subscriber(abc.ABC):
             self.ended = f"{type(exc).__name__}: {exc}"
         finally:
             self._changed.set()
+
+    def _history_lost(self, notice: object) -> None:
+        """Record a `history_lost` answer (docs/protocol.md), or an error if it is malformed."""
+        fields = ("since", "oldest_id")
+        if not isinstance(notice, dict) or not all(
+            isinstance(notice.get(name), int) and not isinstance(notice.get(name), bool)
+            for name in fields
+        ):
+            self._record_error(f"malformed history_lost {str(notice)[:80]!r}")
+            return
+        self.history_lost.append((len(self.received), notice))
+        self._changed.set()
 
     def _record_error(self, error: str) -> None:
         if len(self.errors) < MAX_RECORDED_ERRORS:

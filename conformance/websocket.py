@@ -87,10 +87,22 @@ class WebSocketSubscriber(Subscriber):
                 if isinstance(frame, bytes):
                     self._record_error("the server sent a binary frame")
                     continue
-                self._deliver(frame)
+                self._receive_text(frame)
         except ConnectionClosed as exc:
             self.close_code = exc.rcvd.code if exc.rcvd is not None else None
             self.ended = close_description(exc)
+
+    def _receive_text(self, frame: str) -> None:
+        """A message, or the `{"history_lost": {...}}` frame that may come before the backlog."""
+        try:
+            payload = codec.loads(frame)
+        except codec.JSONDecodeError:
+            self._deliver(frame)  # recorded as undecodable
+            return
+        if isinstance(payload, dict) and set(payload) == {"history_lost"}:
+            self._history_lost(payload["history_lost"])
+        else:
+            self._deliver(payload)
 
     async def _close_transport(self) -> None:
         if self._ws is not None:

@@ -75,12 +75,15 @@ def parse_wait(raw: str | None, max_wait_s: float) -> float:
 
 
 def messages_response(history: History) -> Response:
-    """`{"messages": [...], "last_id": N}` built from the already-encoded messages."""
-    body = b'{"messages":[%s],"last_id":%d}' % (
+    """`{"messages": [...], "last_id": N}` built from the already-encoded messages, plus
+    `"history_lost": {...}` when messages after the cursor were no longer kept."""
+    body = b'{"messages":[%s],"last_id":%d' % (
         b",".join(delivery.data for delivery in history.deliveries),
         history.last_id,
     )
-    return Response(body, media_type=JSON)
+    if history.lost is not None:
+        body += b',"history_lost":%s' % history.lost.data
+    return Response(body + b"}", media_type=JSON)
 
 
 async def read_body_limited(request: Request, max_bytes: int) -> bytes:

@@ -1,7 +1,7 @@
 """Run a target's ASGI app on uvicorn with the settings every target shares.
 
 `python -m servers.launch MODULE:app --host 127.0.0.1 --port P [--history-size N]
-[--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
+[--history-max-age-s S] [--queue-size N] [--sse-ping-s S] [--long-poll-max-wait-s S] [--broker URL]
 [--cors-origin ORIGIN] [--admin] [--max-connections N] [--request-timeout-s S]`
 """
 
@@ -121,6 +121,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback)")
     parser.add_argument("--port", type=int, required=True, help="TCP port to bind")
     parser.add_argument("--history-size", type=int, help="messages kept per room")
+    parser.add_argument("--history-max-age-s", type=float, help="seconds a message is kept")
     parser.add_argument("--queue-size", type=int, help="per-subscriber send queue")
     parser.add_argument("--sse-ping-s", type=float, help="SSE keep-alive interval")
     parser.add_argument("--long-poll-max-wait-s", type=float, help="cap on a long poll's wait")

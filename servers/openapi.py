@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from contract.messages import MAX_MESSAGE_BYTES, MAX_SENDER_CHARS, ROOM_PATTERN
 from servers.capacity import RETRY_AFTER_S
@@ -37,11 +38,20 @@ class DeliveredMessage(BaseModel):
     server_at: float
 
 
+class HistoryLost(BaseModel):
+    """Messages after `since` and before `oldest_id` are no longer kept (docs/protocol.md)."""
+
+    since: int = Field(ge=0, description="the cursor resumed from (0 for one ahead of the room)")
+    oldest_id: int = Field(ge=1, description="the oldest id kept; the newest + 1 if none is")
+
+
 class MessagesPage(BaseModel):
     """A poll's answer: messages after the cursor, oldest first, and the room's newest id."""
 
     messages: list[DeliveredMessage]
     last_id: int = Field(ge=0)
+    # Absent unless the cursor was older than what the room keeps: never null.
+    history_lost: HistoryLost | SkipJsonSchema[None] = None
 
 
 class ErrorBody(BaseModel):

@@ -32,7 +32,14 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore"
     )
 
-    history_size: int = Field(10_000, ge=1)  # messages kept per room for resume
+    # History kept per room for resume, bounded by count and by age (docs/protocol.md). The
+    # age is what resume needs: the longest reconnect gap of the faults scenario is a slow
+    # reader's, `slow_for_s` (5 s by default) without reading plus FAULT_RECOVERY_S (3 s) to come
+    # back (0.5 s pause + up to 1 s jitter, loadtests/users/base.py); the drop fault's is 1.5 s.
+    # 60 s is over 7x that 8 s. The count fits it: 60 s at 33 messages/s per room, twice the
+    # busiest bundled scenario's room (smoke: 15/s). A kept 256-byte-body message costs ~0.6 KB.
+    history_size: int = Field(2_000, ge=1)
+    history_max_age_s: float = Field(60.0, gt=0, allow_inf_nan=False)
     queue_size: int = Field(1_024, ge=1)  # per-subscriber send queue of push targets
     long_poll_max_wait_s: float = Field(30.0, gt=0, allow_inf_nan=False)  # cap on a poll's wait
     sse_ping_s: float = Field(15.0, gt=0, allow_inf_nan=False)  # SSE keep-alive interval

@@ -71,7 +71,8 @@ class Chunks:
 
 
 class SubscriptionStream(Response):
-    """The event stream of one subscription: backlog, live events, `: ping` every `ping_s`.
+    """The event stream of one subscription: `history_lost` if the cursor was older than what
+    is kept, the backlog, live events, `: ping` every `ping_s`.
 
     Our own rather than sse-starlette's EventSourceResponse (measured, issue 16): that one runs
     a task group of four tasks per stream and wraps every send in a cancel scope and a lock,
@@ -102,6 +103,9 @@ class SubscriptionStream(Response):
     async def _stream(self, receive: Receive, send: Send) -> bool:
         """Send events until the subscription ends (False) or the client leaves (True)."""
         chunks = Chunks()
+        lost = self.subscription.history_lost
+        if lost is not None:  # before the backlog: what the cursor asked for and is gone
+            chunks.write(lost.sse_event)
         self.subscription.push_to(chunks, _event_of)  # the backlog is written at once
         loop = asyncio.get_running_loop()
         gone = loop.create_task(_until_disconnect(receive))

@@ -90,6 +90,9 @@ async def _push(websocket: WebSocket, subscription: Subscription, direct_send: P
     framed once for the room and written to each member in the publisher's turn, with no task
     switch or ASGI event per member. Flow control and the bounded queue are as in `_send_loop`.
     """
+    lost = subscription.history_lost
+    if lost is not None:  # before the backlog: what the cursor asked for and is gone
+        direct_send.write(lost.ws_frame)
     subscription.push_to(direct_send, _frame_of)
     await subscription.wait_end()
     await _close(websocket, _close_code(subscription), subscription.end_reason or "")
@@ -100,12 +103,16 @@ def _frame_of(delivery: Delivery) -> bytes:
 
 
 async def _send_loop(websocket: WebSocket, subscription: Subscription) -> None:
-    """Send backlog then live messages; close when the subscription is ended by the server.
+    """Send `history_lost` (if the cursor was older than what is kept), backlog, then live
+    messages; close when the subscription is ended by the server.
 
     The portable path, through ASGI events, for a server (or middleware) that offers no
     direct send.
     """
     try:
+        lost = subscription.history_lost
+        if lost is not None:
+            await websocket.send({"type": "websocket.send", "text": lost.ws_text})
         async for delivery in subscription:
             # one event (and text) for all subscribers: no per-send dict or str
             await websocket.send(delivery.ws_event)

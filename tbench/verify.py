@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 from rich.console import Console
 
-from conformance.context import ServerFacts
 from conformance.display import VerifyProgress
 from conformance.result import CheckResult, Status
 from conformance.runner import ProgressCallback, run_checks, unreachable_result, verify_server_args
@@ -32,7 +32,7 @@ async def verify_started_target(
             await asyncio.to_thread(server.start)
         except TargetStartError as exc:
             return [unreachable_result(spec, f"did not start: {exc}")]
-        facts = ServerFacts(server.pid, facts.sse_ping_s, facts.queue_size)
+        facts = dataclasses.replace(facts, pid=server.pid)
         results = await run_checks(spec, server.url, facts, only=only, on_progress=on_progress)
         if not server.alive():
             results.append(

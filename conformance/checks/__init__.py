@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from conformance.checks.bad_input import check_bad_input
 from conformance.checks.delivery import check_delivery
 from conformance.checks.health import check_healthz
+from conformance.checks.history_lost import check_history_lost
 from conformance.checks.isolation import check_isolation
 from conformance.checks.keep_alive import check_sse_keep_alive
 from conformance.checks.long_poll import check_long_poll
@@ -22,6 +23,7 @@ CHECKS: dict[str, Check] = {
     "delivery": check_delivery,
     "isolation": check_isolation,
     "resume": check_resume,
+    "history-lost": check_history_lost,
     "long-poll": check_long_poll,
     "sse-keep-alive": check_sse_keep_alive,
     "bad-input": check_bad_input,

@@ -58,6 +58,9 @@ async def check_resume(ctx: CheckContext) -> Outcome:
         problem = member_troubles([publisher])
         if problem:
             return failed(problem)
+        told = [member.name for member in (resumed, restarted) if member.history_lost]
+        if told:
+            return failed(f"history_lost answered to {', '.join(told)}, who lost nothing")
     return passed(
         f"reconnected from id {cursor}: got the {WHILE_AWAY} missed and {LIVE} live, none lost "
         f"or repeated; a cursor ahead of the newest id replayed all {len(everything)}"

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Generic, TypeVar
 
-from servers.brokers.seam import Delivery, PushSink
+from servers.brokers.seam import Delivery, HistoryLost, PushSink
 
 SLOW_CONSUMER_REASON = "slow consumer: send queue of {size} messages full"
 SHUTDOWN_REASON = "server shutting down"
@@ -39,6 +39,7 @@ class LocalSubscription:
         "_skip_through",
         "_waiter",
         "end_reason",
+        "history_lost",
     )
 
     def __init__(self, queue_size: int, on_close: Callable[[LocalSubscription], None]) -> None:
@@ -52,20 +53,25 @@ class LocalSubscription:
         self._sink: PushSink | None = None
         self._encode: Callable[[Delivery], bytes] | None = None
         self.end_reason: str | None = None
+        self.history_lost: HistoryLost | None = None  # for the consumer to send first
 
     @property
     def dropped(self) -> bool:
         """Whether the slow-consumer policy ended this subscription."""
         return self._dropped
 
-    def start(self, backlog: Iterable[Delivery], last_id: int) -> None:
+    def start(
+        self, backlog: Iterable[Delivery], last_id: int, lost: HistoryLost | None = None
+    ) -> None:
         """Deliver `backlog` (ids up to `last_id`) first; live deliveries up to it are skipped.
 
         A broker may register the subscription before it reads the backlog, so that nothing
-        published meanwhile is missed; what was queued twice that way is dropped here.
+        published meanwhile is missed; what was queued twice that way is dropped here. `lost`
+        is what history no longer held after the cursor (`history_lost`).
         """
         if self.end_reason is not None:
             return
+        self.history_lost = lost
         self._backlog.extend(backlog)  # references to stored deliveries, not copies
         self._skip_through = last_id
         while self._pending and self._pending[0].id <= last_id:

@@ -1,4 +1,10 @@
-"""The in-process broker: rooms in this process, a ring buffer of history per room."""
+"""The in-process broker: rooms in this process, a ring buffer of history per room.
+
+History is bounded by count (the ring's length) and by age: messages the server took more
+than `history_max_age_s` ago are dropped from the ring's old end whenever the room is
+published to or read, and, for rooms nobody touches, by a sweep over every room that a
+publish runs at most every SWEEP_INTERVAL_S.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from collections import deque
 
 from contract.messages import Publish
 from servers.brokers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
-from servers.brokers.seam import Delivery, History, Subscription, resolve_cursor
+from servers.brokers.seam import Delivery, History, Subscription, history_lost, resolve_cursor
+
+SWEEP_INTERVAL_S = 5.0  # how often a publish also expires the history of every other room
 
 
 class _Room(RoomFanout):
@@ -32,16 +40,37 @@ class _Room(RoomFanout):
         tail.reverse()
         return tail
 
+    def read(self, cursor: int) -> History:
+        """What is kept after `cursor`, the newest id, and what was no longer kept."""
+        kept = self.after(cursor)
+        return History(kept, self.last_id, history_lost(cursor, kept, self.last_id))
+
+    def expire(self, before: float) -> None:
+        """Drop the kept messages the server took before `before` (epoch s), oldest first."""
+        ring = self.ring
+        while ring and ring[0].server_at < before:
+            ring.popleft()
+
 
 class InProcessBroker(LocalRooms[_Room]):
     """Rooms in this process: a ring buffer of history per room, fan-out to local queues."""
 
-    def __init__(self, history_size: int = 10_000, queue_size: int = 1_024) -> None:
+    def __init__(
+        self, history_size: int = 2_000, queue_size: int = 1_024, history_max_age_s: float = 60.0
+    ) -> None:
         if history_size < 1 or queue_size < 1:
             raise ValueError("history_size and queue_size must be >= 1")
+        if not history_max_age_s > 0:
+            raise ValueError("history_max_age_s must be > 0")
         super().__init__()
         self.history_size = history_size
         self.queue_size = queue_size
+        self.history_max_age_s = history_max_age_s
+        self._next_sweep = 0.0
+
+    def kept_count(self) -> int:
+        """Messages history holds now, over every room (what its memory grows with)."""
+        return sum(len(room.ring) for room in self._rooms.values())
 
     def _room(self, name: str) -> _Room:
         room = self._rooms.get(name)
@@ -58,24 +87,40 @@ class InProcessBroker(LocalRooms[_Room]):
         """Stamp the next id of the room and `server_at`, store, fan out; return the delivery."""
         room = self._room(publish.room)
         room.last_id += 1
-        delivery = Delivery(publish.to_message(room.last_id, time.time()))
-        room.ring.append(delivery)
-        self._subscriptions -= room.deliver(delivery)
-        return delivery
+        now = time.time()
+        kept = Delivery.of(publish.to_message(room.last_id, now))
+        room.ring.append(kept)
+        self._expire(room, now)
+        self._subscriptions -= room.deliver(kept.live())
+        return kept
+
+    def _expire(self, room: _Room, now: float) -> None:
+        """Age out `room`'s history; every SWEEP_INTERVAL_S, every other room's too."""
+        before = now - self.history_max_age_s
+        room.expire(before)
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_INTERVAL_S
+            for other in self._rooms.values():
+                other.expire(before)
+
+    def _read(self, state: _Room, cursor: int) -> History:
+        """The room's history after `cursor`, none of it older than the age bound."""
+        state.expire(time.time() - self.history_max_age_s)
+        return state.read(cursor)
 
     async def history(self, room: str, since: int | None) -> History:
         """Messages with id > `since` (see `resolve_cursor`), at once."""
         state = self._rooms.get(room)
         if state is None:
             return History([], 0)
-        return History(state.after(resolve_cursor(since, state.last_id)), state.last_id)
+        return self._read(state, resolve_cursor(since, state.last_id))
 
     async def wait_for(self, room: str, since: int | None, timeout_s: float) -> History:
         """Like `history`, but wait up to `timeout_s` for a newer message if there is none."""
         state = self._room(room)
         cursor = resolve_cursor(since, state.last_id)
         if state.last_id > cursor or self._closed or timeout_s <= 0:
-            history = History(state.after(cursor), state.last_id)
+            history = self._read(state, cursor)
             self._forget_if_unused(room, state)
             return history
         loop = asyncio.get_running_loop()
@@ -93,7 +138,7 @@ class InProcessBroker(LocalRooms[_Room]):
         finally:
             state.waiting -= 1
             self._waiting -= 1
-        history = History(state.after(cursor), state.last_id)
+        history = self._read(state, cursor)
         self._forget_if_unused(room, state)
         return history
 
@@ -105,7 +150,8 @@ class InProcessBroker(LocalRooms[_Room]):
         subscription = LocalSubscription(
             self.queue_size, functools.partial(self._unsubscribe, room)
         )
-        subscription.start(state.after(resolve_cursor(since, state.last_id)), state.last_id)
+        history = self._read(state, resolve_cursor(since, state.last_id))
+        subscription.start(history.deliveries, history.last_id, history.lost)
         if self._closed:
             subscription.end(SHUTDOWN_REASON)
             self._forget_if_unused(room, state)

@@ -2,7 +2,12 @@
 
 - History: one Redis Stream per room. Entry id `0-N` *is* message id N: a script adds with
   `XADD ... MAXLEN = history_size 0-*`, so Redis assigns the next id of the room atomically
-  whichever replica publishes, and the stream is trimmed exactly like the in-process ring.
+  whichever replica publishes, and the stream is trimmed by count exactly like the in-process
+  ring. By age too: each entry carries its `server_at` in ms (field `t`), and the same script
+  looks at the oldest entry and `XTRIM ... MINID`s past it while it is older than
+  `history_max_age_s` (about one look and one trim per publish: entries leave in the order
+  they came). Ids stay `0-N` rather than encode the time, so that a resume still finds its
+  cursor by id. Reads skip what has aged out since the room's last publish.
 - Live messages: the same script publishes `N <message JSON>` on the room's channel. Each
   replica subscribes to a room's channel once (not once per client) and fans every message
   out to its own subscribers through `servers.brokers.fanout`, the piece the in-process broker uses.
@@ -27,7 +32,7 @@ from redis.asyncio.client import PubSub
 from contract import codec
 from contract.messages import Publish, decode_message
 from servers.brokers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
-from servers.brokers.seam import Delivery, History, resolve_cursor
+from servers.brokers.seam import Delivery, History, history_lost, resolve_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -40,21 +45,40 @@ RECENT_SIZE = 256  # recent deliveries kept per room and replica, to answer woke
 SUBSCRIBE_TIMEOUT_S = 10.0  # a channel not confirmed by then fails the request, not hangs it
 ROOM_LINGER_S = 10.0  # an idle room keeps its channel this long: polls come back at once
 
-# Atomic: the next id of the room, the bounded history, the live channel, in one step.
+# Atomic: the next id of the room, the history bounded by count (ARGV[1]) and by age (entries
+# stamped before ARGV[4] ms go, oldest first; the one just added never does, so the stream
+# keeps its newest id), the live channel, in one step. An entry without a stamp (`t`) is kept
+# until the count bound drops it.
 PUBLISH_SCRIPT = """
-local entry = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '0-*', 'm', ARGV[2])
+local entry = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '0-*', 'm', ARGV[2], 't', ARGV[3])
 local id = string.sub(entry, 3)
+local before = tonumber(ARGV[4])
+while true do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  if (tonumber(oldest[2][4]) or before) >= before then break end
+  redis.call('XTRIM', KEYS[1], 'MINID', '0-' .. (tonumber(string.sub(oldest[1], 3)) + 1))
+end
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
 return id
 """
-# The room's newest id, and the entries after ARGV[1] (none if it is -1 or not older).
+# The room's newest id, and the entries after ARGV[1] (none if it is -1 or not older) that
+# are stamped ARGV[3] ms or later.
 HISTORY_SCRIPT = """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local last_id = 0
 if #newest > 0 then last_id = tonumber(string.sub(newest[1][1], 3)) end
 local after = tonumber(ARGV[1])
 if after < 0 or after >= last_id then return {last_id, {}} end
-return {last_id, redis.call('XRANGE', KEYS[1], ARGV[2], '+')}
+local entries = redis.call('XRANGE', KEYS[1], ARGV[2], '+')
+local before = tonumber(ARGV[3])
+local first = 1
+while first <= #entries and (tonumber(entries[first][2][4]) or before) < before do
+  first = first + 1
+end
+if first == 1 then return {last_id, entries} end
+local kept = {}
+for index = first, #entries do kept[#kept + 1] = entries[index] end
+return {last_id, kept}
 """
 
 
@@ -77,7 +101,12 @@ def stored_delivery(message_id: int, stored: bytes) -> Delivery:
     """A delivery from the stored JSON (written with id null) and its id."""
     fields = codec.loads(stored)
     fields["id"] = message_id
-    return Delivery(decode_message(fields))
+    return Delivery.of(decode_message(fields))
+
+
+def stamp_ms(epoch_s: float) -> int:
+    """An entry's `t` field: epoch milliseconds."""
+    return int(epoch_s * 1000)
 
 
 class _ReplicaRoom(RoomFanout):
@@ -119,13 +148,22 @@ class _ReplicaRoom(RoomFanout):
 class RedisBroker(LocalRooms[_ReplicaRoom]):
     """Rooms in Redis: Streams for ids and history, pub/sub for live fan-out across replicas."""
 
-    def __init__(self, url: str, history_size: int = 10_000, queue_size: int = 1_024) -> None:
+    def __init__(
+        self,
+        url: str,
+        history_size: int = 2_000,
+        queue_size: int = 1_024,
+        history_max_age_s: float = 60.0,
+    ) -> None:
         if history_size < 1 or queue_size < 1:
             raise ValueError("history_size and queue_size must be >= 1")
+        if not history_max_age_s > 0:
+            raise ValueError("history_max_age_s must be > 0")
         super().__init__()
         self.url = url
         self.history_size = history_size
         self.queue_size = queue_size
+        self.history_max_age_s = history_max_age_s
         pool = redis.BlockingConnectionPool.from_url(
             url,
             max_connections=MAX_REDIS_CONNECTIONS,
@@ -145,9 +183,11 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         server_at = time.time()
         stored = publish.to_message(None, server_at).encode()  # the id lives in the entry id
         keys: list[str | bytes] = [stream_key(publish.room), channel_name(publish.room)]
-        raw_id = await self._publish_script(keys=keys, args=[self.history_size, stored])
+        before = stamp_ms(server_at - self.history_max_age_s)
+        args: list[int | bytes] = [self.history_size, stored, stamp_ms(server_at), before]
+        raw_id = await self._publish_script(keys=keys, args=args)
         # This replica's subscribers get it from the channel, in order with everyone else's.
-        return Delivery(publish.to_message(int(raw_id), server_at))
+        return Delivery.of(publish.to_message(int(raw_id), server_at))
 
     async def history(self, room: str, since: int | None) -> History:
         """Messages with id > `since` (see `resolve_cursor`), at once."""
@@ -163,11 +203,14 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         return history, cursor
 
     async def _read_after(self, room: str, after: int) -> History:
-        args: list[int | str] = [after, entry_id(after + 1)]
+        before = stamp_ms(time.time() - self.history_max_age_s)
+        args: list[int | str] = [after, entry_id(after + 1), before]
         reply = await self._history_script(keys=[stream_key(room)], args=args)
-        last_id, entries = cast("tuple[int, list[Any]]", reply)
+        raw_last_id, entries = cast("tuple[int, list[Any]]", reply)
         deliveries = [stored_delivery(_message_id(raw), fields[1]) for raw, fields in entries]
-        return History(deliveries, int(last_id))
+        last_id = int(raw_last_id)
+        lost = history_lost(after, deliveries, last_id) if after >= 0 else None
+        return History(deliveries, last_id, lost)
 
     async def wait_for(self, room: str, since: int | None, timeout_s: float) -> History:
         """Like `history`, but wait up to `timeout_s` for a newer message if there is none."""
@@ -229,7 +272,7 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         except BaseException:
             subscription.close()
             raise
-        subscription.start(history.deliveries, history.last_id)
+        subscription.start(history.deliveries, history.last_id, history.lost)
         return subscription
 
     def _unsubscribe(self, room: str, state: _ReplicaRoom, subscription: LocalSubscription) -> None:
@@ -333,8 +376,12 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         self._fan_out(state, stored_delivery(message_id, stored))
 
     def _fan_out(self, state: _ReplicaRoom, delivery: Delivery) -> None:
-        state.recent.append(delivery)
-        self._subscriptions -= state.deliver(delivery)
+        recent = state.recent
+        recent.append(delivery)
+        before = delivery.server_at - self.history_max_age_s
+        while recent[0].server_at < before:  # what Redis has aged out is not answered here
+            recent.popleft()
+        self._subscriptions -= state.deliver(delivery.live())
 
     def _connection_lost(self, pubsub: PubSub, exc: BaseException) -> None:
         """End every local subscription (clients resume from the stream on reconnect)."""

@@ -32,8 +32,15 @@ def test_unknown_scheme_is_refused():
 def test_verify_passes_tuning_flags_only_to_the_shared_launcher():
     websocket = get_target("websocket")
     args, facts = verify_server_args(websocket)
-    assert args == ("--queue-size", "64")
-    assert facts.queue_size == 64
+    assert args == ("--history-size", "1000", "--queue-size", "64")
+    assert (facts.queue_size, facts.history_size) == (64, 1000)
+    sse_args, sse_facts = verify_server_args(get_target("sse"))
+    assert sse_args == ("--history-size", "1000", "--queue-size", "64", "--sse-ping-s", "1.0")
+    assert sse_facts == ServerFacts(sse_ping_s=1.0, queue_size=64, history_size=1000)
+    assert verify_server_args(get_target("short-polling")) == (
+        ("--history-size", "1000"),
+        ServerFacts(history_size=1000),
+    )
     emulated = replace(websocket, launcher="servers.lambda_ws.emulator")
     assert verify_server_args(emulated) == ((), ServerFacts())
     # the real lambda target: checked without its CPU model (the checks assume full speed)

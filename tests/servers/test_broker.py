@@ -1,17 +1,30 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
+import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 
 import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from contract.messages import Publish, decode_message
+from contract.messages import Message, Publish, decode_message, padded_body
+from servers.brokers import in_process
 from servers.brokers.factory import make_broker
 from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON
 from servers.brokers.in_process import InProcessBroker
-from servers.brokers.seam import Broker, Delivery, resolve_cursor
+from servers.brokers.seam import (
+    Broker,
+    Delivery,
+    History,
+    HistoryLost,
+    LiveDelivery,
+    history_lost,
+    resolve_cursor,
+)
 from servers.settings import Settings
 from tests.servers.helpers import eventually, take
 
@@ -36,8 +49,8 @@ def test_ids_are_per_room_and_strictly_increasing():
         delivery = await broker.publish(post("a", 4))
         assert delivery.id == 4
         message = decode_message(delivery.data)
-        assert message == delivery.message
-        assert message.server_at > 0
+        assert message.id == 4
+        assert message.server_at == delivery.server_at > 0
         assert (message.room, message.sender, message.seq) == ("a", "s", 4)
 
     run(scenario)
@@ -46,7 +59,7 @@ def test_ids_are_per_room_and_strictly_increasing():
 def test_history_without_cursor_is_empty_with_last_id():
     async def scenario() -> None:
         broker = InProcessBroker()
-        assert await broker.history("r", None) == ([], 0)
+        assert await broker.history("r", None) == History([], 0)
         await publish_many(broker, 3)
         history = await broker.history("r", None)
         assert history.deliveries == []
@@ -231,7 +244,7 @@ def test_wait_for_times_out_with_an_empty_list():
         broker = InProcessBroker()
         await publish_many(broker, 1)
         history = await broker.wait_for("r", 1, timeout_s=0.05)
-        assert history == ([], 1)
+        assert history == History([], 1)
 
     run(scenario)
 
@@ -265,7 +278,7 @@ def test_drop_all_ends_every_subscription_and_wait_but_stays_open():
             assert subscription.end_reason == DROP_REASON
             assert not subscription.dropped  # not the slow-consumer policy
             subscription.close()
-        assert (await asyncio.wait_for(waiter, 2)) == ([], 2)
+        assert (await asyncio.wait_for(waiter, 2)) == History([], 2)
         assert broker.connection_count() == 0
         assert broker.room_count() == 1  # "b" had neither messages nor listeners left
         # Still open: a client that comes back with its cursor gets what it missed.
@@ -386,7 +399,10 @@ def test_pushed_subscription_past_its_queue_is_dropped_and_its_end_awaited():
 def test_ws_frame_is_one_unmasked_text_frame_of_the_stored_json():
     async def scenario() -> None:
         broker = InProcessBroker()
-        delivery = await broker.publish(post())
+        subscription = await broker.subscribe("r", None)
+        await broker.publish(post())
+        delivery = await anext(subscription)
+        subscription.close()
         reader = StreamReader()
         reader.feed_data(delivery.ws_frame)
         reader.feed_eof()
@@ -396,5 +412,129 @@ def test_ws_frame_is_one_unmasked_text_frame_of_the_stored_json():
         frame = parsed.value.value
         assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, delivery.data)
         assert delivery.ws_frame is delivery.ws_frame  # built once, shared by every member
+
+    run(scenario)
+
+
+def test_a_cursor_older_than_what_is_kept_is_answered_history_lost():
+    async def scenario() -> None:
+        broker = InProcessBroker(history_size=3)
+        await publish_many(broker, 7)  # keeps 5, 6, 7
+        history = await broker.history("r", 1)
+        assert [d.id for d in history.deliveries] == [5, 6, 7]
+        assert history.lost == HistoryLost(since=1, oldest_id=5)
+        assert (await broker.history("r", 0)).lost == HistoryLost(0, 5)
+        assert (await broker.history("r", 4)).lost is None  # 5 is the next one: none lost
+        assert (await broker.history("r", None)).lost is None
+        held = await broker.wait_for("r", 2, 30)  # answered at once, like any older cursor
+        assert ([d.id for d in held.deliveries], held.lost) == ([5, 6, 7], HistoryLost(2, 5))
+        subscription = await broker.subscribe("r", 3)
+        assert subscription.history_lost == HistoryLost(3, 5)
+        assert await take(subscription, 3) == [5, 6, 7]
+        subscription.close()
+        assert (await broker.subscribe("r", 4)).history_lost is None
+
+    run(scenario)
+
+
+def test_history_is_bounded_by_age_too():
+    async def scenario() -> None:
+        broker = InProcessBroker(history_max_age_s=0.2)
+        await publish_many(broker, 3)
+        await asyncio.sleep(0.3)
+        await publish_many(broker, 2)  # ids 4, 5; 1-3 are older than 0.2 s
+        history = await broker.history("r", 0)
+        assert [d.id for d in history.deliveries] == [4, 5]
+        assert history.lost == HistoryLost(0, 4)
+        await asyncio.sleep(0.3)  # nothing published: a read still keeps nothing older
+        history = await broker.history("r", 3)
+        assert history == History([], 5, HistoryLost(since=3, oldest_id=6))
+        assert (await broker.history("r", 5)) == History([], 5)
+        subscription = await broker.subscribe("r", 4)
+        assert subscription.history_lost == HistoryLost(4, 6)
+        subscription.close()
+
+    run(scenario)
+
+
+def test_a_publish_now_and_then_ages_out_rooms_nobody_touches(monkeypatch):
+    monkeypatch.setattr(in_process, "SWEEP_INTERVAL_S", 0.0)
+
+    async def scenario() -> None:
+        broker = InProcessBroker(history_max_age_s=0.1)
+        await publish_many(broker, 3, "idle")
+        await asyncio.sleep(0.2)
+        await publish_many(broker, 1, "busy")
+        assert broker.kept_count() == 1  # only busy's newest
+        assert (await broker.history("idle", None)).last_id == 3  # the ids go on
+
+    run(scenario)
+
+
+def test_history_lost_is_none_when_what_is_kept_follows_the_cursor():
+    kept = [Delivery(5, b"{}", 0.0), Delivery(6, b"{}", 0.0)]
+    assert history_lost(4, kept, 6) is None
+    assert history_lost(3, kept, 6) == HistoryLost(3, 5)
+    assert history_lost(6, [], 6) is None
+    assert history_lost(2, [], 6) == HistoryLost(2, 7)  # nothing kept: the next id to come
+
+
+def test_history_lost_is_encoded_for_every_transport():
+    lost = HistoryLost(since=3, oldest_id=9)
+    assert lost.data == b'{"since":3,"oldest_id":9}'
+    assert lost.sse_event == b'event: history_lost\ndata: {"since":3,"oldest_id":9}\n\n'
+    assert lost.ws_text == '{"history_lost":{"since":3,"oldest_id":9}}'
+    assert lost.ws_frame == Frame(Opcode.TEXT, lost.ws_text.encode()).serialize(mask=False)
+
+
+def test_history_keeps_only_the_id_the_json_and_the_time_of_a_message():
+    message = Message(7, "r", "s", 1, padded_body(256, "x"), 1.0, 2.0)
+    kept = Delivery.of(message)
+    assert (kept.id, kept.server_at, decode_message(kept.data)) == (7, 2.0, message)
+    assert sys.getsizeof(kept.data) == sys.getsizeof(b"") + len(kept.data)  # no spare buffer
+    assert not hasattr(kept, "__dict__")
+    live = kept.live()
+    assert isinstance(live, LiveDelivery)
+    assert live.data is kept.data
+    assert live.sse_event is live.sse_event
+    assert live.ws_event is live.ws_event
+
+
+class Discard:
+    """A connection that takes every write and keeps none (so only history holds messages)."""
+
+    writable = True
+    on_writable: Callable[[], None] | None = None
+
+    def write(self, frame: bytes) -> bool:
+        return True
+
+
+def test_a_kept_message_costs_at_most_twice_its_json():
+    # Traced Python memory per message kept, with a live subscriber per encoding, so fan-out
+    # builds (and must not keep) the frames; a 256-byte body, as in the issue that set the goal.
+    async def scenario() -> None:
+        count = 2_000
+        broker = InProcessBroker(history_size=count)
+        encodings: list[Callable[[Delivery], bytes]] = [
+            lambda delivery: delivery.ws_frame,
+            lambda delivery: delivery.sse_event,
+        ]
+        for encode in encodings:
+            subscription = await broker.subscribe("r", None)
+            subscription.push_to(Discard(), encode)
+        body = padded_body(256, "x")
+        publishes = [Publish("r", "sender", seq, body, time.time()) for seq in range(count)]
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for publish in publishes:
+                last = await broker.publish(publish)
+            gc.collect()
+            per_message = (tracemalloc.get_traced_memory()[0] - before) / count
+        finally:
+            tracemalloc.stop()
+        assert per_message <= 2 * len(last.data), (per_message, len(last.data))
 
     run(scenario)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -34,14 +35,21 @@ def no_tbench_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_settings_defaults_follow_the_protocol(no_tbench_env: pytest.MonkeyPatch):
     settings = Settings.from_env()
     assert settings == Settings()
-    assert (settings.history_size, settings.queue_size) == (10_000, 1_024)
+    assert (settings.history_size, settings.history_max_age_s) == (2_000, 60.0)
+    assert settings.queue_size == 1_024
     assert (settings.long_poll_max_wait_s, settings.sse_ping_s) == (30.0, 15.0)
     assert settings.broker_url == "memory://"
     assert settings.max_message_bytes == MAX_MESSAGE_BYTES
 
 
 def test_settings_round_trip_through_the_environment(no_tbench_env: pytest.MonkeyPatch):
-    settings = Settings(history_size=5, queue_size=6, long_poll_max_wait_s=2.5, sse_ping_s=0.5)
+    settings = Settings(
+        history_size=5,
+        history_max_age_s=1.5,
+        queue_size=6,
+        long_poll_max_wait_s=2.5,
+        sse_ping_s=0.5,
+    )
     browser = Settings(cors_origin="http://127.0.0.1:8080", admin=True)
     for expected in (settings, browser):
         for name, value in expected.to_env().items():
@@ -69,6 +77,8 @@ def test_cors_and_admin_are_off_unless_asked(no_tbench_env: pytest.MonkeyPatch):
     ("env", "named"),
     [
         ({"TBENCH_HISTORY_SIZE": "many"}, "history_size should be a valid integer"),
+        ({"TBENCH_HISTORY_MAX_AGE_S": "0"}, "history_max_age_s must be > 0"),
+        ({"TBENCH_HISTORY_MAX_AGE_S": "inf"}, "history_max_age_s must be a finite number"),
         ({"TBENCH_QUEUE_SIZE": "0"}, "queue_size must be >= 1, got '0' (TBENCH_QUEUE_SIZE)"),
         ({"TBENCH_SSE_PING_S": "-1"}, "sse_ping_s must be > 0"),
         ({"TBENCH_LONG_POLL_MAX_WAIT_S": "nan"}, "long_poll_max_wait_s must be a finite number"),
@@ -92,11 +102,15 @@ def test_bad_settings_are_refused_with_the_variable_named(
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TBENCH_HISTORY_SIZE", "7")
+    monkeypatch.setenv("TBENCH_HISTORY_MAX_AGE_S", "70")
     monkeypatch.setenv("TBENCH_QUEUE_SIZE", "8")
     args = parse_args(["servers.sse:app", "--port", "1", "--queue-size", "9", "--sse-ping-s", "2"])
     assert args.host == "127.0.0.1"
     settings = settings_from(args)
     assert (settings.history_size, settings.queue_size, settings.sse_ping_s) == (7, 9, 2.0)
+    assert settings.history_max_age_s == 70.0
+    aged = parse_args(["servers.sse:app", "--port", "1", "--history-max-age-s", "5"])
+    assert settings_from(aged).history_max_age_s == 5.0
 
 
 def test_every_target_gets_the_same_uvicorn_settings():
@@ -162,6 +176,26 @@ def test_history_size_flag_bounds_the_ring():
             f"{http_root(server)}/rooms/{room}/messages", params={"since": 0}, timeout=TIMEOUT
         ).json()
     assert [m["id"] for m in body["messages"]] == [3, 4, 5]
+    assert body["history_lost"] == {"since": 0, "oldest_id": 3}
+
+
+def test_history_max_age_flag_bounds_the_ring_by_age():
+    with started("short-polling", "--history-max-age-s", "0.3") as server:
+        room = new_room()
+        for seq in range(1, 3):
+            publish(server, room, seq)
+        time.sleep(0.5)
+        url = f"{http_root(server)}/rooms/{room}/messages"
+        body = httpx.get(url, params={"since": 0}, timeout=TIMEOUT).json()
+        assert body == {
+            "messages": [],
+            "last_id": 2,
+            "history_lost": {"since": 0, "oldest_id": 3},
+        }
+        publish(server, room, 3)
+        body = httpx.get(url, params={"since": 2}, timeout=TIMEOUT).json()
+    assert [m["id"] for m in body["messages"]] == [3]
+    assert "history_lost" not in body
 
 
 def _hold_long_poll(server: TargetProcess, room: str, outcome: dict[str, Any]) -> None:

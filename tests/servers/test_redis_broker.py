@@ -15,6 +15,7 @@ from servers.brokers import redis_streams as redis_broker
 from servers.brokers.factory import make_broker
 from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON
 from servers.brokers.redis_streams import RedisBroker, channel_name, stream_key
+from servers.brokers.seam import History, HistoryLost
 from servers.settings import Settings
 from tbench.redis_server import RedisServer
 from tests.servers.helpers import eventually, take
@@ -31,7 +32,7 @@ def room() -> str:
 
 @asynccontextmanager
 async def replicas(
-    server: RedisServer, count: int = 2, **options: int
+    server: RedisServer, count: int = 2, **options: float
 ) -> AsyncIterator[list[RedisBroker]]:
     brokers = [RedisBroker(server.url, **options) for _ in range(count)]
     try:
@@ -72,10 +73,10 @@ def test_ids_are_small_per_room_and_strictly_increasing_across_replicas(redis_se
 def test_history_cursor_rules_match_the_protocol(redis_server, room):
     async def scenario() -> None:
         async with replicas(redis_server, 1) as (broker,):
-            assert await broker.history(room, None) == ([], 0)
+            assert await broker.history(room, None) == History([], 0)
             for seq in range(1, 6):
                 await broker.publish(post(room, seq))
-            assert (await broker.history(room, None)) == ([], 5)
+            assert (await broker.history(room, None)) == History([], 5)
             assert [d.id for d in (await broker.history(room, 2)).deliveries] == [3, 4, 5]
             assert (await broker.history(room, 5)).deliveries == []
             # A cursor ahead of the room (history lost) counts as 0.
@@ -245,7 +246,7 @@ def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room):
                 assert [d.id for d in history.deliveries] == [2]
                 assert history.last_id == 2
             assert a.connection_count() == 0
-            assert await a.wait_for(room, 2, 0.05) == ([], 2)
+            assert await a.wait_for(room, 2, 0.05) == History([], 2)
 
     run(scenario)
 
@@ -375,6 +376,52 @@ def test_a_lost_pub_sub_connection_loses_nothing(redis_server, room):
                     await b.publish(post(room, 10 + len(got)))  # a gap shows on the next one
             assert got[:3] == [2, 3, 4]
             subscription.close()
+        await client.aclose()
+
+    run(scenario)
+
+
+def test_a_cursor_older_than_what_is_kept_is_answered_history_lost(redis_server, room):
+    async def scenario() -> None:
+        async with replicas(redis_server, history_size=3) as (a, b):
+            for seq in range(1, 8):
+                await a.publish(post(room, seq))  # keeps 5, 6, 7
+            history = await b.history(room, 1)
+            assert [d.id for d in history.deliveries] == [5, 6, 7]
+            assert history.lost == HistoryLost(since=1, oldest_id=5)
+            assert (await b.history(room, 4)).lost is None
+            assert (await b.history(room, None)).lost is None
+            held = await b.wait_for(room, 2, 30)  # answered at once, like any older cursor
+            assert ([d.id for d in held.deliveries], held.lost) == ([5, 6, 7], HistoryLost(2, 5))
+            subscription = await b.subscribe(room, 3)
+            assert subscription.history_lost == HistoryLost(3, 5)
+            assert await take(subscription, 3) == [5, 6, 7]
+            subscription.close()
+            resumed = await a.subscribe(room, 4)
+            assert resumed.history_lost is None
+            resumed.close()
+
+    run(scenario)
+
+
+def test_history_is_bounded_by_age_with_minid(redis_server, room):
+    async def scenario() -> None:
+        client = redis.Redis.from_url(redis_server.url)
+        async with replicas(redis_server, history_max_age_s=0.2) as (a, b):
+            for seq in range(1, 4):
+                await a.publish(post(room, seq))
+            await asyncio.sleep(0.3)
+            for seq in range(4, 6):
+                await b.publish(post(room, seq))  # trims 1-3 from the stream as it adds
+            assert await client.xlen(stream_key(room)) == 2
+            history = await a.history(room, 0)
+            assert [d.id for d in history.deliveries] == [4, 5]
+            assert history.lost == HistoryLost(0, 4)
+            await asyncio.sleep(0.3)  # nothing published: reads skip what aged out since
+            assert await b.history(room, 3) == History([], 5, HistoryLost(since=3, oldest_id=6))
+            assert await b.history(room, 5) == History([], 5)
+            assert (await a.publish(post(room, 6))).id == 6  # the newest id survives trimming
+            assert await client.xlen(stream_key(room)) == 1
         await client.aclose()
 
     run(scenario)

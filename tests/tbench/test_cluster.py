@@ -14,7 +14,6 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from conformance.context import ServerFacts
 from conformance.result import Status
 from conformance.runner import run_checks, verify_server_args
 from contract import codec
@@ -259,9 +258,7 @@ async def _verify_through_balancers(names: tuple[str, ...]) -> dict[str, dict[st
         cluster = Cluster(spec, Replication(2, "redis"), extra_args=args)
         await asyncio.to_thread(cluster.start)
         try:
-            results = await run_checks(
-                spec, cluster.url, ServerFacts(None, facts.sse_ping_s, facts.queue_size)
-            )
+            results = await run_checks(spec, cluster.url, facts)
             return {result.check: result for result in results}
         finally:
             await asyncio.to_thread(cluster.stop)
