@@ -39,6 +39,8 @@ class LoadCounters(Counted):
     connect_errors: int = 0
     receive_errors: int = 0
     reconnects: int = 0
+    # resumes answered "history lost" (docs/protocol.md): messages the server no longer kept
+    history_lost: int = 0
 
     @property
     def errors(self) -> int:

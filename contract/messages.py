@@ -204,3 +204,14 @@ def decode_message(data: bytes | str | dict[str, Any]) -> Message:
 def padded_body(payload_bytes: int, prefix: str = "") -> str:
     """A body of exactly `payload_bytes` ASCII bytes (or the prefix, if longer)."""
     return prefix + "x" * max(0, payload_bytes - len(prefix))
+
+
+HISTORY_LOST_FIELDS = {"since", "oldest_id"}
+
+
+def is_history_lost(payload: object) -> bool:
+    """Whether a payload is the "history lost" answer: a WebSocket `{"history_lost": ...}`
+    frame, or the data of an SSE `history_lost` event (docs/protocol.md)."""
+    return isinstance(payload, dict) and (
+        "history_lost" in payload or set(payload) == HISTORY_LOST_FIELDS
+    )

@@ -68,6 +68,7 @@ METRICS: dict[str, str] = {
     "bytes_per_delivered": "bytes both ways per delivered message (measured window)",
     "errors": "connect, publish and receive errors (whole run)",
     "reconnects": "receiver reconnections (whole run)",
+    "history_lost": 'resumes answered "history lost": the server no longer kept the gap',
     "clock_skew_samples": "latencies below zero (clocks not in step), recorded as 1 µs",
     "knee_users": "sweep: users at the last step whose p95 delivery met the SLO",
     "ended_early": "1 if Locust stopped before the scenario's end (its --run-time cap)",

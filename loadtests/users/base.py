@@ -19,7 +19,7 @@ from locust.event import EventHook
 
 from contract import codec
 from contract.histograms import CONNECT, FIRST_MESSAGE
-from contract.messages import Publish
+from contract.messages import Publish, is_history_lost
 from contract.registry import TargetSpec
 from contract.scenario import Scenario
 from loadtests.accounting import Receipt, ReceiveLog
@@ -118,6 +118,9 @@ class DeliverySink:
                 message = codec.loads(payload)
             except ValueError as exc:
                 self._bad(payload, exc)
+                continue
+            if is_history_lost(message):
+                self.session.counters.history_lost += 1  # not a message: its gap counts as lost
                 continue
             account(message, len(payload), received_at)
         self._pause_if_slow()

@@ -51,6 +51,8 @@ class PollingChatClient:
             body = codec.loads(response.body)
             messages: list[dict[str, Any]] = body["messages"]
             last_id = int(body["last_id"])
+            if body.get("history_lost") is not None:
+                counters.history_lost += 1
         except Exception as exc:
             self.user.fire(name or "poll", started, 0, exc)
             raise

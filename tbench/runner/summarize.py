@@ -48,6 +48,7 @@ def loadgen_metrics(loadgen: LoadgenResult) -> dict[str, float | int | None]:
         ),
         "errors": loadgen.counters.errors,
         "reconnects": loadgen.counters.reconnects,
+        "history_lost": loadgen.counters.history_lost,
         "clock_skew_samples": loadgen.clock_skew_samples,
         "knee_users": loadgen.knee_users,
         "ended_early": int(loadgen.ended_early),
