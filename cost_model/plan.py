@@ -34,7 +34,7 @@ class PlanRow:
     p99_ms: float | None  # expected at the per-task load; None where unknown or past the SLO
     meets_slo: bool
     lines: dict[str, Decimal]  # bill lines, USD a month
-    total_usd: Decimal
+    total_usd: Decimal | None  # None: it could not be sized (the notes say why)
     notes: list[str] = field(default_factory=list)
 
 
@@ -49,8 +49,8 @@ class Plan:
     @property
     def cheapest(self) -> PlanRow | None:
         """The cheapest row whose p99 meets the SLO (None when none does)."""
-        meeting = [row for row in self.rows if row.meets_slo]
-        return min(meeting, key=lambda row: row.total_usd) if meeting else None
+        meeting = [row for row in self.rows if row.meets_slo and row.total_usd is not None]
+        return min(meeting, key=lambda row: row.total_usd or Decimal(0)) if meeting else None
 
 
 def measured_transports(run: RunResult) -> list[MeasuredTransport]:
@@ -98,7 +98,8 @@ def _container_row(transport: MeasuredTransport, scale: Scale, pricing: Pricing)
     try:
         fleet = plan_container(transport, scale, pricing)
     except PlanError as exc:
-        return PlanRow(transport.name, "containers", "-", None, False, {}, Decimal(0), [str(exc)])
+        note = str(exc).removeprefix(f"{transport.name}: ")
+        return PlanRow(transport.name, "containers", "-", None, False, {}, None, [note])
     notes = (
         []
         if not fleet.lower_bound

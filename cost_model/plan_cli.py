@@ -100,7 +100,7 @@ def plan_json(result: Plan, sources: dict[str, str]) -> str:
                 "p99_ms": row.p99_ms,
                 "meets_slo": row.meets_slo,
                 "monthly_usd": {name: str(usd) for name, usd in row.lines.items()},
-                "total_usd": str(row.total_usd),
+                "total_usd": None if row.total_usd is None else str(row.total_usd),
                 "notes": row.notes,
             }
             for row in result.rows
@@ -132,7 +132,8 @@ def plan_table(result: Plan) -> Table:
         lines = [f"{row.lines[name]:,.2f}" if name in row.lines else "" for name in names]
         p99 = "-" if row.p99_ms is None else f"{row.p99_ms:.0f}"
         name = f"{row.transport} (cheapest)" if row is cheapest else row.transport
-        table.add_row(name, row.servers, p99, *lines, f"{row.total_usd:,.2f}")
+        total = "-" if row.total_usd is None else f"{row.total_usd:,.2f}"
+        table.add_row(name, row.servers, p99, *lines, total)
     return table
 
 
@@ -178,6 +179,9 @@ def plan_command(  # noqa: PLR0913 -- a typer command: its parameters are its op
         console.out(plan_json(result, sources), highlight=False)
         return
     console.print(plan_table(result))
+    for row in result.rows:
+        for note in row.notes:
+            console.print(f"[dim]{row.transport}:[/] {note}", highlight=False)
     for warning in result.warnings:
         console.print(f"[yellow]quota:[/] {warning}", highlight=False)
     cheapest = result.cheapest
