@@ -226,7 +226,14 @@ class LocalRooms(Generic[RoomT]):
     """What every broker keeps alike in this process: its rooms, the open subscriptions and
     held waits (the connection cap counts them), and the "drop" fault that ends them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_size: int, queue_size: int, history_max_age_s: float) -> None:
+        if history_size < 1 or queue_size < 1:
+            raise ValueError("history_size and queue_size must be >= 1")
+        if not history_max_age_s > 0:
+            raise ValueError("history_max_age_s must be > 0")
+        self.history_size = history_size  # history kept per room, by count and by age
+        self.history_max_age_s = history_max_age_s
+        self.queue_size = queue_size  # per subscriber
         self._rooms: dict[str, RoomT] = {}
         self._subscriptions = 0
         self._waiting = 0

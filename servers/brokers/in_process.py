@@ -58,14 +58,7 @@ class InProcessBroker(LocalRooms[_Room]):
     def __init__(
         self, history_size: int = 2_000, queue_size: int = 1_024, history_max_age_s: float = 60.0
     ) -> None:
-        if history_size < 1 or queue_size < 1:
-            raise ValueError("history_size and queue_size must be >= 1")
-        if not history_max_age_s > 0:
-            raise ValueError("history_max_age_s must be > 0")
-        super().__init__()
-        self.history_size = history_size
-        self.queue_size = queue_size
-        self.history_max_age_s = history_max_age_s
+        super().__init__(history_size, queue_size, history_max_age_s)
         self._next_sweep = 0.0
 
     def kept_count(self) -> int:

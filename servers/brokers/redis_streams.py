@@ -155,15 +155,8 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         queue_size: int = 1_024,
         history_max_age_s: float = 60.0,
     ) -> None:
-        if history_size < 1 or queue_size < 1:
-            raise ValueError("history_size and queue_size must be >= 1")
-        if not history_max_age_s > 0:
-            raise ValueError("history_max_age_s must be > 0")
-        super().__init__()
+        super().__init__(history_size, queue_size, history_max_age_s)
         self.url = url
-        self.history_size = history_size
-        self.queue_size = queue_size
-        self.history_max_age_s = history_max_age_s
         pool = redis.BlockingConnectionPool.from_url(
             url,
             max_connections=MAX_REDIS_CONNECTIONS,

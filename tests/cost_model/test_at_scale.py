@@ -8,23 +8,7 @@ import pytest
 
 from contract.capacity import CapacityStep, capacity_of
 from cost_model.at_scale import MeasuredTransport, PlanError, Scale, plan_container
-
-
-def ramp(*points: tuple[float, float, bool]) -> tuple[CapacityStep, ...]:
-    return tuple(
-        CapacityStep(
-            step=index,
-            rooms=index,
-            users=index * 100,
-            offered_per_s=delivered,
-            delivered_per_s=delivered,
-            p99_ms=p99,
-            server_rss_mb=50.0 + index * 10,
-            connections=index * 100,
-            passed=passed,
-        )
-        for index, (delivered, p99, passed) in enumerate(points, start=1)
-    )
+from tests.contract.capacity_steps import ramp
 
 
 def transport(name: str, steps: tuple[CapacityStep, ...], quota: float = 0.5):

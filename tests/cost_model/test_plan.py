@@ -10,29 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from contract.capacity import CapacityStep, capacity_of
+from contract.capacity import capacity_of
 from contract.results import load_run, save_run
+from tests.contract.capacity_steps import ramp
 from tests.cost_model.measured_run import write_run
 
 QUOTA = 0.25
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ramp(*points: tuple[float, float, bool]) -> tuple[CapacityStep, ...]:
-    return tuple(
-        CapacityStep(
-            step=index,
-            rooms=index,
-            users=index * 50,
-            offered_per_s=delivered,
-            delivered_per_s=delivered,
-            p99_ms=p99,
-            server_rss_mb=50.0 + index,
-            connections=index * 50,
-            passed=passed,
-        )
-        for index, (delivered, p99, passed) in enumerate(points, start=1)
-    )
 
 
 @pytest.fixture
@@ -40,8 +24,14 @@ def capacity_run(tmp_path: Path) -> Path:
     """The tiny priced run, with websocket's and sse's capacity measured under 0.25 vCPU."""
     run_dir = write_run(tmp_path / "results" / "tiny-run")
     run = load_run(run_dir)
-    fast = ramp((1_000, 5, True), (2_000, 20, True), (3_000, 400, False))
-    slow = ramp((500, 30, True), (800, 300, False))
+    fast = ramp(
+        (1_000, 5, True),
+        (2_000, 20, True),
+        (3_000, 400, False),
+        users_per_step=50,
+        rss_mb_per_step=1,
+    )
+    slow = ramp((500, 30, True), (800, 300, False), users_per_step=50, rss_mb_per_step=1)
     for name, steps in (("websocket", fast), ("sse", slow)):
         result = run.targets[name]
         result.status = result.status.OK
