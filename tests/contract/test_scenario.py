@@ -99,7 +99,7 @@ def test_a_capacity_ramp_grows_rooms_by_a_factor_up_to_the_maximum():
     rooms = [scenario.rooms]
     while rooms[-1] < sweep.max_rooms:
         rooms.append(sweep.next_rooms(rooms[-1]))
-    assert rooms == [4, 6, 9, 14, 21, 32, 48, 72, 108, 120]
+    assert rooms == [4, 6, 9, 14, 21, 32, 48, 72, 108, 162, 240]
     assert sweep.steps_from(scenario.rooms) == len(rooms)
 
 
