@@ -10,6 +10,7 @@ from analysis.load import RunData
 from cost_model.measured import measured_from, price_run
 from cost_model.measured_render import describe_durations
 from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
+from reports.capacity import CapacitySection, capacity_section
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
 from reports.faults import FaultSection, fault_section
 from reports.methodology import Methodology, methodology, warnings
@@ -48,6 +49,7 @@ class ReportContext:
     guarantees: list[GuaranteeRow]
     faults: FaultSection | None  # None: no target had faults injected
     network: NetworkSection | None  # None: no target ran under `tbench run --network`
+    capacity: CapacitySection | None  # None: no target measured its capacity
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
     methodology: Methodology
@@ -97,6 +99,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         guarantees=guarantee_rows(data),
         faults=faults,
         network=network,
+        capacity=capacity_section(data, verdict_pricing),
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[
             cost_table(run_priced, p, origin, durations) for run_priced, p, origin in priced
