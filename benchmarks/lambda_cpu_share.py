@@ -38,8 +38,8 @@ async def share(memory_mb: int, seconds: float, cpu_model: bool) -> float:
         call = await service.invoke(function.name, {"seconds": seconds})
     finally:
         await service.close()
-    if not call.ok:
-        raise RuntimeError(f"{memory_mb} MB: {call.error}")
+    if not call.ok or not isinstance(call.result, dict):
+        raise RuntimeError(f"{memory_mb} MB: {call.error or call.result}")
     return float(call.result["cpu_s"]) / float(call.result["wall_s"])
 
 

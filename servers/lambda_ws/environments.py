@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 from servers.lambda_ws.cpu_model import CpuLimit, CpuModel
-from servers.lambda_ws.runtime import HEADER, Event, InvokeRequest, LambdaError, WorkerReply
+from servers.lambda_ws.event_types import LambdaEvent
+from servers.lambda_ws.runtime import HEADER, InvokeRequest, LambdaError, WorkerReply
 
 RUNTIME_MODULE = "servers.lambda_ws.runtime"
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase
@@ -61,7 +62,7 @@ class Invocation:
 
     request_id: str
     status: Status
-    result: Any = None
+    result: object = None  # the function's return value, unchecked (runtime.WorkerReply)
     error: LambdaError | None = None
 
     @property
@@ -306,7 +307,7 @@ class LambdaService:
         if self._log is not None:
             self._log.close()
 
-    async def invoke(self, function_name: str, event: Event) -> Invocation:
+    async def invoke(self, function_name: str, event: LambdaEvent) -> Invocation:
         """Invoke a function synchronously, as API Gateway's AWS_PROXY integration does."""
         function = self.functions[function_name]
         request_id = str(uuid.uuid4())
@@ -322,7 +323,9 @@ class LambdaService:
         finally:
             self.stats.concurrent_executions -= 1
 
-    async def _invoke(self, function: FunctionConfig, request_id: str, event: Event) -> Invocation:
+    async def _invoke(
+        self, function: FunctionConfig, request_id: str, event: LambdaEvent
+    ) -> Invocation:
         self.stats.invocations += 1
         asked = time.perf_counter()
         warm = await self._acquire(function.name)

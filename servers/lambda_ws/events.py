@@ -6,7 +6,8 @@ import base64
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from servers.lambda_ws.event_types import Identity, RequestContext, WebSocketEvent
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # API Gateway passes the client's handshake headers on, less the hop-by-hop ones.
@@ -64,10 +65,10 @@ class ClientInfo:
 
 def request_context(
     api: ApiInfo, client: ClientInfo, route_key: str, event_type: str, now: float
-) -> dict[str, Any]:
+) -> RequestContext:
     """The requestContext every WebSocket event carries."""
     request_id = new_id()
-    identity: dict[str, str] = {"sourceIp": client.source_ip}
+    identity: Identity = {"sourceIp": client.source_ip}
     if client.user_agent is not None:
         identity["userAgent"] = client.user_agent
     return {
@@ -93,7 +94,7 @@ def connect_event(
     headers: list[tuple[str, str]],
     query: list[tuple[str, str]],
     forwarded_port: int,
-) -> dict[str, Any]:
+) -> WebSocketEvent:
     """The `$connect` event: the handshake's headers and query string."""
     now = time.time()
     passed = [
@@ -107,23 +108,30 @@ def connect_event(
         ("X-Forwarded-Port", str(forwarded_port)),
         ("X-Forwarded-Proto", "http"),  # the emulator serves ws://, API Gateway wss://
     ]
-    event: dict[str, Any] = {
+    context = request_context(api, client, "$connect", "CONNECT", now)
+    if not query:
+        return {
+            "headers": dict(passed),
+            "multiValueHeaders": _multi(passed),
+            "requestContext": context,
+            "isBase64Encoded": False,
+        }
+    return {
         "headers": dict(passed),
         "multiValueHeaders": _multi(passed),
+        "queryStringParameters": dict(query),
+        "multiValueQueryStringParameters": _multi(query),
+        "requestContext": context,
+        "isBase64Encoded": False,
     }
-    if query:
-        event["queryStringParameters"] = dict(query)
-        event["multiValueQueryStringParameters"] = _multi(query)
-    event["requestContext"] = request_context(api, client, "$connect", "CONNECT", now)
-    event["isBase64Encoded"] = False
-    return event
 
 
 def message_event(
     api: ApiInfo, client: ClientInfo, route_key: str, body: str | bytes
-) -> dict[str, Any]:
+) -> WebSocketEvent:
     """A MESSAGE event: one client frame, binary ones base64-encoded."""
     context = request_context(api, client, route_key, "MESSAGE", time.time())
+    # AWS puts messageId second (after routeKey), as the captured events show.
     context = {"routeKey": route_key, "messageId": new_id(), **context}
     binary = isinstance(body, bytes)
     return {
@@ -135,7 +143,7 @@ def message_event(
 
 def disconnect_event(
     api: ApiInfo, client: ClientInfo, status_code: int, reason: str
-) -> dict[str, Any]:
+) -> WebSocketEvent:
     """The `$disconnect` event, with the close code and reason."""
     context = request_context(api, client, "$disconnect", "DISCONNECT", time.time())
     context = {"routeKey": "$disconnect", "disconnectStatusCode": status_code, **context}

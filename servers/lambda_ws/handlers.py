@@ -25,6 +25,9 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
+    # For type checking only: on AWS this module is top-level `handlers`, without the package.
+    from servers.lambda_ws.event_types import HandlerResponse, RequestContext, WebSocketEvent
+
 # Copies of contract.messages' contract (tests/servers/lambda_ws/test_handlers.py compares them).
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -41,9 +44,6 @@ FANOUT_THREADS = 32  # concurrent post_to_connection calls per invocation
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 # Lambda's runtime gives the root logger a handler into CloudWatch (runtime.py: into the log).
 logger = logging.getLogger(__name__)
-
-Event = dict[str, Any]
-Response = dict[str, Any]
 
 
 class FrameError(ValueError):
@@ -66,7 +66,7 @@ _fanout_pool = ThreadPoolExecutor(max_workers=FANOUT_THREADS, thread_name_prefix
 _management_clients: dict[str, ApiGatewayManagementApiClient] = {}
 
 
-def connect(event: Event, context: object) -> Response:
+def connect(event: WebSocketEvent, context: object) -> HandlerResponse:
     """`$connect`: remember the connection and its room; a bad room rejects the handshake (400)."""
     request = event["requestContext"]
     room = (event.get("queryStringParameters") or {}).get("room")
@@ -86,14 +86,14 @@ def connect(event: Event, context: object) -> Response:
     return {"statusCode": 200}
 
 
-def disconnect(event: Event, context: object) -> Response:
+def disconnect(event: WebSocketEvent, context: object) -> HandlerResponse:
     """`$disconnect`: forget the connection."""
     connection_id = event["requestContext"]["connectionId"]
     _dynamodb.delete_item(TableName=TABLE_NAME, Key={"connectionId": {"S": connection_id}})
     return {"statusCode": 200}
 
 
-def send_message(event: Event, context: object) -> Response:
+def send_message(event: WebSocketEvent, context: object) -> HandlerResponse:
     """`sendMessage`: validate the frame, stamp it, post it to every connection in its room."""
     server_at = time.time()
     request = event["requestContext"]
@@ -131,7 +131,7 @@ def send_message(event: Event, context: object) -> Response:
     return {"statusCode": 200}
 
 
-def default(event: Event, context: object) -> Response:
+def default(event: WebSocketEvent, context: object) -> HandlerResponse:
     """`$default`: a frame no route matched; tell the sender what was wrong with it."""
     request = event["requestContext"]
     try:
@@ -308,7 +308,7 @@ def _check_sender_room(sender_id: str, room: str) -> None:
         raise FrameError("invalid_room", "room", "is not the room this connection joined")
 
 
-def _management_client(request: dict[str, Any]) -> ApiGatewayManagementApiClient:
+def _management_client(request: RequestContext) -> ApiGatewayManagementApiClient:
     """The @connections client for this API and stage, made once per environment."""
     endpoint = None if os.environ.get(ENDPOINT_ENV) else management_endpoint(request)
     key = endpoint or ""
@@ -323,7 +323,7 @@ def _management_client(request: dict[str, Any]) -> ApiGatewayManagementApiClient
     return client
 
 
-def management_endpoint(request: dict[str, Any]) -> str:
+def management_endpoint(request: RequestContext) -> str:
     """`https://{domainName}/{stage}`, where API Gateway serves this API's @connections."""
     return f"https://{request['domainName']}/{request['stage']}"
 

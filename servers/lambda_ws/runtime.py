@@ -18,7 +18,11 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, BinaryIO, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, BinaryIO, Literal, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    # For type checking only, as in handlers.py: this file stays runnable on its own.
+    from servers.lambda_ws.event_types import LambdaEvent
 
 HEADER = struct.Struct("!I")
 # Copies of contract.log_level's variable and default (a test keeps them equal): this module
@@ -27,10 +31,6 @@ LOG_LEVEL_ENV = "TBENCH_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = "WARNING"
 # A record as Lambda's Python runtime writes it to CloudWatch, less the request id.
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"
-
-# The event and the handler's result are the function's own JSON: API Gateway's event shapes
-# (servers/lambda_ws/events.py) in, whatever the handler returns out.
-Event = dict[str, Any]
 
 
 class LambdaError(TypedDict):
@@ -47,7 +47,7 @@ class InvokeRequest(TypedDict):
     request_id: str
     function_arn: str
     deadline_ms: float  # epoch ms
-    event: Event
+    event: LambdaEvent  # API Gateway's event (events.py), passed to the handler as sent
 
 
 class WorkerReply(TypedDict):
@@ -56,7 +56,9 @@ class WorkerReply(TypedDict):
     type: Literal["ready", "result"]
     error: LambdaError | None  # the init's (ready) or the invocation's (result)
     import_ms: NotRequired[float]  # ready
-    result: NotRequired[object]  # result: the handler's return value
+    # result: the handler's return value, unchecked (a HandlerResponse from handlers.py, but
+    # Lambda passes on whatever JSON a function returns; gateway.py reads it defensively).
+    result: NotRequired[object]
     duration_ms: NotRequired[float]  # result
     max_memory_used_mb: NotRequired[int]  # result
 
@@ -113,7 +115,7 @@ def _max_memory_used_mb() -> int:
 def serve(module_name: str, function_name: str, requests: BinaryIO, replies: BinaryIO) -> int:
     """Init, then invoke until the emulator closes the request stream."""
     started = time.perf_counter()
-    handler: Callable[[Event, LambdaContext], object] | None = None
+    handler: Callable[[LambdaEvent, LambdaContext], object] | None = None
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
         init_error = None

@@ -7,33 +7,31 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 from servers.lambda_ws import handlers
+from servers.lambda_ws.event_types import HandlerResponse, WebSocketEvent
 
-Event = dict[str, Any]
 
-
-def _record(event: Event) -> None:
+def _record(event: WebSocketEvent) -> None:
     path = os.environ.get("TBENCH_EVENT_LOG")
     if path:
         with open(path, "a", encoding="utf-8") as log:
             log.write(json.dumps(event) + "\n")
 
 
-def connect(event: Event, context: object) -> dict[str, Any]:
+def connect(event: WebSocketEvent, context: object) -> HandlerResponse:
     """Record, then the real `$connect`."""
     _record(event)
     return handlers.connect(event, context)
 
 
-def disconnect(event: Event, context: object) -> dict[str, Any]:
+def disconnect(event: WebSocketEvent, context: object) -> HandlerResponse:
     """Record, then the real `$disconnect`."""
     _record(event)
     return handlers.disconnect(event, context)
 
 
-def send_message(event: Event, context: object) -> dict[str, Any]:
+def send_message(event: WebSocketEvent, context: object) -> HandlerResponse:
     """Record, hold if asked to, then the real `sendMessage`."""
     _record(event)
     try:
@@ -44,7 +42,7 @@ def send_message(event: Event, context: object) -> dict[str, Any]:
     return handlers.send_message(event, context)
 
 
-def default(event: Event, context: object) -> dict[str, Any]:
+def default(event: WebSocketEvent, context: object) -> HandlerResponse:
     """Record, then the real `$default`."""
     _record(event)
     return handlers.default(event, context)
