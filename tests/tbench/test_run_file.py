@@ -40,8 +40,8 @@ def test_a_run_written_again_keeps_its_shape(tmp_path: Path):
     save_run(run_dir, load_run(run_dir))
     after = json.loads((run_dir / RUN_FILE).read_text())
     assert after["held_equal"] == before["held_equal"]  # no limits it did not record
-    # it predates faults, the memory tune and network profiles: those come as "none"
-    added = {"faults": [], "lambda_tune": [], "network": None}
+    # it predates faults, the memory tune, network profiles and capacity: those come as "none"
+    added = {"faults": [], "lambda_tune": [], "network": None, "capacity": None}
     assert after["targets"] == {key: old | added for key, old in before["targets"].items()}
     assert after["scenario"] == before["scenario"] | {"faults": None}
 
