@@ -56,7 +56,7 @@ class InProcessBroker(LocalRooms[_Room]):
     """Rooms in this process: a ring buffer of history per room, fan-out to local queues."""
 
     def __init__(
-        self, history_size: int = 2_000, queue_size: int = 1_024, history_max_age_s: float = 60.0
+        self, history_size: int = 10_000, queue_size: int = 1_024, history_max_age_s: float = 60.0
     ) -> None:
         super().__init__(history_size, queue_size, history_max_age_s)
         self._next_sweep = 0.0

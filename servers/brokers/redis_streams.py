@@ -151,7 +151,7 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
     def __init__(
         self,
         url: str,
-        history_size: int = 2_000,
+        history_size: int = 10_000,
         queue_size: int = 1_024,
         history_max_age_s: float = 60.0,
     ) -> None:

@@ -35,7 +35,7 @@ def no_tbench_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_settings_defaults_follow_the_protocol(no_tbench_env: pytest.MonkeyPatch):
     settings = Settings.from_env()
     assert settings == Settings()
-    assert (settings.history_size, settings.history_max_age_s) == (2_000, 60.0)
+    assert (settings.history_size, settings.history_max_age_s) == (10_000, 60.0)
     assert settings.queue_size == 1_024
     assert (settings.long_poll_max_wait_s, settings.sse_ping_s) == (30.0, 15.0)
     assert settings.broker_url == "memory://"
