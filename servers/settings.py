@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     # age is what resume needs: the longest reconnect gap of the faults scenario is a slow
     # reader's, `slow_for_s` (5 s by default) without reading plus FAULT_RECOVERY_S (3 s) to come
     # back (0.5 s pause + up to 1 s jitter, loadtests/users/base.py); the drop fault's is 1.5 s.
-    # 60 s is over 7x that 8 s. The count fits it: 60 s at 33 messages/s per room, twice the
-    # busiest bundled scenario's room (smoke: 15/s). A kept 256-byte-body message costs ~0.6 KB.
-    # The count leaves room for conformance's slow-consumer check behind a proxy (~2,500 kept).
+    # 60 s is over 7x that 8 s. The count is a ceiling above it: conformance's slow-consumer
+    # check behind a proxy resumes ~2,500 back (2,000 lost 110 there), and at ~0.6 KB a kept
+    # 256-byte-body message 10,000 are ~6 MB a room at most; the age bound trims far sooner.
     history_size: int = Field(10_000, ge=1)
     history_max_age_s: float = Field(60.0, gt=0, allow_inf_nan=False)
     queue_size: int = Field(1_024, ge=1)  # per-subscriber send queue of push targets
