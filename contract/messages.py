@@ -207,6 +207,9 @@ def padded_body(payload_bytes: int, prefix: str = "") -> str:
 
 
 HISTORY_LOST_FIELDS = {"since", "oldest_id"}
+# What a room keeps for resume unless a server is told otherwise (docs/protocol.md "History").
+HISTORY_SIZE_DEFAULT = 10_000
+HISTORY_MAX_AGE_S_DEFAULT = 60.0
 
 
 def is_history_lost(payload: object) -> bool:

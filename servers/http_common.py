@@ -222,9 +222,16 @@ def create_app(
 
     @app.get("/healthz", responses={200: {"model": Health, "description": "alive"}})
     async def healthz() -> Response:
-        """Liveness, and the open subscriber connections / held polls of this process."""
+        """Liveness, the open subscriber connections / held polls of this process, and the
+        history bounds its broker applies (so a check of a server at a URL knows them)."""
         return json_response(
-            {"status": "ok", "target": target, "connections": broker.connection_count()}
+            {
+                "status": "ok",
+                "target": target,
+                "connections": broker.connection_count(),
+                "history_size": broker.history_size,
+                "history_max_age_s": broker.history_max_age_s,
+            }
         )
 
     if settings.admin:

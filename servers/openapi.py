@@ -68,6 +68,8 @@ class Health(BaseModel):
     status: Literal["ok"]
     target: str
     connections: int = Field(ge=0, description="open subscriber connections / held polls")
+    history_size: int = Field(ge=1, description="messages each room keeps for resume, at most")
+    history_max_age_s: float = Field(gt=0, description="age past which a kept message is dropped")
 
 
 class Dropped(BaseModel):

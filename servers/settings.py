@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contract.messages import MAX_MESSAGE_BYTES
+from contract.messages import HISTORY_MAX_AGE_S_DEFAULT, HISTORY_SIZE_DEFAULT, MAX_MESSAGE_BYTES
 
 ENV_PREFIX = "TBENCH_"
 DEFAULT_BROKER_URL = "memory://"
@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     # 60 s is over 7x that 8 s. The count is a ceiling above it: conformance's slow-consumer
     # check behind a proxy resumes ~2,500 back (2,000 lost 110 there), and at ~0.6 KB a kept
     # 256-byte-body message 10,000 are ~6 MB a room at most; the age bound trims far sooner.
-    history_size: int = Field(10_000, ge=1)
-    history_max_age_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+    history_size: int = Field(HISTORY_SIZE_DEFAULT, ge=1)
+    history_max_age_s: float = Field(HISTORY_MAX_AGE_S_DEFAULT, gt=0, allow_inf_nan=False)
     queue_size: int = Field(1_024, ge=1)  # per-subscriber send queue of push targets
     long_poll_max_wait_s: float = Field(30.0, gt=0, allow_inf_nan=False)  # cap on a poll's wait
     sse_ping_s: float = Field(15.0, gt=0, allow_inf_nan=False)  # SSE keep-alive interval

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
+from conformance import endpoints
 from conformance.checks.common import (
     IDLE_TIMEOUT_S,
     delivery_failure,
@@ -16,8 +18,9 @@ from conformance.context import CheckContext
 from conformance.polling import LONG_POLL_WAIT_S, get_messages
 from conformance.result import Outcome, failed, passed, skipped
 from conformance.subscriber import Subscriber
+from contract import codec
+from contract.messages import HISTORY_SIZE_DEFAULT
 
-DEFAULT_HISTORY_SIZE = 2_000  # docs/protocol.md: `--history-size` default, for servers at --url
 EARLY = 5  # published before the cursor is taken: the cursor is the first of them
 PAST_BOUND = 10  # published beyond the bound, so the messages after the cursor are gone
 BATCH = 32  # published at once, then waited for: below any send queue (verify's is 64)
@@ -69,11 +72,25 @@ async def held_poll_problem(ctx: CheckContext, room: str, cursor: int) -> str | 
     return None
 
 
+async def history_bound(ctx: CheckContext) -> int:
+    """The history count the server keeps: as verify started it, else as its `/healthz`
+    says (a server at a URL), else the protocol's default."""
+    if ctx.facts.history_size is not None:
+        return ctx.facts.history_size
+    response = await ctx.http.get(endpoints.health_url(ctx.base_url), timeout=5.0)
+    with contextlib.suppress(codec.JSONDecodeError):
+        body = codec.loads(response.content)
+        size = body.get("history_size") if isinstance(body, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+            return size
+    return HISTORY_SIZE_DEFAULT
+
+
 async def check_history_lost(ctx: CheckContext) -> Outcome:
     """Publish past the history bound, resume from a cursor before it, expect the answer."""
     if not ctx.spec.supports_resume:
         return skipped("not supported by this architecture (the target keeps no history)")
-    bound = ctx.facts.history_size or DEFAULT_HISTORY_SIZE
+    bound = await history_bound(ctx)
     room = ctx.new_room("lost")
     async with ctx.members(room, ["publisher"]) as (publisher,):
         reader = ctx.subscriber("reader")

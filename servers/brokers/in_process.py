@@ -14,7 +14,7 @@ import itertools
 import time
 from collections import deque
 
-from contract.messages import Publish
+from contract.messages import HISTORY_MAX_AGE_S_DEFAULT, HISTORY_SIZE_DEFAULT, Publish
 from servers.brokers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
 from servers.brokers.seam import Delivery, History, Subscription, history_lost, resolve_cursor
 
@@ -56,7 +56,10 @@ class InProcessBroker(LocalRooms[_Room]):
     """Rooms in this process: a ring buffer of history per room, fan-out to local queues."""
 
     def __init__(
-        self, history_size: int = 10_000, queue_size: int = 1_024, history_max_age_s: float = 60.0
+        self,
+        history_size: int = HISTORY_SIZE_DEFAULT,
+        queue_size: int = 1_024,
+        history_max_age_s: float = HISTORY_MAX_AGE_S_DEFAULT,
     ) -> None:
         super().__init__(history_size, queue_size, history_max_age_s)
         self._next_sweep = 0.0

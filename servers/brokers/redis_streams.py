@@ -30,7 +30,12 @@ import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 
 from contract import codec
-from contract.messages import Publish, decode_message
+from contract.messages import (
+    HISTORY_MAX_AGE_S_DEFAULT,
+    HISTORY_SIZE_DEFAULT,
+    Publish,
+    decode_message,
+)
 from servers.brokers.fanout import SHUTDOWN_REASON, LocalRooms, LocalSubscription, RoomFanout
 from servers.brokers.seam import Delivery, History, history_lost, resolve_cursor
 
@@ -151,9 +156,9 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
     def __init__(
         self,
         url: str,
-        history_size: int = 10_000,
+        history_size: int = HISTORY_SIZE_DEFAULT,
         queue_size: int = 1_024,
-        history_max_age_s: float = 60.0,
+        history_max_age_s: float = HISTORY_MAX_AGE_S_DEFAULT,
     ) -> None:
         super().__init__(history_size, queue_size, history_max_age_s)
         self.url = url

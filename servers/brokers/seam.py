@@ -213,6 +213,9 @@ class Subscription(Protocol):
 class Broker(Protocol):
     """Rooms of messages: publish, read history, wait for news, subscribe."""
 
+    history_size: int  # messages a room keeps for resume, at most
+    history_max_age_s: float  # kept messages older than this are dropped
+
     async def publish(self, publish: Publish) -> Delivery:
         """Stamp the next id of the room and `server_at`, store, fan out; return the delivery."""
         ...

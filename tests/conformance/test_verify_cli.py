@@ -34,7 +34,8 @@ def test_url_with_several_targets_is_refused():
 
 @pytest.fixture
 def running_long_polling():
-    with TargetProcess(get_target("long-polling")) as server:
+    # A history bound other than the default: verify must learn it from /healthz.
+    with TargetProcess(get_target("long-polling"), extra_args=("--history-size", "300")) as server:
         yield server
 
 
@@ -46,3 +47,4 @@ def test_verify_a_running_server_prints_the_table_and_exits_zero(running_long_po
     for check in ("healthz", "delivery", "long-poll", "bad-input", "slow-consumer"):
         assert check in result.output
     assert "fail" not in result.output
+    assert "(history bound 300)" in " ".join(result.output.split()).replace("│ ", "")

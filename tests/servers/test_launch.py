@@ -169,6 +169,8 @@ def test_launchers_refuse_a_bad_log_level_without_a_traceback(launcher: str, app
 
 def test_history_size_flag_bounds_the_ring():
     with started("short-polling", "--history-size", "3") as server:
+        health = httpx.get(f"{http_root(server)}/healthz", timeout=TIMEOUT).json()
+        assert (health["history_size"], health["history_max_age_s"]) == (3, 60.0)
         room = new_room()
         for seq in range(1, 6):
             publish(server, room, seq)
