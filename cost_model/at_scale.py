@@ -74,6 +74,27 @@ class Scale:
         return self.messages_per_s * self.users_per_room
 
 
+# The chat habits a plan assumes unless told otherwise (`tbench plan`'s defaults, the report's
+# scales): rooms of 10, a fifth of users posting, each at 0.2 messages a second, 256 B bodies.
+CHAT_USERS_PER_ROOM = 10
+CHAT_PUBLISHER_FRACTION = Decimal("0.2")
+CHAT_PUBLISH_RATE_PER_S = Decimal("0.2")
+CHAT_PAYLOAD_BYTES = 256
+DEFAULT_SLO_P99_MS = 100.0
+
+
+def chat_scale(users: int, slo_p99_ms: float = DEFAULT_SLO_P99_MS) -> Scale:
+    """`users` with the default chat habits. Raises PlanError for a count below 1."""
+    return Scale(
+        users=users,
+        users_per_room=CHAT_USERS_PER_ROOM,
+        publisher_fraction=CHAT_PUBLISHER_FRACTION,
+        publish_rate_per_s=CHAT_PUBLISH_RATE_PER_S,
+        payload_bytes=CHAT_PAYLOAD_BYTES,
+        slo_p99_ms=slo_p99_ms,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class MeasuredTransport:
     """What a run measured of one container transport."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -45,10 +44,6 @@ HOURS_PER_DAY = Decimal(24)
 # template.yaml's functions behind $connect and $disconnect; the others run per message sent.
 CONNECT_FUNCTION = "ConnectFunction"
 DISCONNECT_FUNCTION = "DisconnectFunction"
-# Where the crossover is looked for: delivered messages per second.
-CROSSOVER_LOW_PER_S = 0.01
-CROSSOVER_HIGH_PER_S = 10_000_000.0
-CROSSOVER_POINTS_PER_DECADE = 8
 
 
 class MeasuredRunError(ValueError):
@@ -403,61 +398,14 @@ def container_cost(
 
 
 @dataclass(frozen=True)
-class Crossover:
-    """Where the serverless bill passes a container target's, as users send more."""
-
-    serverless: str
-    containers: str
-    delivered_per_second: Decimal | None  # None: serverless stays cheaper over the whole range
-    dearer_from_start: bool  # serverless is dearer even at the lowest rate looked at
-
-
-def _rates(low: float, high: float, per_decade: int) -> list[Decimal]:
-    steps = round(math.log10(high / low) * per_decade)
-    return [Decimal(str(round(low * 10 ** (i / per_decade), 6))) for i in range(steps + 1)]
-
-
-def crossover(
-    serverless: MeasuredLambda,
-    containers: MeasuredContainer,
-    load: Load,
-    pricing: Pricing,
-    terms: PricingTerms = DEFAULT_TERMS,
-) -> Crossover:
-    """The lowest delivered rate (same users and rooms) at which serverless is the dearer."""
-
-    def dearer(rate: Decimal) -> bool:
-        at = load.at_delivered_rate(rate)
-        lambda_usd = serverless_cost(
-            serverless, at, pricing, free_tier=terms.free_tier, init_billing=terms.init_billing
-        ).monthly_usd
-        return lambda_usd > container_cost(containers, at, pricing, terms.task).monthly_usd
-
-    rates = _rates(CROSSOVER_LOW_PER_S, CROSSOVER_HIGH_PER_S, CROSSOVER_POINTS_PER_DECADE)
-    if dearer(rates[0]):
-        return Crossover(serverless.target, containers.target, rates[0], True)
-    previous = rates[0]
-    for rate in rates[1:]:
-        if dearer(rate):
-            low, high = previous, rate
-            for _ in range(30):  # bisect to well under a percent
-                middle = (low + high) / 2
-                low, high = (low, middle) if dearer(middle) else (middle, high)
-            return Crossover(serverless.target, containers.target, high, False)
-        previous = rate
-    return Crossover(serverless.target, containers.target, None, False)
-
-
-@dataclass(frozen=True)
 class RunPricing:
-    """Every priced target at one load, and every serverless/container crossover."""
+    """Every priced target at one load."""
 
     run_id: str
     load: Load
     task: TaskSize
     free_tier: bool
     costs: tuple[TargetCost, ...]
-    crossovers: tuple[Crossover, ...]
     skipped: dict[str, str]
     init_billing: InitBilling = "billed"
 
@@ -468,7 +416,7 @@ def price_run(
     load: Load | None = None,
     terms: PricingTerms = DEFAULT_TERMS,
 ) -> RunPricing:
-    """Price every measured target at `load` (the run's own by default), with crossovers."""
+    """Price every measured target at `load` (the run's own by default)."""
     load = load or load_of_run(measured)
     task, free_tier, init_billing = terms.task, terms.free_tier, terms.init_billing
     costs = [
@@ -476,38 +424,12 @@ def price_run(
         for s in measured.serverless
     ]
     costs += [container_cost(c, load, pricing, task) for c in measured.containers]
-    crossovers = tuple(
-        crossover(s, c, load, pricing, terms)
-        for s in measured.serverless
-        for c in measured.containers
-    )
     return RunPricing(
         measured.run_id,
         load,
         task,
         free_tier,
         tuple(costs),
-        crossovers,
         measured.skipped,
         init_billing,
     )
-
-
-def cost_curve(
-    measured: MeasuredRun,
-    pricing: Pricing,
-    load: Load,
-    rates: Sequence[Decimal],
-    terms: PricingTerms = DEFAULT_TERMS,
-) -> dict[str, list[Decimal]]:
-    """Monthly cost of every priced target at each delivered rate (same users and rooms)."""
-    task, free_tier, init_billing = terms.task, terms.free_tier, terms.init_billing
-    curves: dict[str, list[Decimal]] = {}
-    for rate in rates:
-        at = load.at_delivered_rate(rate)
-        for s in measured.serverless:
-            cost = serverless_cost(s, at, pricing, free_tier=free_tier, init_billing=init_billing)
-            curves.setdefault(s.target, []).append(cost.monthly_usd)
-        for c in measured.containers:
-            curves.setdefault(c.target, []).append(container_cost(c, at, pricing, task).monthly_usd)
-    return curves

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cost_model.init_phase import describe_rule
-from cost_model.measured import Crossover, MeasuredRun, RunPricing, TargetCost
+from cost_model.measured import MeasuredRun, RunPricing, TargetCost
 from cost_model.pricing import Pricing
 from cost_model.render import INDENT, count, fixed, init_summary, usd
 
@@ -60,17 +60,6 @@ def describe_inits(priced: RunPricing) -> list[str]:
     ]
 
 
-def describe_crossover(crossing: Crossover) -> str:
-    """Where the serverless bill passes a container target's, in a sentence."""
-    prefix = f"{crossing.serverless} vs {crossing.containers}: serverless"
-    if crossing.dearer_from_start:
-        return f"{prefix} is dearer at every rate (connection-minutes alone outweigh the tasks)"
-    if crossing.delivered_per_second is None:
-        return f"{prefix} stays cheaper at every rate looked at"
-    rate = fixed(crossing.delivered_per_second)
-    return f"{prefix} becomes dearer above {rate} delivered messages/s"
-
-
 def per_million(cost: TargetCost) -> str:
     """The cost per million delivered messages, or a dash."""
     value = cost.usd_per_million_delivered
@@ -78,7 +67,7 @@ def per_million(cost: TargetCost) -> str:
 
 
 def render_run_pricing(priced: RunPricing, pricing: Pricing) -> str:
-    """The `tbench cost run` answer: what was priced, per target, then the crossovers."""
+    """The `tbench cost run` answer: what was priced, per target, and where to look next."""
     lines = [
         f"Run {priced.run_id} priced for a month ({pricing.region}, prices in {pricing.currency})",
         "",
@@ -94,9 +83,11 @@ def render_run_pricing(priced: RunPricing, pricing: Pricing) -> str:
     if inits := describe_inits(priced):
         lines += ["", "Lambda cold starts (included in the monthly figures above)"]
         lines += [f"{INDENT}{line}" for line in inits]
-    if priced.crossovers:
-        lines += ["", "Crossover (same users, more or fewer messages)"]
-        lines += [f"{INDENT}{describe_crossover(crossing)}" for crossing in priced.crossovers]
+    lines += [
+        "",
+        "At other scales, and where serverless becomes dearer: `tbench plan --users N` "
+        "(fleets sized from the capacity measured at the SLO)",
+    ]
     if priced.skipped:
         lines += ["", "Not priced"]
         lines += [f"{INDENT}{target}: {why}" for target, why in priced.skipped.items()]

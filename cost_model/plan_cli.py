@@ -11,79 +11,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contract.results import RUN_FILE, RunFileError, RunResult, TargetStatus, load_run
-from cost_model.at_scale import PlanError, Scale
-from cost_model.measured import MeasuredLambda, MeasuredRunError, measured_from
-from cost_model.plan import Plan, measured_transports, plan
+from cost_model.at_scale import (
+    CHAT_PAYLOAD_BYTES,
+    CHAT_PUBLISH_RATE_PER_S,
+    CHAT_PUBLISHER_FRACTION,
+    CHAT_USERS_PER_ROOM,
+    DEFAULT_SLO_P99_MS,
+    PlanError,
+    Scale,
+)
+from cost_model.plan import Plan, plan
+from cost_model.plan_curve import ScaleCrossover, crossovers
+from cost_model.plan_sources import find_sources
 from cost_model.pricing import PricingError, load_pricing
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-def _runs(results: Path) -> list[tuple[Path, RunResult]]:
-    """Every readable run under `results`, newest first (damaged ones are passed over)."""
-    runs = []
-    for run_file in sorted(results.glob(f"**/{RUN_FILE}"), reverse=True):
-        try:
-            runs.append((run_file.parent, load_run(run_file)))
-        except (OSError, RunFileError):
-            continue
-    return sorted(runs, key=lambda pair: pair[1].started_at, reverse=True)
-
-
-def _read(run_dir: Path) -> RunResult:
-    try:
-        return load_run(run_dir)
-    except OSError as exc:
-        raise PlanError(f"{run_dir}: no readable run.json ({exc.strerror})") from None
-    except RunFileError as exc:
-        raise PlanError(str(exc)) from None
-
-
-def _has_capacity(run: RunResult) -> bool:
-    return any(result.capacity is not None for result in run.targets.values())
-
-
-def _has_lambda(run_dir: Path, run: RunResult) -> bool:
-    return any(
-        result.status is TargetStatus.OK and (run_dir / name / "lambda-reports.log").exists()
-        for name, result in run.targets.items()
-    )
-
-
-def find_runs(
-    results: Path, capacity_run: Path | None, lambda_run: Path | None
-) -> tuple[tuple[Path, RunResult], tuple[Path, RunResult] | None]:
-    """The capacity run and the run with a measured lambda target: given, or the newest."""
-    found = _runs(results) if capacity_run is None or lambda_run is None else []
-    if capacity_run is not None:
-        capacity = (capacity_run, _read(capacity_run))
-    else:
-        newest = next(((d, r) for d, r in found if _has_capacity(r)), None)
-        if newest is None:
-            raise PlanError(
-                f"no run under {results} measured capacity: run `make bench`, or "
-                "`tbench run --scenario capacity`, or name one with --run"
-            )
-        capacity = newest
-    if lambda_run is not None:
-        return capacity, (lambda_run, _read(lambda_run))
-    return capacity, next(((d, r) for d, r in found if _has_lambda(d, r)), None)
-
-
-def serverless_of(pair: tuple[Path, RunResult] | None) -> MeasuredLambda | None:
-    """The lambda target a run measured, if any."""
-    if pair is None:
-        return None
-    try:
-        measured = measured_from(pair[1], pair[0])
-    except MeasuredRunError:
-        return None
-    return measured.serverless[0] if measured.serverless else None
-
-
-def plan_json(result: Plan, sources: dict[str, str]) -> str:
+def plan_json(result: Plan, sources: dict[str, str], crossings: list[ScaleCrossover]) -> str:
     """The plan as one JSON document: the scale, one row per transport, the cheapest."""
     cheapest = result.cheapest
     document = {
@@ -106,6 +52,15 @@ def plan_json(result: Plan, sources: dict[str, str]) -> str:
             for row in result.rows
         ],
         "cheapest": cheapest.transport if cheapest else None,
+        "crossovers": [
+            {
+                "serverless": crossing.serverless,
+                "containers": crossing.containers,
+                "users": crossing.users,
+                "dearer_from_start": crossing.dearer_from_start,
+            }
+            for crossing in crossings
+        ],
         "warnings": result.warnings,
     }
     return json.dumps(document, indent=1)
@@ -139,13 +94,19 @@ def plan_table(result: Plan) -> Table:
 
 def plan_command(  # noqa: PLR0913 -- a typer command: its parameters are its options
     users: Annotated[int, typer.Option("--users", help="Users connected at once.")],
-    users_per_room: Annotated[int, typer.Option(help="Members of each room.")] = 10,
-    publisher_fraction: Annotated[float, typer.Option(help="Share of users who post.")] = 0.2,
-    publish_rate: Annotated[float, typer.Option(help="Messages a second per poster.")] = 0.2,
-    payload_bytes: Annotated[int, typer.Option(help="Message body size.")] = 256,
+    users_per_room: Annotated[int, typer.Option(help="Members of each room.")] = (
+        CHAT_USERS_PER_ROOM
+    ),
+    publisher_fraction: Annotated[float, typer.Option(help="Share of users who post.")] = float(
+        CHAT_PUBLISHER_FRACTION
+    ),
+    publish_rate: Annotated[float, typer.Option(help="Messages a second per poster.")] = float(
+        CHAT_PUBLISH_RATE_PER_S
+    ),
+    payload_bytes: Annotated[int, typer.Option(help="Message body size.")] = CHAT_PAYLOAD_BYTES,
     slo_p99_ms: Annotated[
         float, typer.Option(help="Delivery p99 every transport must meet.")
-    ] = 100.0,
+    ] = DEFAULT_SLO_P99_MS,
     session_minutes: Annotated[float, typer.Option(help="How long a user stays connected.")] = 60.0,
     run: Annotated[Path | None, typer.Option("--run", help="A run with capacity figures.")] = None,
     lambda_run: Annotated[
@@ -167,16 +128,16 @@ def plan_command(  # noqa: PLR0913 -- a typer command: its parameters are its op
             session_minutes=Decimal(str(session_minutes)),
         )
         pricing = load_pricing(pricing_file)
-        capacity, lambda_pair = find_runs(results, run, lambda_run)
-        result = plan(scale, measured_transports(capacity[1]), serverless_of(lambda_pair), pricing)
+        found = find_sources(results, run, lambda_run)
+        containers, serverless = found.containers, found.serverless
+        result = plan(scale, containers, serverless, pricing)
+        crossings = crossovers(scale, containers, serverless, pricing) if serverless else []
     except (PlanError, PricingError) as exc:
         err_console.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(2) from None
-    sources = {"capacity": str(capacity[0])}
-    if lambda_pair is not None:
-        sources["lambda"] = str(lambda_pair[0])
+    sources = found.described()
     if as_json:
-        console.out(plan_json(result, sources), highlight=False)
+        console.out(plan_json(result, sources, crossings), highlight=False)
         return
     console.print(plan_table(result))
     for row in result.rows:
@@ -187,4 +148,8 @@ def plan_command(  # noqa: PLR0913 -- a typer command: its parameters are its op
     cheapest = result.cheapest
     verdict = cheapest.transport if cheapest else "none meets the SLO at a measured load"
     console.print(f"cheapest that meets p99 ≤ {slo_p99_ms:g} ms: [bold]{verdict}[/]")
+    for crossing in crossings:
+        console.print(
+            f"crossover (same habits, more users): {crossing.describe()}", highlight=False
+        )
     console.print(f"capacity from {sources['capacity']}", highlight=False)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from analysis.load import RunData
 from contract.capacity import BOUND_WORDS
-from cost_model.at_scale import Scale
-from cost_model.plan import measured_transports, plan
+from cost_model.at_scale import PlanError, chat_scale
+from cost_model.plan import plan
+from cost_model.plan_curve import crossovers
+from cost_model.plan_sources import SourceRun, sources_beside
 from cost_model.pricing import Pricing
 from reports.formatting import DASH, integer, number
 
@@ -52,12 +55,22 @@ class CapacitySection:
     slo_p99_ms: str
     rows: list[CapacityRow]
     scales: list[ScaleRow]
+    crossovers: list[str]
+    sources: list[str]  # which run each part came from, when not this one
     notes: list[str]
 
 
 def capacity_section(data: RunData, pricing: Pricing) -> CapacitySection | None:
-    """The sections, or None when no target measured its capacity."""
-    measured = measured_transports(data.run)
+    """The sections, or None when neither this run nor one beside it measured capacity.
+
+    Capacity and the lambda target's figures come from this run when it measured them, else
+    from the newest run beside it that did (`make bench` measures them in two runs).
+    """
+    try:
+        found = sources_beside(SourceRun(data.path, data.run))
+    except PlanError:
+        return None
+    measured, serverless = found.containers, found.serverless
     if not measured:
         return None
     rows = []
@@ -82,7 +95,7 @@ def capacity_section(data: RunData, pricing: Pricing) -> CapacitySection | None:
     notes: list[str] = []
     for users in SCALES:
         scale = chat_scale(users, slo)
-        result = plan(scale, measured, None, pricing)
+        result = plan(scale, measured, serverless, pricing)
         cheapest = result.cheapest
         for row in result.rows:
             scales.append(
@@ -91,7 +104,7 @@ def capacity_section(data: RunData, pricing: Pricing) -> CapacitySection | None:
                     transport=row.transport,
                     servers=row.servers,
                     p99_ms=DASH if row.p99_ms is None else number(row.p99_ms),
-                    compute=_usd(row.lines.get("compute")),
+                    compute=_usd(_serving(row.lines)),
                     balancer=_usd(row.lines.get("load balancer")),
                     transfer=_usd(row.lines.get("data transfer")),
                     total=_usd(row.total_usd),
@@ -100,19 +113,26 @@ def capacity_section(data: RunData, pricing: Pricing) -> CapacitySection | None:
             )
             notes += [f"{integer(users)} users, {row.transport}: {note}" for note in row.notes]
         notes += [f"{integer(users)} users: {warning}" for warning in result.warnings]
-    return CapacitySection(number(slo), rows, scales, list(dict.fromkeys(notes)))
-
-
-def chat_scale(users: int, slo_p99_ms: float) -> Scale:
-    """The chat scenario's habits at `users`: rooms of 10, a fifth posting at 0.2 msg/s."""
-    return Scale(
-        users=users,
-        users_per_room=10,
-        publisher_fraction=Decimal("0.2"),
-        publish_rate_per_s=Decimal("0.2"),
-        payload_bytes=256,
-        slo_p99_ms=slo_p99_ms,
+    crossings = crossovers(chat_scale(1, slo), measured, serverless, pricing) if serverless else []
+    sources = [
+        f"{part} from run {Path(path).name}"
+        for part, path in found.described().items()
+        if Path(path) != data.path
+    ]
+    return CapacitySection(
+        slo_p99_ms=number(slo),
+        rows=rows,
+        scales=scales,
+        crossovers=[crossing.describe() for crossing in crossings],
+        sources=sources,
+        notes=list(dict.fromkeys(notes)),
     )
+
+
+def _serving(lines: dict[str, Decimal]) -> Decimal | None:
+    """What serves the messages: Fargate's compute, or API Gateway + Lambda + DynamoDB."""
+    serving = [usd for name, usd in lines.items() if name not in ("load balancer", "data transfer")]
+    return sum(serving, Decimal(0)) if serving else None
 
 
 def _usd(amount: Decimal | None) -> str:

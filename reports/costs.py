@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from cost_model.measured import RunPricing
 from cost_model.measured_render import (
     describe_cost,
-    describe_crossover,
     describe_inits,
     describe_load,
 )
@@ -58,14 +57,13 @@ class CostTable:
     assumptions: list[str]
     rows: list[CostRow]
     init_lines: list[str]  # per serverless target: cold starts, INIT GB-s, USD
-    crossovers: list[str]
     skipped: list[str]
 
 
 def cost_table(
     priced: RunPricing, pricing: Pricing, origin: str, durations: list[str] | None = None
 ) -> CostTable:
-    """Rows, crossovers and the assumptions behind them, in cost_model's own words;
+    """Rows and the assumptions behind them, in cost_model's own words;
     `durations`: which Lambda durations each serverless target is priced from."""
     currency = pricing.currency
     rows = [
@@ -84,6 +82,5 @@ def cost_table(
         assumptions=[*describe_load(priced), *(durations or [])],
         rows=rows,
         init_lines=describe_inits(priced),
-        crossovers=[describe_crossover(crossing) for crossing in priced.crossovers],
         skipped=[f"{target}: {why}" for target, why in priced.skipped.items()],
     )

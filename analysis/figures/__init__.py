@@ -11,7 +11,7 @@ from functools import partial
 
 from matplotlib.figure import Figure
 
-from analysis.figures.cost import cost_vs_traffic
+from analysis.figures.cost import cost_vs_users
 from analysis.figures.efficiency import (
     bytes_per_message,
     cpu_per_1k_messages,
@@ -38,7 +38,7 @@ __all__ = [
     "RenderedFigure",
     "build_figures",
     "bytes_per_message",
-    "cost_vs_traffic",
+    "cost_vs_users",
     "cpu_per_1k_messages",
     "delivery_cdf",
     "lambda_invocations",
@@ -144,12 +144,14 @@ FIGURES: tuple[FigureSpec, ...] = (
         lambda_memory,
     ),
     FigureSpec(
-        "cost-vs-traffic",
-        "Monthly cost vs traffic",
-        "The run's users sending more or less: the serverless bill (API Gateway messages and "
-        "connection-minutes, Lambda at the measured billed durations, DynamoDB) against "
-        "Fargate tasks sized from measured CPU per message and memory per connection.",
-        cost_vs_traffic,
+        "cost-vs-users",
+        "Monthly cost vs users",
+        "The chat habits at 10 to 10 million users: each container transport's Fargate tasks "
+        "sized from the capacity it measured at the SLO under its CPU quota (or more for "
+        "memory), plus the load balancer's LCUs and data transfer out; the serverless bill "
+        "(API Gateway messages and connection-minutes, Lambda at the measured billed durations "
+        "and INIT, DynamoDB, data transfer) from the lambda target's run (`tbench plan`).",
+        cost_vs_users,
     ),
     FigureSpec(
         "short-polling-theory",
@@ -174,7 +176,7 @@ def build_figures(data: RunData, pricing: Pricing | None = None) -> list[Rendere
     rendered = []
     for spec in FIGURES:
         build = spec.build
-        if spec.build in (cost_vs_traffic, lambda_memory):
+        if spec.build in (cost_vs_users, lambda_memory):
             build = partial(spec.build, pricing=pricing)
         try:
             rendered.append(RenderedFigure(spec, build(data)))

@@ -39,6 +39,9 @@ def test_every_figure_is_drawn_or_explained(rendered):
         elif key == "latency-vs-rtt":  # the smoke run ran on loopback, no --network
             assert result.figure is None
             assert "no target measured under a network profile" in (result.note or "")
+        elif key == "cost-vs-users":  # drawn in tests/reports/test_capacity.py
+            assert result.figure is None
+            assert "no capacity measured" in (result.note or "")
         else:
             assert isinstance(result.figure, Figure), (key, result.note)
             assert result.figure.axes
@@ -64,7 +67,7 @@ def test_without_lambda_its_figures_become_notes(tmp_path):
     results = {r.spec.key: r for r in build_figures(load_run_dir(run_dir))}
     assert results["lambda"].figure is None
     assert "REPORT" in (results["lambda"].note or "")
-    assert results["cost-vs-traffic"].figure is None
+    assert results["cost-vs-users"].figure is None
     assert results["delivery-cdf"].figure is not None
 
 

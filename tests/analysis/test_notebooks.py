@@ -81,5 +81,5 @@ def test_comparison_notebook_draws_the_figures_of_the_run(executed):
 def test_cost_notebook_reproduces_the_talk_and_prices_the_run(executed):
     text = _text(executed["cost_model.ipynb"])
     assert "= 13,385.15 USD" in text
-    assert "Crossover (same users, more or fewer messages)" in text
+    assert "At other scales, and where serverless becomes dearer: `tbench plan" in text
     assert "10,000 users in rooms of" in text

@@ -13,7 +13,6 @@ from cost_model.measured import (
     MeasuredRunError,
     PricingTerms,
     container_cost,
-    crossover,
     load_of_run,
     measure_run,
     price_run,
@@ -97,42 +96,12 @@ def test_containers_are_fargate_tasks_sized_from_cpu_and_memory(run_dir, pricing
     assert cost.monthly_usd == D("35.55")  # 1 vCPU x 720 h x 0.04048 + 2 GB x 720 h x 0.004445
 
 
-def test_crossover_is_where_serverless_passes_the_containers(run_dir, pricing):
-    measured = measure_run(run_dir)
-    load = load_of_run(measured)
-    lam, ws = measured.serverless[0], measured.containers[0]
-    crossing = crossover(lam, ws, load, pricing)
-    assert crossing.delivered_per_second is not None
-    assert not crossing.dearer_from_start
-    rate = crossing.delivered_per_second
-
-    def costs(per_second: D) -> tuple[D, D]:
-        at = load.at_delivered_rate(per_second)
-        return (
-            serverless_cost(lam, at, pricing).monthly_usd,
-            container_cost(ws, at, pricing).monthly_usd,
-        )
-
-    above_lambda, above_containers = costs(rate)
-    below_lambda, below_containers = costs(rate * D("0.99"))
-    assert above_lambda > above_containers
-    assert below_lambda <= below_containers
-
-
-def test_many_idle_users_make_serverless_dearer_from_the_start(run_dir, pricing):
-    measured = measure_run(run_dir)
-    crowd = Load(users=D(1_000_000), messages_per_user_per_day=D(1), room_size=5)
-    crossing = crossover(measured.serverless[0], measured.containers[0], crowd, pricing)
-    assert crossing.dearer_from_start
-
-
 def test_price_run_prices_every_measured_target(run_dir, pricing):
     priced = price_run(measure_run(run_dir), pricing)
     assert [(c.target, c.kind) for c in priced.costs] == [
         ("lambda", "serverless"),
         ("websocket", "containers"),
     ]
-    assert len(priced.crossovers) == 1
 
 
 def test_not_a_run_directory(tmp_path):
@@ -140,13 +109,13 @@ def test_not_a_run_directory(tmp_path):
         measure_run(tmp_path)
 
 
-def test_cli_prints_cost_per_million_and_the_crossover(run_dir):
+def test_cli_prints_cost_per_million_and_points_to_plan_for_other_scales(run_dir):
     result = runner.invoke(app, ["cost", "run", str(run_dir)])
     assert result.exit_code == 0, result.output
     assert "per million msgs" in result.output
     assert "websocket" in result.output
     assert "35.55 USD" in result.output
-    assert "lambda vs websocket: serverless becomes dearer above" in result.output
+    assert "tbench plan --users N" in result.output
     assert "sse: not measured (failed)" in result.output
 
 

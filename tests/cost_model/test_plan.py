@@ -6,12 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from contract.capacity import capacity_of
 from contract.results import load_run, save_run
+from cost_model.at_scale import chat_scale
+from cost_model.plan import plan
+from cost_model.plan_sources import find_sources
+from cost_model.pricing import load_pricing
 from tests.contract.capacity_steps import ramp
 from tests.cost_model.measured_run import write_run
 
@@ -97,3 +103,32 @@ def test_a_crossed_quota_is_said_in_words(capacity_run: Path):
     assert done.returncode == 0, done.stderr
     warnings = json.loads(done.stdout)["warnings"]
     assert any("new connections/s is over API Gateway's 500" in w for w in warnings), warnings
+
+
+def test_crossover_is_the_fewest_users_at_which_serverless_is_dearer(capacity_run: Path):
+    done = tbench_plan(capacity_run.parents[1], "--users", "1000", "--json")
+    assert done.returncode == 0, done.stderr
+    crossings = {c["containers"]: c for c in json.loads(done.stdout)["crossovers"]}
+    assert set(crossings) == {"websocket", "sse"}
+    found = find_sources(capacity_run.parents[1])
+    serverless = found.serverless
+    assert serverless is not None
+    scale = chat_scale(1)
+
+    def totals(users: int, name: str) -> tuple[Decimal, Decimal]:
+        transport = [t for t in found.containers if t.name == name]
+        fleet, lam = plan(replace(scale, users=users), transport, serverless, load_pricing()).rows
+        assert fleet.total_usd is not None
+        assert lam.total_usd is not None
+        return fleet.total_usd, lam.total_usd
+
+    for name, crossing in crossings.items():
+        users = crossing["users"]
+        assert users is not None, crossing
+        assert not crossing["dearer_from_start"], crossing
+        fleet, lam = totals(users, name)
+        assert lam > fleet, (name, users, fleet, lam)
+        fleet, lam = totals(users - 1, name)
+        assert lam <= fleet, (name, users - 1, fleet, lam)
+    # one task each at the crossing: a fleet's floor is one task and the balancer's hour
+    assert crossings["sse"]["users"] == crossings["websocket"]["users"]
