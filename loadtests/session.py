@@ -49,6 +49,11 @@ class Window:
     histograms: tuple[str, ...]  # delivery histograms a message sent in the window goes to
     scheduled: tuple[str, ...] = ()  # ... and its latency from the intended send time
 
+    @property
+    def per_step(self) -> bool:
+        """Whether the window has histograms of its own (a sweep step), beside the run's."""
+        return len(self.histograms) > 1
+
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
@@ -262,9 +267,14 @@ class Session:
             self.latencies.record(PUBLISH, latency_s)
 
     def record_publish_lag(self, lag_s: float, sent_at: float) -> None:
-        """Record how late a publish left against its schedule, if in a measured window."""
-        if self._window_of(sent_at) is not None:
-            self.latencies.record(PUBLISH_LAG, lag_s)
+        """Record how late a publish left against its schedule, if in a measured window (and
+        in the window's own histogram for a sweep step: its count is the messages sent)."""
+        window = self._window_of(sent_at)
+        if window is None:
+            return
+        self.latencies.record(PUBLISH_LAG, lag_s)
+        if window.per_step:
+            self.latencies.record(step_name(PUBLISH_LAG, window.name), lag_s)
 
     def fault_counts_of(self, sent_at: float) -> FaultSlotCounts | None:
         """The counts of the fault slot a message sent at `sent_at` belongs to, if any."""
