@@ -25,6 +25,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy
+
 from contract.soak import SoakResult, SoakRule, soak_result
 
 RETAINED_COLUMN = "server_retained_messages"
@@ -106,6 +108,28 @@ def memory_figures(rows: Sequence[Row], end: float) -> MemoryFigures:
         per_retained_message_bytes=None if per_message is None else round(per_message),
         retained_max=retained_max,
     )
+
+
+def rss_per_retained_across(rows: Sequence[Row], end: float) -> float | None:
+    """RSS per retained message over samples whose connections vary too (a capacity ramp,
+    where no stretch holds them steady): the least-squares fit RSS = a + c × connections +
+    b × retained, b returned when retained spanned MIN_RETAINED_SPAN and b came out positive."""
+    usable = [
+        row
+        for row in rows
+        if row["server_processes"] > 0
+        and row["time"] <= end
+        and not math.isnan(row["server_connections"])
+        and not math.isnan(row.get(RETAINED_COLUMN, math.nan))
+    ]
+    counts = [row[RETAINED_COLUMN] for row in usable]
+    if len(usable) < 3 or max(counts) - min(counts) < MIN_RETAINED_SPAN:
+        return None
+    design = numpy.array([[1.0, row["server_connections"], row[RETAINED_COLUMN]] for row in usable])
+    rss = numpy.array([row["server_rss_bytes"] for row in usable])
+    coefficients, *_ = numpy.linalg.lstsq(design, rss, rcond=None)
+    per_message = float(coefficients[2])
+    return per_message if per_message > 0 else None
 
 
 def memory_metrics(rows: Sequence[Row], end: float) -> dict[str, float | int | None]:
