@@ -420,6 +420,7 @@ class Limits(Recorded):
     """The servers' limits every target shared (servers/settings.py)."""
 
     history_size: int | None = None
+    history_max_age_s: float | None = None
     queue_size: int | None = None
     long_poll_max_wait_s: float | None = None
     sse_ping_s: float | None = None
