@@ -7,7 +7,8 @@ connections) are joined with the messages retained (`/healthz`'s `retained`, pro
 liveness watch), and over the samples with every connection open:
 
 - RSS per retained message = the least-squares slope of RSS over messages retained, when
-  retained spanned at least MIN_RETAINED_SPAN messages (less is lost in allocator noise);
+  retained spanned at least MIN_RETAINED_SPAN messages and the line explains RSS's movement
+  (R² ≥ MIN_R_SQUARED; else RSS moved for other reasons, allocator noise above all);
 - RSS per connection = the median over those samples of
   (RSS − RSS before any client − retained × RSS per retained message) / connections. Without
   a slope it is taken from the samples where history held nothing yet (all joined, nothing
@@ -30,7 +31,8 @@ import numpy
 from contract.soak import SoakResult, SoakRule, soak_result
 
 RETAINED_COLUMN = "server_retained_messages"
-MIN_RETAINED_SPAN = 2_000  # messages: 2,000 × ~570 B ≈ 1.1 MB, well over RSS's page noise
+MIN_RETAINED_SPAN = 500  # messages: fewer tell a slope from noise only for large messages
+MIN_R_SQUARED = 0.8  # a slope is RSS per message only if the line explains RSS's movement
 ALL_OPEN = 0.98  # a sample counts as "every connection open" at this share of the peak
 
 Row = dict[str, float]
@@ -64,13 +66,17 @@ class MemoryFigures:
     retained_max: int | None
 
 
-def _slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Least-squares slope of ys over xs; None when xs do not vary."""
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    spread = sum((x - mean_x) ** 2 for x in xs)
-    if spread == 0:
+def _line(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Least-squares slope of ys over xs, when positive and the line explains at least
+    MIN_R_SQUARED of ys' variance; None otherwise (RSS moved for other reasons)."""
+    if len(xs) < 3:  # a line through two points explains anything
         return None
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    fit = statistics.linear_regression(xs, ys)
+    try:
+        r_squared = statistics.correlation(xs, ys) ** 2
+    except statistics.StatisticsError:  # xs or ys constant
+        return None
+    return fit.slope if fit.slope > 0 and r_squared >= MIN_R_SQUARED else None
 
 
 def memory_figures(rows: Sequence[Row], end: float) -> MemoryFigures:
@@ -92,8 +98,7 @@ def memory_figures(rows: Sequence[Row], end: float) -> MemoryFigures:
     counts = [_retained(row) for row in steady]
     per_message = None
     if max(counts) - min(counts) >= MIN_RETAINED_SPAN:
-        slope = _slope(counts, [row["server_rss_bytes"] for row in steady])
-        per_message = slope if slope is not None and slope > 0 else None
+        per_message = _line(counts, [row["server_rss_bytes"] for row in steady])
     if per_message is None:  # no slope to take history off with: only where it held nothing
         steady = [row for row in steady if _retained(row) == 0]
     if not steady:
