@@ -82,7 +82,7 @@ METRICS: dict[str, str] = {
     # grows with the run's length: the messages history retains are counted in it
     "server_rss_per_connection_bytes": "server RSS growth per open connection (peak, history in)",
     "server_rss_per_connection_net_bytes": (
-        "server RSS per open connection, history's share taken off (docs/design.md, Memory)"
+        "server RSS per open connection, history's share taken off (docs/design.md, Memory figures)"
     ),
     "server_rss_per_retained_message_bytes": (
         "server RSS per message held in history: slope of RSS over messages retained"
