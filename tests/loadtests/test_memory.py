@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import math
 
-from tbench.runner.memory import RETAINED_COLUMN, attach_retained, memory_figures
+from tbench.runner.memory import (
+    RETAINED_COLUMN,
+    attach_retained,
+    memory_figures,
+    rss_per_retained_across,
+)
 from tbench.runner.resources import ResourceSeries, summarize
 
 BASE = 50_000_000  # bytes before any client
@@ -78,3 +83,26 @@ def test_retained_is_the_latest_probe_before_each_sample():
     assert [row[RETAINED_COLUMN] for row in rows] == [0, 7, 9]
     attach_retained(rows, [])  # a target that never told: not measured
     assert all(math.isnan(row[RETAINED_COLUMN]) for row in rows)
+
+
+def test_a_ramp_s_fit_tells_messages_from_connections():
+    # a capacity ramp: connections grow 1.5x a step while history fills at a growing rate
+    rows, connections, kept = [], 100.0, 0.0
+    for second in range(60):
+        if second % 6 == 0:
+            connections = round(connections * 1.5)
+        kept += connections / 50 * 2  # rooms of 50, one publisher at 2 msg/s
+        rss = BASE + connections * PER_CONNECTION + kept * PER_MESSAGE + (second % 3) * 20_000
+        rows.append(
+            {
+                "time": float(second),
+                "server_processes": 1,
+                "server_rss_bytes": rss,
+                "server_connections": connections,
+                RETAINED_COLUMN: kept,
+            }
+        )
+    per_message = rss_per_retained_across(rows, end=59.0)
+    assert per_message is not None
+    assert abs(per_message - PER_MESSAGE) < 0.1 * PER_MESSAGE
+    assert rss_per_retained_across(rows[:3], end=59.0) is None  # too few messages to tell
