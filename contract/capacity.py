@@ -45,6 +45,7 @@ class CapacityStep(BaseModel):
     server_cpu_cores: float | None = None  # mean over the step
     server_rss_mb: float | None = None
     connections: int | None = None
+    retained: int | None = None  # messages the server held in history at the step's end
     loadgen_cpu_cores: float | None = None  # the load generator's processes, mean
     loadgen_saturated: bool = False
     passed: bool
@@ -63,8 +64,11 @@ class Capacity(BaseModel):
     delivered_per_s: float = Field(ge=0, description="at the last passing step (0: none)")
     users: int = Field(ge=0, description="users held at the last passing step")
     p99_ms: float | None = None  # at the last passing step
-    rss_mb_per_connection: float | None = None  # at the last passing step, base RSS off
+    # at the last passing step: base RSS off, and history's share when it was measured
+    rss_mb_per_connection: float | None = None
     base_rss_mb: float | None = None  # the server's RSS before any client connected
+    # RSS per message kept in history (None: not measured; then RSS per connection has it in)
+    rss_bytes_per_retained_message: float | None = None
     # what the transport itself adds to p99 whatever the load (short polling: 0.99 x its
     # interval); steps were judged by slo_p99_ms over it
     latency_floor_ms: float = 0.0
@@ -85,13 +89,14 @@ class Capacity(BaseModel):
         return figure if self.is_knee else f"≥ {figure}, {BOUND_WORDS[self.bound]}"
 
 
-def capacity_of(
+def capacity_of(  # noqa: PLR0913 -- keyword-only: the ramp's readings, each named
     steps: tuple[CapacityStep, ...],
     *,
     cpu_quota_vcpu: float,
     slo_p99_ms: float,
     base_rss_mb: float | None,
     latency_floor_ms: float = 0.0,
+    rss_bytes_per_retained_message: float | None = None,
 ) -> Capacity:
     """Read the capacity off a ramp's steps: the last passing step, and what ended the ramp."""
     passing = [step for step in steps if step.passed]
@@ -111,7 +116,9 @@ def capacity_of(
     rss_per_connection = None
     if last is not None and last.server_rss_mb is not None and base_rss_mb is not None:
         connections = last.connections or last.users
-        rss_per_connection = max(0.0, last.server_rss_mb - base_rss_mb) / max(connections, 1)
+        history_mb = (last.retained or 0) * (rss_bytes_per_retained_message or 0.0) / 1_048_576
+        grown = last.server_rss_mb - base_rss_mb - history_mb
+        rss_per_connection = max(0.0, grown) / max(connections, 1)
     return Capacity(
         cpu_quota_vcpu=cpu_quota_vcpu,
         slo_p99_ms=slo_p99_ms,
@@ -122,6 +129,7 @@ def capacity_of(
         p99_ms=last.p99_ms if last else None,
         rss_mb_per_connection=rss_per_connection,
         base_rss_mb=base_rss_mb,
+        rss_bytes_per_retained_message=rss_bytes_per_retained_message,
         latency_floor_ms=latency_floor_ms,
     )
 

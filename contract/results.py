@@ -27,6 +27,7 @@ from pydantic import (
 from contract.capacity import Capacity
 from contract.network_profile import NetworkProfile
 from contract.scenario import Scenario
+from contract.soak import SoakResult
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -43,6 +44,7 @@ FLAG_UNDER_DELIVERED = "delivered_below_expected"
 FLAG_ERRORS = "errors"  # connect, publish or receive errors happened
 FLAG_ENDED_EARLY = "ended_early"  # Locust stopped before the scenario's end (--run-time cap)
 FLAG_FAULTS = "faults_injected"  # latencies and losses include injected faults (by design)
+FLAG_SOAK_GREW = "soak_rss_grew"  # a soak's RSS grew past its limit after the warm-up
 # Lambda durations on the machine's whole CPU, not memory/1,769 vCPU (--no-cpu-model, or no
 # permission to set CPU quotas): not what AWS would bill
 FLAG_DURATIONS_UNMODELLED = "lambda_durations_unmodelled"
@@ -77,7 +79,16 @@ METRICS: dict[str, str] = {
     "server_cpu_percent_mean": "server CPU, mean over the measured window (% of one core)",
     "server_cpu_percent_max": "server CPU, highest sample (% of one core)",
     "server_rss_max_bytes": "server resident memory, highest sample",
-    "server_rss_per_connection_bytes": "server RSS growth per open connection (peak)",
+    # grows with the run's length: the messages history retains are counted in it
+    "server_rss_per_connection_bytes": "server RSS growth per open connection (peak, history in)",
+    "server_rss_per_connection_net_bytes": (
+        "server RSS per open connection, history's share taken off (docs/design.md, Memory figures)"
+    ),
+    "server_rss_per_retained_message_bytes": (
+        "server RSS per message held in history: slope of RSS over messages retained"
+    ),
+    "server_retained_messages_max": "messages the server held in history, highest probe",
+    "soak_rss_growth_percent": "soak: server RSS growth from after warm-up to the end (%)",
     "server_fds_max": "server open file descriptors, highest sample",
     "server_connections_max": "server established TCP connections, highest sample",
     "server_threads_max": "server threads, highest sample",
@@ -383,6 +394,7 @@ class TargetResult(BaseModel):
     metrics: dict[str, float | int | None] = Field(default_factory=dict)
     sweep: list[SweepStep] = Field(default_factory=list)
     capacity: Capacity | None = None  # a capacity ramp's reading (`[sweep] cpu_quota_vcpu`)
+    soak: SoakResult | None = None  # a soak's RSS line (`[soak]` in the scenario)
     faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
     # The lambda target: `tbench lambda tune` rows measured after the load, one invocation
     # at a time: durations without contention
@@ -408,6 +420,7 @@ class Limits(Recorded):
     """The servers' limits every target shared (servers/settings.py)."""
 
     history_size: int | None = None
+    history_max_age_s: float | None = None
     queue_size: int | None = None
     long_poll_max_wait_s: float | None = None
     sse_ping_s: float | None = None

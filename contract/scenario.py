@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from contract.soak import SoakRule
+
 # Envelope room left under the 128 KiB message limit (messages.MAX_MESSAGE_BYTES) for the
 # JSON keys, sender, room and numbers around the padded body.
 MAX_PAYLOAD_BYTES = 120_000
@@ -174,6 +176,7 @@ class Scenario(BaseModel):
     drain_s: float = Field(default=2.0, ge=0, description="receiving after the last publish")
     sweep: Sweep | None = None
     faults: Faults | None = None
+    soak: SoakRule | None = None  # hold RSS flat after the warm-up (contract/soak.py)
 
     @model_validator(mode="after")
     def _check_phases(self) -> Scenario:
@@ -185,7 +188,18 @@ class Scenario(BaseModel):
             raise ValueError("sweep.max_rooms must be >= rooms")
         if self.faults is not None:
             self._check_faults(self.faults)
+        if self.soak is not None:
+            self._check_soak(self.soak)
         return self
+
+    def _check_soak(self, soak: SoakRule) -> None:
+        if self.sweep is not None or self.faults is not None:
+            raise ValueError("a soak holds one steady load: no sweep and no faults")
+        if self.duration_s < 2 * soak.sample_window_s:
+            raise ValueError(
+                f"soak: duration_s {self.duration_s:g} must be at least twice "
+                f"sample_window_s {soak.sample_window_s:g} (RSS after warm-up, and at the end)"
+            )
 
     def _check_faults(self, faults: Faults) -> None:
         if self.sweep is not None:

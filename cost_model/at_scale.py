@@ -16,9 +16,9 @@ from contract.capacity import Capacity, p99_at
 from cost_model.charges import TieredCharge, ceil_whole
 from cost_model.containers import FargateBill, fargate_bill, hours_in_month
 from cost_model.data_transfer import data_transfer_bill, monthly_gb_out
+from cost_model.history_memory import HistoryBound, tasks_for_memory
 from cost_model.load_balancer import BalancerTraffic, LoadBalancerBill, load_balancer_bill
 from cost_model.pricing import Pricing
-from cost_model.units import mb_to_gb
 
 SECONDS_PER_MINUTE = Decimal(60)
 # Fargate's smallest memory for each CPU size (GB): the task size a quota is priced as.
@@ -69,6 +69,16 @@ class Scale:
         return self.users * self.publisher_fraction * self.publish_rate_per_s
 
     @property
+    def rooms(self) -> Decimal:
+        """Rooms the users are in."""
+        return Decimal(self.users) / self.users_per_room
+
+    @property
+    def room_messages_per_s(self) -> Decimal:
+        """Messages published into each room a second."""
+        return self.users_per_room * self.publisher_fraction * self.publish_rate_per_s
+
+    @property
     def deliveries_per_s(self) -> Decimal:
         """Messages delivered a second: every member of a room gets each, the sender too."""
         return self.messages_per_s * self.users_per_room
@@ -104,6 +114,9 @@ class MeasuredTransport:
     bytes_out_per_delivery: Decimal  # server to clients, headers and framing included
     bytes_in_per_delivery: Decimal  # clients to server (polls, publishes)
     requests_per_delivery: Decimal  # HTTP requests or WebSocket frames in
+    # the history bounds the servers ran with and RSS per kept message (None: not measured,
+    # memory is then sized by connections alone, whose figure has history in)
+    history: HistoryBound | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +177,7 @@ def plan_container(measured: MeasuredTransport, scale: Scale, pricing: Pricing) 
             f"{measured.name}: no measured step met p99 ≤ {scale.slo_p99_ms:g} ms under {vcpu} vCPU"
         )
     tasks_for_cpu = ceil_whole(scale.deliveries_per_s / per_task)
-    tasks_for_memory = _tasks_for_memory(capacity, scale, memory_gb)
+    tasks_for_memory = _tasks_for_memory(capacity, scale, memory_gb, measured.history)
     tasks = max(Decimal(1), tasks_for_cpu, tasks_for_memory)
     deliveries_per_task = scale.deliveries_per_s / tasks
     hours = hours_in_month(scale.month_days)
@@ -195,16 +208,28 @@ def plan_container(measured: MeasuredTransport, scale: Scale, pricing: Pricing) 
     )
 
 
-def _tasks_for_memory(capacity: Capacity, scale: Scale, memory_gb: Decimal) -> Decimal:
-    """Tasks the connections' memory needs (none measured: memory does not size the fleet)."""
+def _tasks_for_memory(
+    capacity: Capacity, scale: Scale, memory_gb: Decimal, history: HistoryBound | None
+) -> Decimal:
+    """Tasks the connections' and their rooms' history's memory needs (none measured: memory
+    does not size the fleet)."""
     if capacity.rss_mb_per_connection is None:
         return Decimal(0)
-    base_gb = mb_to_gb(Decimal(str(capacity.base_rss_mb or 0)))
-    usable_gb = memory_gb - base_gb
-    if usable_gb <= 0:
-        raise PlanError(f"a {memory_gb} GB task has no room beyond the server's base memory")
-    needed_gb = mb_to_gb(scale.users * Decimal(str(capacity.rss_mb_per_connection)))
-    return ceil_whole(needed_gb / usable_gb)
+    base_mb = Decimal(str(capacity.base_rss_mb or 0))
+    try:
+        return tasks_for_memory(
+            users=Decimal(scale.users),
+            rooms=scale.rooms,
+            mb_per_connection=Decimal(str(capacity.rss_mb_per_connection)),
+            mb_per_room=Decimal(0)
+            if history is None
+            else history.mb_per_room(scale.room_messages_per_s),
+            usable_mb_per_task=memory_gb * 1024 - base_mb,
+        )
+    except ValueError:
+        raise PlanError(
+            f"a {memory_gb} GB task has no room beyond the server's base memory"
+        ) from None
 
 
 def _balancer_traffic(measured: MeasuredTransport, scale: Scale) -> BalancerTraffic:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from cost_model import history_memory
 from cost_model.charges import FlatCharge, ceil_whole, flat_charge
 from cost_model.pricing import Pricing
-from cost_model.units import HOURS_PER_DAY, mb_to_gb
+from cost_model.units import GB_PER_MB, HOURS_PER_DAY, mb_to_gb
 
 
 def hours_in_month(month_days: Decimal) -> Decimal:
@@ -70,8 +71,10 @@ class ServerLoad:
     messages_per_second: Decimal
     cpu_seconds_per_1000_messages: Decimal
     connections: Decimal
-    rss_mb_per_connection: Decimal
+    rss_mb_per_connection: Decimal  # history's share not in it
     base_rss_mb: Decimal  # the server's memory with no connection
+    rooms: Decimal = Decimal(0)  # the rooms the connections are in
+    history_mb_per_room: Decimal = Decimal(0)  # what one room's bounded history holds
 
 
 def tasks_for_load(
@@ -92,8 +95,20 @@ def tasks_for_load(
             f"a {task_memory_gb} GB task at {target_utilization:.0%} utilization has no room "
             f"beyond the server's {load.base_rss_mb} MB base memory"
         )
-    tasks_for_memory = ceil_whole(connection_memory_gb / usable_gb_per_task)
+    tasks_for_memory = history_memory.tasks_for_memory(
+        users=load.connections,
+        rooms=load.rooms,
+        mb_per_connection=load.rss_mb_per_connection,
+        mb_per_room=load.history_mb_per_room,
+        usable_mb_per_task=usable_gb_per_task / GB_PER_MB,
+    )
     tasks = max(Decimal(1), tasks_for_cpu, tasks_for_memory)
-    # Every task carries the server's base memory besides its share of the connections.
-    required_memory_gb = connection_memory_gb + tasks * mb_to_gb(load.base_rss_mb)
+    # Every task carries the server's base memory besides its share of the connections, and
+    # the history of its users' rooms (at most one room per user, every room per task).
+    rooms_held = min(load.connections, tasks * load.rooms)
+    required_memory_gb = (
+        connection_memory_gb
+        + mb_to_gb(rooms_held * load.history_mb_per_room)
+        + tasks * mb_to_gb(load.base_rss_mb)
+    )
     return TaskSizing(required_vcpu, required_memory_gb, tasks_for_cpu, tasks_for_memory, tasks)

@@ -23,7 +23,7 @@ from contract.lambda_report import (
     LambdaReport,
     read_invocations,
 )
-from contract.results import RunFileError, RunResult, TargetStatus, load_run
+from contract.results import Limits, RunFileError, RunResult, TargetStatus, load_run
 from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
@@ -34,6 +34,7 @@ from cost_model.containers import (
     tasks_for_load,
 )
 from cost_model.duration_source import duration_source
+from cost_model.history_memory import HistoryBound
 from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import seconds_in_month
 from cost_model.pricing import Pricing
@@ -138,8 +139,9 @@ class MeasuredContainer:
 
     target: str
     cpu_s_per_1k_delivered: Decimal
-    rss_bytes_per_connection: Decimal
+    rss_bytes_per_connection: Decimal  # history's share off, when the run measured it
     base_rss_bytes: Decimal  # the server's memory before connections
+    history: HistoryBound | None = None  # None: not measured (history is then in the above)
 
 
 @dataclass(frozen=True)
@@ -181,15 +183,32 @@ def _metric(metrics: dict[str, float | int | None], name: str) -> Decimal | None
     return Decimal(str(value))
 
 
-def _container(target: str, metrics: dict[str, float | int | None]) -> MeasuredContainer | str:
+def _container(
+    target: str, metrics: dict[str, float | int | None], limits: Limits | None
+) -> MeasuredContainer | str:
+    """RSS per connection with history's share off, and history apart, when the run measured
+    them (docs/design.md "Memory figures"); a run from before: RSS growth per connection."""
     cpu = _metric(metrics, "server_cpu_s_per_1k_delivered")
-    per_connection = _metric(metrics, "server_rss_per_connection_bytes")
+    per_connection = _metric(metrics, "server_rss_per_connection_net_bytes")
+    per_message = _metric(metrics, "server_rss_per_retained_message_bytes")
+    retained = _metric(metrics, "server_retained_messages_max") or Decimal(0)
+    if per_connection is None:
+        per_connection, per_message = _metric(metrics, "server_rss_per_connection_bytes"), None
     rss_max = _metric(metrics, "server_rss_max_bytes")
     connections = _metric(metrics, "server_connections_max") or Decimal(0)
     if cpu is None or per_connection is None or rss_max is None:
         return "no CPU or memory measurement of the server"
-    base = max(rss_max - per_connection * connections, Decimal(0))
-    return MeasuredContainer(target, cpu, max(per_connection, Decimal(0)), base)
+    history = None
+    known = limits is not None and None not in (limits.history_size, limits.history_max_age_s)
+    if per_message is not None and limits is not None and known:
+        history = HistoryBound(
+            history_size=int(limits.history_size or 0),
+            history_max_age_s=Decimal(str(limits.history_max_age_s)),
+            bytes_per_message=per_message,
+        )
+    history_bytes = retained * per_message if history is not None and per_message else 0
+    base = max(rss_max - per_connection * connections - history_bytes, Decimal(0))
+    return MeasuredContainer(target, cpu, max(per_connection, Decimal(0)), base, history)
 
 
 def measure_run(run_dir: Path) -> MeasuredRun:
@@ -233,7 +252,8 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
                 )
             )
             continue
-        measured = _container(name, metrics)
+        limits = run.held_equal.limits if run.held_equal is not None else None
+        measured = _container(name, metrics, limits)
         if isinstance(measured, str):
             skipped[name] = measured
         else:
@@ -269,6 +289,12 @@ class Load:
     def delivered_per_second(self) -> Decimal:
         """Average deliveries per second over the month."""
         return self.delivered_per_month / seconds_in_month(self.month_days)
+
+    @property
+    def room_messages_per_s(self) -> Decimal:
+        """Messages a second into each room while its users are on (their hours of the day)."""
+        active_s = self.hours_per_day * 3_600
+        return self.room_size * self.messages_per_user_per_day / active_s
 
     def at_delivered_rate(self, per_second: Decimal) -> Load:
         """The same users and rooms, sending enough to deliver `per_second` messages/s."""
@@ -373,6 +399,10 @@ def container_cost(
         connections=load.users,  # sized for every user connected at once
         rss_mb_per_connection=measured.rss_bytes_per_connection / BYTES_PER_MB,
         base_rss_mb=measured.base_rss_bytes / BYTES_PER_MB,
+        rooms=load.users / load.room_size,
+        history_mb_per_room=Decimal(0)
+        if measured.history is None
+        else measured.history.mb_per_room(load.room_messages_per_s),
     )
     sizing = tasks_for_load(
         server_load,

@@ -14,6 +14,7 @@ from decimal import Decimal
 from contract.results import RunResult, TargetStatus
 from cost_model.at_scale import MeasuredTransport, PlanError, Scale, plan_container
 from cost_model.data_transfer import data_transfer_bill, monthly_gb_out
+from cost_model.history_memory import HistoryBound
 from cost_model.measured import Load, MeasuredLambda, serverless_cost
 from cost_model.pricing import Pricing
 
@@ -70,9 +71,27 @@ def measured_transports(run: RunResult) -> list[MeasuredTransport]:
                 bytes_out_per_delivery=_per(metrics.get("bytes_received"), delivered),
                 bytes_in_per_delivery=_per(metrics.get("bytes_sent"), delivered),
                 requests_per_delivery=Decimal(str(metrics.get("requests_per_delivered") or 0)),
+                history=history_bound(run, result.capacity.rss_bytes_per_retained_message),
             )
         )
     return measured
+
+
+def history_bound(run: RunResult, bytes_per_message: float | None) -> HistoryBound | None:
+    """The run's history bounds with RSS per kept message; None when either is not known."""
+    limits = run.held_equal.limits if run.held_equal is not None else None
+    if (
+        bytes_per_message is None
+        or limits is None
+        or limits.history_size is None
+        or limits.history_max_age_s is None
+    ):
+        return None
+    return HistoryBound(
+        history_size=limits.history_size,
+        history_max_age_s=Decimal(str(limits.history_max_age_s)),
+        bytes_per_message=Decimal(str(round(bytes_per_message))),
+    )
 
 
 def _per(total: float | int | None, delivered: float) -> Decimal:

@@ -13,6 +13,7 @@ from cost_model.pricing import DEFAULT_PRICING_FILE, Pricing, load_pricing
 from reports.capacity import CapacitySection, capacity_section
 from reports.costs import CostTable, TalkExample, cost_table, talk_example
 from reports.faults import FaultSection, fault_section
+from reports.memory import MemorySection, memory_section
 from reports.methodology import Methodology, methodology, warnings
 from reports.network import NetworkSection, network_section
 from reports.svg import figure_svg
@@ -49,6 +50,7 @@ class ReportContext:
     guarantees: list[GuaranteeRow]
     faults: FaultSection | None  # None: no target had faults injected
     network: NetworkSection | None  # None: no target ran under `tbench run --network`
+    memory: MemorySection | None  # None: no target measured
     capacity: CapacitySection | None  # None: no target measured its capacity
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
@@ -99,6 +101,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         guarantees=guarantee_rows(data),
         faults=faults,
         network=network,
+        memory=memory_section(data),
         capacity=capacity_section(data, verdict_pricing),
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[

@@ -223,7 +223,8 @@ def create_app(
     @app.get("/healthz", responses={200: {"model": Health, "description": "alive"}})
     async def healthz() -> Response:
         """Liveness, the open subscriber connections / held polls of this process, and the
-        history bounds its broker applies (so a check of a server at a URL knows them)."""
+        history bounds its broker applies (so a check of a server at a URL knows them), and the
+        messages it holds in history now (the runner subtracts their memory from RSS)."""
         return json_response(
             {
                 "status": "ok",
@@ -231,6 +232,7 @@ def create_app(
                 "connections": broker.connection_count(),
                 "history_size": broker.history_size,
                 "history_max_age_s": broker.history_max_age_s,
+                "retained": broker.kept_count(),
             }
         )
 

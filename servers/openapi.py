@@ -70,6 +70,9 @@ class Health(BaseModel):
     connections: int = Field(ge=0, description="open subscriber connections / held polls")
     history_size: int = Field(ge=1, description="messages each room keeps for resume, at most")
     history_max_age_s: float = Field(gt=0, description="age past which a kept message is dropped")
+    retained: int | None = Field(
+        ge=0, description="messages held in this process's history now (null: kept in Redis)"
+    )
 
 
 class Dropped(BaseModel):

@@ -102,8 +102,9 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "rss-per-connection",
         "Memory per connection",
-        "Server resident memory growth from the first sample to the peak, per open connection "
-        "(emulated Lambda left out).",
+        "Server resident memory per open connection with every connection open: growth from "
+        "the first sample, less what the messages held in history take, so it does not grow "
+        "with the run's length (emulated Lambda left out).",
         rss_per_connection,
     ),
     FigureSpec(

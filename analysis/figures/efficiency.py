@@ -67,14 +67,19 @@ def cpu_per_1k_messages(data: RunData) -> Figure:
 
 
 def rss_per_connection(data: RunData) -> Figure:
-    """Server resident memory growth per open connection (KiB), per target."""
+    """Server resident memory per open connection (KiB), history's share off, per target; a
+    run from before history was measured apart shows its growth per connection, history in,
+    and says so."""
+    metric, what = "server_rss_per_connection_net_bytes", "history's share off"
+    if not _values(data, metric, servers_only=True)[0]:
+        metric, what = "server_rss_per_connection_bytes", "history in: an older run"
     return _bars(
         data,
         BarChart(
-            metric="server_rss_per_connection_bytes",
+            metric=metric,
             servers_only=True,
             missing="no memory-per-connection measurement in this run",
-            xlabel="server RSS per open connection (KiB)",
+            xlabel=f"server RSS per open connection, {what} (KiB)",
             title="Memory per connection",
             divisor=BYTES_PER_KIB,
             fmt="{:,.1f}",

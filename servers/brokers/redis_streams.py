@@ -176,6 +176,10 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         self._background: set[asyncio.Task[None]] = set()
         self._subscribing = asyncio.Lock()
 
+    def kept_count(self) -> None:
+        """None: history is in Redis's memory, not this process's."""
+        return None
+
     async def publish(self, publish: Publish) -> Delivery:
         """Stamp the next id of the room (in Redis) and `server_at`, store, publish."""
         server_at = time.time()

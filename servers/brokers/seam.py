@@ -236,6 +236,11 @@ class Broker(Protocol):
         """Open subscriptions plus held `wait_for` calls in this process."""
         ...
 
+    def kept_count(self) -> int | None:
+        """Messages this process holds in history now, over every room (what its memory grows
+        with); None when history is kept elsewhere (in Redis)."""
+        ...
+
     async def drop_all(self) -> int:
         """End every subscription and answer every held wait now, staying open for new ones.
 

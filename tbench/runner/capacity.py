@@ -12,6 +12,7 @@ import math
 from contract.capacity import Capacity, CapacityStep, capacity_of
 from contract.results import LOADGEN_SATURATION_PERCENT, SweepStep
 from contract.scenario import Sweep
+from tbench.runner.memory import RETAINED_COLUMN, rss_per_retained_across
 from tbench.runner.resources import ResourceSeries, summarize
 
 BYTES_PER_MB = 1024 * 1024
@@ -35,6 +36,9 @@ def capacity_step(step: SweepStep, series: ResourceSeries) -> CapacityStep:
         row["server_connections"] for row in inside if not math.isnan(row["server_connections"])
     ]
     connections = max(seen, default=None)
+    kept = [
+        row[RETAINED_COLUMN] for row in inside if not math.isnan(row.get(RETAINED_COLUMN, math.nan))
+    ]
     return CapacityStep(
         step=step.step,
         rooms=step.rooms,
@@ -49,6 +53,7 @@ def capacity_step(step: SweepStep, series: ResourceSeries) -> CapacityStep:
         server_cpu_cores=None if server_cpu is None else server_cpu / 100,
         server_rss_mb=None if rss is None else rss / BYTES_PER_MB,
         connections=None if connections is None else int(connections),
+        retained=int(kept[-1]) if kept else None,
         loadgen_cpu_cores=None if loadgen_cpu is None else loadgen_cpu / 100,
         loadgen_saturated=loadgen_cpu is not None and loadgen_cpu > LOADGEN_SATURATION_PERCENT,
         passed=step.passed,
@@ -69,4 +74,7 @@ def read_capacity(sweep: Sweep, steps: list[SweepStep], series: ResourceSeries) 
         slo_p99_ms=slo,
         base_rss_mb=base_rss_mb,
         latency_floor_ms=(steps[0].latency_floor_ms or 0.0) if steps else 0.0,
+        rss_bytes_per_retained_message=rss_per_retained_across(
+            series.rows, max((step.end or 0.0 for step in steps), default=0.0)
+        ),
     )

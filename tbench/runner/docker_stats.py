@@ -15,7 +15,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -261,9 +261,11 @@ class DockerStatsSampler(ResourceSampler):
         super().start()
         return self
 
-    def stop(self, csv_path: Path | None = None) -> ResourceSeries:
+    def stop(
+        self, csv_path: Path | None = None, retained: Sequence[tuple[float, int]] = ()
+    ) -> ResourceSeries:
         """Stop sampling, then stop following the containers."""
-        series = super().stop(csv_path)
+        series = super().stop(csv_path, retained)
         self._watch_stop.set()
         for watch in [*self.server_watches, *self.loadgen_watches]:
             watch.join(STOP_WAIT_S)

@@ -119,7 +119,28 @@ def print_outcome(console: Console, run: RunResult, run_dir: Path) -> int:
         console.print(network_table(run))
     for note in notes:
         console.print(note, highlight=False)
+    failed += print_soaks(console, run)
     console.print(f"results: {run_dir}/run.json, summary.csv", highlight=False)
+    return failed
+
+
+def print_soaks(console: Console, run: RunResult) -> int:
+    """A soak's verdict per target (a scenario with `[soak]`); how many failed it, a target
+    that ran a soak without samples to judge included."""
+    if run.scenario.soak is None:
+        return 0
+    failed = 0
+    for key, result in run.targets.items():
+        if result.status is not TargetStatus.OK:
+            continue  # already counted failed
+        if result.soak is None:
+            failed += 1
+            console.print(f"[red]soak FAILED: {key}: no server RSS samples to judge[/]")
+        elif not result.soak.passed:
+            failed += 1
+            console.print(f"[red]{result.soak.verdict(key)}[/]", highlight=False)
+        else:
+            console.print(result.soak.verdict(key), highlight=False)
     return failed
 
 

@@ -122,6 +122,7 @@ def held_equal() -> HeldEqual:
         gc_thresholds=list(GC_THRESHOLDS),
         limits=Limits(
             history_size=settings.history_size,
+            history_max_age_s=settings.history_max_age_s,
             queue_size=settings.queue_size,
             long_poll_max_wait_s=settings.long_poll_max_wait_s,
             sse_ping_s=settings.sse_ping_s,

@@ -9,13 +9,14 @@ import io
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from contract.results import write_bytes_atomic
+from tbench.runner.memory import RETAINED_COLUMN, attach_retained
 
 SAMPLE_INTERVAL_S = 0.25  # 4 Hz
 CONNECTION_SCAN_BUDGET = 0.05  # at most this share of the interval on counting connections
@@ -35,6 +36,7 @@ COLUMNS = (
     "loadgen_cpu_percent",
     "loadgen_cpu_percent_max",
     "loadgen_rss_bytes",
+    RETAINED_COLUMN,  # joined in after sampling, from /healthz (tbench/runner/memory.py)
 )
 
 
@@ -183,11 +185,15 @@ class ResourceSampler:
         self._thread.start()
         return self
 
-    def stop(self, csv_path: Path | None = None) -> ResourceSeries:
-        """Stop sampling and write the CSV (atomically) if asked."""
+    def stop(
+        self, csv_path: Path | None = None, retained: Sequence[tuple[float, int]] = ()
+    ) -> ResourceSeries:
+        """Stop sampling, join in the messages retained (epoch s, count: /healthz's probes),
+        and write the CSV (atomically) if asked."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5.0)
+        attach_retained(self.series.rows, retained)
         if csv_path is not None:
             write_bytes_atomic(csv_path, self.series.to_csv())
         return self.series

@@ -21,6 +21,7 @@ from contract.network_profile import NetworkProfile
 from contract.registry import TargetSpec
 from contract.results import (
     FLAG_FAULTS,
+    FLAG_SOAK_GREW,
     LOADGEN_FILE,
     STATUS_FILE,
     CpuModel,
@@ -63,6 +64,7 @@ from tbench.runner.faults import (
 from tbench.runner.live import LiveDisplay
 from tbench.runner.liveness import LivenessWatch
 from tbench.runner.locust_process import LocustPlan, LocustRun
+from tbench.runner.memory import memory_metrics, soak_of
 from tbench.runner.netns import EmulatedLink, NetworkSetupError
 from tbench.runner.options import RunOptions, check
 from tbench.runner.resources import ResourceSampler, ResourceSeries, summarize
@@ -409,7 +411,7 @@ class ComparisonRun:
         link, result, handle = trial.link, trial.result, drive.handle
         drive.watch.stop()
         drive.locust.stop()
-        series = drive.sampler.stop(trial.target_dir / "resources.csv")
+        series = drive.sampler.stop(trial.target_dir / "resources.csv", drive.watch.retained)
         if link is not None and result.network is not None:
             result.network = result.network.with_retransmissions(link.tcp_retransmissions())
         handle.stop()
@@ -434,7 +436,9 @@ class ComparisonRun:
         """The trial's metrics and flags, its relay's cost, its faults and its deployment."""
         link, result = trial.link, trial.result
         metrics = loadgen_metrics(loadgen)
-        metrics |= summarize(series, *loadgen.measured_window())
+        start, end = loadgen.measured_window()
+        metrics |= summarize(series, start, end)
+        metrics |= memory_metrics(series.rows, end)
         metrics |= derived_metrics(metrics)
         result.metrics = metrics
         result.sweep = loadgen.sweep
@@ -442,6 +446,12 @@ class ComparisonRun:
         if sweep is not None and sweep.cpu_quota_vcpu is not None:
             result.capacity = read_capacity(sweep, loadgen.sweep, series)
         result.flags = flags_for(metrics)
+        if self.scenario.soak is not None:
+            result.soak = soak_of(self.scenario.soak, series.rows, start, end)
+            if result.soak is not None:
+                metrics["soak_rss_growth_percent"] = result.soak.growth_percent
+                if not result.soak.passed:
+                    result.flags.append(FLAG_SOAK_GREW)
         if link is not None and result.network is not None:
             link.stop()  # the relay's counters are final once it has stopped
             if link.relay_counters is not None:

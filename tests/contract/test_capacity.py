@@ -33,6 +33,20 @@ def test_the_knee_is_the_last_passing_step_when_the_server_missed_next():
     assert capacity.describe() == "2,000 deliveries/s"
 
 
+def test_history_s_share_is_taken_off_rss_per_connection():
+    # the last passing step held 8,192 messages at 1,280 B each: 10 MB of its 20 MB growth
+    steps = (step(1, 1_000, 5), step(2, 2_000, 20, retained=8_192))
+    capacity = capacity_of(
+        steps,
+        cpu_quota_vcpu=0.5,
+        slo_p99_ms=100,
+        base_rss_mb=60.0,
+        rss_bytes_per_retained_message=1_280.0,
+    )
+    assert capacity.rss_mb_per_connection == pytest.approx(10 / 200)
+    assert capacity.rss_bytes_per_retained_message == 1_280.0
+
+
 def test_a_saturated_load_generator_makes_a_lower_bound():
     steps = (step(1, 1_000, 5), step(2, 1_900, 150, passed=False, loadgen_saturated=True))
     capacity = capacity_of(steps, cpu_quota_vcpu=1.0, slo_p99_ms=100, base_rss_mb=None)

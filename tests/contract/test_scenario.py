@@ -21,12 +21,27 @@ VALID = {
 
 
 @pytest.mark.parametrize(
-    "name", ["smoke", "compose-smoke", "chat", "fanout", "idle", "sweep", "faults"]
+    "name", ["smoke", "compose-smoke", "chat", "fanout", "idle", "sweep", "faults", "soak"]
 )
 def test_shipped_scenarios_load(name):
     scenario = scenario_files.load(name)
     assert scenario.name == name
     assert scenario.users >= 1
+
+
+def test_soak_passes_the_count_bound_after_the_age_bound_filled_history():
+    soak = scenario_files.load("soak")
+    assert soak.soak is not None
+    publishing_s = soak.warmup_s + soak.duration_s
+    assert soak.room_publish_rate_per_s * publishing_s > 10_000  # HISTORY_SIZE_DEFAULT
+    assert soak.warmup_s >= 2 * 60  # twice HISTORY_MAX_AGE_S_DEFAULT: history full by then
+
+
+def test_a_soak_needs_room_for_both_of_its_readings():
+    with pytest.raises(ScenarioError, match="at least twice sample_window_s"):
+        parse_scenario(VALID | {"soak": {"sample_window_s": 3.0}}, "x.toml")
+    with pytest.raises(ScenarioError, match="no sweep and no faults"):
+        parse_scenario(VALID | {"soak": {}, "faults": {"kinds": ["drop"]}}, "x.toml")
 
 
 def test_fanout_has_one_publisher_and_many_listeners():
