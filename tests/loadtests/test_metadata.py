@@ -14,6 +14,7 @@ def test_held_equal_limits_are_the_settings_defaults(monkeypatch: pytest.MonkeyP
     defaults = Settings()
     assert held_equal().limits.model_dump() == {
         "history_size": defaults.history_size,
+        "history_max_age_s": defaults.history_max_age_s,
         "queue_size": defaults.queue_size,
         "long_poll_max_wait_s": defaults.long_poll_max_wait_s,
         "sse_ping_s": defaults.sse_ping_s,
