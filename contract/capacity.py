@@ -13,17 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Bound = Literal["server", "load-generator", "machine", "ramp-ended"]
+Bound = Literal["server", "load-generator", "ramp-ended"]
 BOUND_WORDS: dict[Bound, str] = {
     "server": "server",
     "load-generator": "load-generator bound",
-    "machine": "machine bound (server under its quota)",
     "ramp-ended": "ramp ended",
 }
-# A missed step is the server's knee only if the server used at least this share of its quota
-# there; below it, what missed may be the machine the server shares with the load generator
-# (measured: under 1 vCPU on 2 cores, websocket missed at 24,000/s using 0.39 of its core).
-SERVER_BOUND_SHARE = 0.8
 
 
 class CapacityStep(BaseModel):
@@ -106,11 +101,6 @@ def capacity_of(  # noqa: PLR0913 -- keyword-only: the ramp's readings, each nam
         bound: Bound = "ramp-ended"
     elif failed.loadgen_saturated or any(step.loadgen_saturated for step in passing[-1:]):
         bound = "load-generator"
-    elif (
-        failed.server_cpu_cores is not None
-        and failed.server_cpu_cores < SERVER_BOUND_SHARE * cpu_quota_vcpu
-    ):
-        bound = "machine"
     else:
         bound = "server"
     rss_per_connection = None
