@@ -12,21 +12,11 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contract.counted import Counted
 from contract.histograms import LatencySummary
+from contract.overload import OverloadPhase, OverloadTick, RefusalCounts
 from contract.results import SweepStep, validation_problem, write_model_atomic
 from contract.scenario import FaultSlot, Scenario
-
-
-class Counted(BaseModel):
-    """Counts that add up across Locust processes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def plus(self, other: Self) -> Self:
-        """Field by field, this and `other` added."""
-        return self.model_validate(
-            {name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields}
-        )
 
 
 class LoadCounters(Counted):
@@ -115,6 +105,7 @@ class TimelineRecord(BaseModel):
     windows: list[WindowRecord]
     faults: list[FaultSlot] = Field(default_factory=list)
     late_after_s: float | None = None  # a delivery slower than this is "late" (faults only)
+    tick_s: float | None = None  # an overload's timeline resolution
 
     def measured_window(self) -> tuple[float, float]:
         """(start, end) of what was measured: the first window's start to the publish end."""
@@ -165,6 +156,9 @@ class LoadgenResult(BaseModel):
     faults: list[FaultMeasurement] = Field(default_factory=list)
     late_after_s: float | None = None
     ended_early: bool = False  # Locust stopped before the scenario's end
+    refusals: dict[str, RefusalCounts] = Field(default_factory=dict)  # by window ("" outside)
+    overload: list[OverloadPhase] = Field(default_factory=list)  # its phases, clients' side
+    overload_ticks: list[OverloadTick] = Field(default_factory=list)
 
     def measured_window(self) -> tuple[float, float]:
         """(start, end) epoch seconds of the measured window (0, 0 without a timeline)."""

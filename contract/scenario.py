@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from contract.overload import OverloadPlan
 from contract.soak import SoakRule
 
 # Envelope room left under the 128 KiB message limit (messages.MAX_MESSAGE_BYTES) for the
@@ -177,6 +178,7 @@ class Scenario(BaseModel):
     sweep: Sweep | None = None
     faults: Faults | None = None
     soak: SoakRule | None = None  # hold RSS flat after the warm-up (contract/soak.py)
+    overload: OverloadPlan | None = None  # past the knee and back (contract/overload.py)
 
     @model_validator(mode="after")
     def _check_phases(self) -> Scenario:
@@ -190,6 +192,10 @@ class Scenario(BaseModel):
             self._check_faults(self.faults)
         if self.soak is not None:
             self._check_soak(self.soak)
+        if self.overload is not None and (
+            self.sweep is not None or self.faults is not None or self.soak is not None
+        ):
+            raise ValueError("an overload sets its own phases: no sweep, faults or soak")
         return self
 
     def _check_soak(self, soak: SoakRule) -> None:
@@ -258,6 +264,8 @@ class Scenario(BaseModel):
         if self.sweep is not None:
             steps = self.sweep.steps_from(self.rooms)
             measured_s = steps * (self.settle_s + self.duration_s)
+        elif self.overload is not None:
+            measured_s = self.overload.total_s
         else:
             measured_s = self.duration_s
         return spawn_s + self.settle_s + self.warmup_s + measured_s + self.drain_s

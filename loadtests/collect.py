@@ -24,6 +24,7 @@ from contract.loadgen import (
     TrafficWindow,
     WireBytes,
 )
+from contract.overload import OverloadPhase, OverloadTick, RefusalCounts
 from contract.results import SweepStep
 from contract.scenario import FaultSlot, Scenario
 from loadtests.accounting import PublishLedger, tally, tally_windows
@@ -44,6 +45,7 @@ class MergedRun:
     frozen_at: float = 0.0
     fault_counts: list[FaultSlotCounts] = field(default_factory=list)  # per fault slot
     reconnections: list[Outage] = field(default_factory=list)
+    refusals: dict[str, RefusalCounts] = field(default_factory=dict)  # by window name
 
     def add(self, export: ProcessExport) -> None:
         """Fold in one process's Session.export()."""
@@ -62,6 +64,8 @@ class MergedRun:
                 self.fault_counts.append(FaultSlotCounts())
             self.fault_counts[index] = self.fault_counts[index].plus(counts)
         self.reconnections.extend(export.reconnections)
+        for window, refused in export.refusals.items():
+            self.refusals[window] = self.refusals.get(window, RefusalCounts()).plus(refused)
 
     def tally(self) -> DeliveryCounts:
         """The delivery accounting over every receiver."""
@@ -126,6 +130,8 @@ class Conducted:
     timeline: TimelineRecord | None
     sweep_steps: list[SweepStep]
     user_class: str  # comma-separated
+    overload: list[OverloadPhase] = field(default_factory=list)
+    overload_ticks: list[OverloadTick] = field(default_factory=list)
 
 
 def build_result(
@@ -154,4 +160,7 @@ def build_result(
         histograms=histogram_files,
         faults=merged.fault_results(slots) if slots else [],
         late_after_s=timeline.late_after_s if timeline is not None else None,
+        refusals=merged.refusals,
+        overload=conducted.overload,
+        overload_ticks=conducted.overload_ticks,
     )

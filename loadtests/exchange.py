@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.loadgen import FaultSlotCounts, LoadCounters, TrafficWindow, WireBytes
+from contract.overload import RefusalCounts
 
 MSG_TIMELINE = "tbench:timeline"  # master -> workers: a contract.loadgen.TimelineRecord
 MSG_FINALIZE = "tbench:finalize"  # master -> workers: send your export now (no data)
@@ -65,6 +66,7 @@ class ProcessExport(BaseModel):
     frozen_at: float | None
     fault_counts: list[FaultSlotCounts]  # per fault slot
     reconnections: list[Outage]
+    refusals: dict[str, RefusalCounts]  # by window name ("" outside any)
 
 
 class WorkerReport(BaseModel):

@@ -29,6 +29,7 @@ from contract.loadgen import (
     closed_end,
     open_end,
 )
+from contract.overload import RefusalCounts, RefusalKind
 from contract.scenario import FaultSlot, Scenario
 from loadtests import scenario_files
 from loadtests.accounting import PublishLedger, ReceiveLog
@@ -64,6 +65,7 @@ class Timeline:
     windows: tuple[Window, ...]
     faults: tuple[FaultSlot, ...] = ()  # `tbench run --faults`: one slot per fault
     late_after_s: float = math.inf  # a delivery slower than this is "late" (faults only)
+    tick_s: float | None = None  # an overload's timeline: deliveries also by tick of sent_at
 
     def to_record(self) -> TimelineRecord:
         """For the workers' message and loadgen.json (an open end travels as None)."""
@@ -82,6 +84,7 @@ class Timeline:
             ],
             faults=list(self.faults),
             late_after_s=open_end(self.late_after_s),
+            tick_s=self.tick_s,
         )
 
     @classmethod
@@ -97,6 +100,7 @@ class Timeline:
             windows,
             tuple(record.faults),
             closed_end(record.late_after_s),
+            record.tick_s,
         )
 
     def fault_index(self, at: float) -> int | None:
@@ -158,6 +162,8 @@ class Session:
     late_after_s: float = math.inf  # the timeline's, here for the hot path
     # receivers' lost connections, epoch s (faults show here)
     reconnections: list[Outage] = field(default_factory=list)
+    # refusals and connection attempts, by the window they happened in ("" outside any)
+    refusals: dict[str, RefusalCounts] = field(default_factory=dict)
     window_start_snapshot: Snapshot | None = None
     window_end_snapshot: Snapshot | None = None
     frozen_at: float | None = None
@@ -260,6 +266,8 @@ class Session:
         if scheduled_latency_s is not None:
             for name in window.scheduled:
                 record(name, scheduled_latency_s)
+        if (tick := self._tick_of(sent_at)) is not None:
+            record(tick_name(DELIVERY, tick), latency_s)
 
     def record_publish(self, latency_s: float, sent_at: float) -> None:
         """Record a publish latency, if its message was sent in a measured window."""
@@ -275,6 +283,30 @@ class Session:
         self.latencies.record(PUBLISH_LAG, lag_s)
         if window.per_step:
             self.latencies.record(step_name(PUBLISH_LAG, window.name), lag_s)
+        if (tick := self._tick_of(sent_at)) is not None:
+            self.latencies.record(tick_name(PUBLISH_LAG, tick), lag_s)
+
+    def record_attempt(self) -> None:
+        """A user tries to connect or subscribe (counted by the window it happens in)."""
+        self._refusals_now().attempts += 1
+
+    def record_refusal(self, kind: RefusalKind) -> None:
+        """A user was refused, or its connection broke, this way (by the window it is in)."""
+        self._refusals_now().add(kind)
+
+    def _refusals_now(self) -> RefusalCounts:
+        window = self._window_of(time.time())
+        key = window.name if window is not None else ""
+        counts = self.refusals.get(key)
+        if counts is None:
+            counts = self.refusals[key] = RefusalCounts()
+        return counts
+
+    def _tick_of(self, sent_at: float) -> int | None:
+        timeline = self.timeline
+        if timeline is None or timeline.tick_s is None or sent_at < timeline.publish_start:
+            return None
+        return int((sent_at - timeline.publish_start) // timeline.tick_s)
 
     def fault_counts_of(self, sent_at: float) -> FaultSlotCounts | None:
         """The counts of the fault slot a message sent at `sent_at` belongs to, if any."""
@@ -323,6 +355,7 @@ class Session:
             frozen_at=self.frozen_at,
             fault_counts=self.fault_counts,
             reconnections=self.reconnections,
+            refusals=self.refusals,
         )
 
 
@@ -331,6 +364,11 @@ def delivery_histograms(
 ) -> tuple[str, ...]:
     """The delivery histograms of a window: the overall one, plus its own for sweep steps."""
     return (metric, step_name(metric, window_name)) if per_window else (metric,)
+
+
+def tick_name(metric: str, tick: int) -> str:
+    """The histogram of `metric` for messages sent in one tick of an overload's timeline."""
+    return step_name(metric, f"t{tick}")
 
 
 def latency_window(name: str, start: float, end: float, per_window: bool) -> Window:
