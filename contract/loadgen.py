@@ -106,6 +106,7 @@ class TimelineRecord(BaseModel):
     faults: list[FaultSlot] = Field(default_factory=list)
     late_after_s: float | None = None  # a delivery slower than this is "late" (faults only)
     tick_s: float | None = None  # an overload's timeline resolution
+    active_rooms: int | None = None  # an overload's drop: the rooms that stay
 
     def measured_window(self) -> tuple[float, float]:
         """(start, end) of what was measured: the first window's start to the publish end."""
@@ -159,6 +160,7 @@ class LoadgenResult(BaseModel):
     refusals: dict[str, RefusalCounts] = Field(default_factory=dict)  # by window ("" outside)
     overload: list[OverloadPhase] = Field(default_factory=list)  # its phases, clients' side
     overload_ticks: list[OverloadTick] = Field(default_factory=list)
+    latency_floor_ms: float = 0.0  # what the transport adds to p99 at any load (short polling)
 
     def measured_window(self) -> tuple[float, float]:
         """(start, end) epoch seconds of the measured window (0, 0 without a timeline)."""

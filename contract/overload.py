@@ -28,6 +28,11 @@ RefusalKind = Literal[
 ]
 DOCUMENTED_REFUSALS: tuple[RefusalKind, ...] = ("http_503", "ws_1013", "http_429", "throttled")
 KNEE_FACTOR = 1.0
+# run.json flags for a verdict's failures
+FLAG_NOT_SHED = "overload_not_shed"  # no documented refusal while over the knee
+FLAG_UNBOUNDED = "overload_memory_unbounded"
+FLAG_NOT_RECOVERED = "overload_not_recovered"
+FLAG_LOST = "overload_lost"  # a resumable target lost messages
 
 
 class RefusalCounts(Counted):
@@ -71,8 +76,8 @@ class OverloadPlan(BaseModel):
         default=(10.0, 15.0, 15.0, 30.0), min_length=3, description="how long each phase lasts"
     )
     slo_p99_ms: float = Field(default=100.0, gt=0, description="delivery p99 to recover under")
-    cpu_quota_vcpu: float | None = Field(
-        default=0.25, gt=0, le=64, description="the server's cores (as the capacity run's)"
+    cpu_quota_vcpu: float = Field(
+        default=0.25, ge=0, le=64, description="the server's cores (as the capacity run's; 0: all)"
     )
     recovery_bound_s: float = Field(
         default=10.0, gt=0, description="after the drop, p99 must be back under the SLO by then"
@@ -183,6 +188,18 @@ class OverloadOutcome(BaseModel):
     duplicated: int = Field(ge=0)
     resumable: bool
     verdict: OverloadVerdict
+
+    @property
+    def flags(self) -> list[str]:
+        """run.json flags for what the verdict failed."""
+        verdict = self.verdict
+        failed = {
+            FLAG_NOT_SHED: not verdict.shed,
+            FLAG_UNBOUNDED: verdict.memory_bounded is False,
+            FLAG_NOT_RECOVERED: not verdict.recovered,
+            FLAG_LOST: verdict.lost_nothing is False,
+        }
+        return [flag for flag, failing in failed.items() if failing]
 
     @property
     def refusals(self) -> RefusalCounts:

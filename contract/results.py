@@ -26,6 +26,7 @@ from pydantic import (
 
 from contract.capacity import Capacity
 from contract.network_profile import NetworkProfile
+from contract.overload import OverloadOutcome
 from contract.scenario import Scenario
 from contract.soak import SoakResult
 
@@ -395,6 +396,7 @@ class TargetResult(BaseModel):
     sweep: list[SweepStep] = Field(default_factory=list)
     capacity: Capacity | None = None  # a capacity ramp's reading (`[sweep] cpu_quota_vcpu`)
     soak: SoakResult | None = None  # a soak's RSS line (`[soak]` in the scenario)
+    overload: OverloadOutcome | None = None  # past the knee and back (`[overload]`)
     faults: list[FaultOutcome] = Field(default_factory=list)  # `tbench run --faults`
     # The lambda target: `tbench lambda tune` rows measured after the load, one invocation
     # at a time: durations without contention

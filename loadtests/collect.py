@@ -132,6 +132,7 @@ class Conducted:
     user_class: str  # comma-separated
     overload: list[OverloadPhase] = field(default_factory=list)
     overload_ticks: list[OverloadTick] = field(default_factory=list)
+    latency_floor_ms: float = 0.0
 
 
 def build_result(
@@ -163,4 +164,5 @@ def build_result(
         refusals=merged.refusals,
         overload=conducted.overload,
         overload_ticks=conducted.overload_ticks,
+        latency_floor_ms=conducted.latency_floor_ms,
     )

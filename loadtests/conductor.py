@@ -9,6 +9,7 @@ merged, exact numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -26,6 +27,7 @@ from contract.results import HISTOGRAM_DIR, LOADGEN_FILE, STATUS_FILE, SweepStep
 from contract.scenario import JOIN_TIMEOUT_S, Faults, Sweep
 from loadtests import collect
 from loadtests.exchange import MSG_FINALIZE, MSG_TIMELINE, ProcessExport, WorkerReport
+from loadtests.overload_run import OverloadSchedule
 from loadtests.session import SESSION, Session, Timeline, Window, latency_window
 from loadtests.users.base import ChatUser
 
@@ -69,6 +71,10 @@ class Conductor:
         faults = getattr(options, "tbench_faults", None) if options else None
         # `tbench run --faults` hands the plan over; otherwise the scenario's own table
         self.faults: Faults | None = Faults.model_validate_json(faults) if faults else None
+        # an overload's knee, from `tbench run` (the measured capacity); the schedule is made
+        # once the scenario is known, when the test starts
+        self.knee_users: int = getattr(options, "tbench_knee_users", 0) if options else 0
+        self.overload: OverloadSchedule | None = None
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -100,12 +106,18 @@ class Conductor:
         """The whole run, from the first spawn to results (and quit, under `tbench run`)."""
         scenario = self.session.scenario
         self.phase = "spawning"
+        if scenario.overload is not None:
+            knee = self.knee_users or scenario.overload.knee_users or scenario.users
+            self.overload = OverloadSchedule.of(scenario, knee)
+        overload = self.overload
         self.spawned.wait(SPAWN_TIMEOUT_S)
-        self._wait_for_joins(scenario.users)
+        self._wait_for_joins(overload.first_users if overload else scenario.users)
         publish_start = time.time() + scenario.settle_s
         measure_start = publish_start + scenario.warmup_s
         if scenario.sweep is not None and self.autostop:
             self._sweep(publish_start, measure_start)
+        elif overload is not None and self.autostop:
+            self._overload(overload, publish_start, measure_start)
         else:
             end = measure_start + scenario.duration_s if self.autostop else math.inf
             window = latency_window("measure", measure_start, end, False)
@@ -163,6 +175,35 @@ class Conductor:
             self._wait_for_joins(rooms * scenario.users_per_room)
             window_start = time.time() + scenario.settle_s
         self.broadcast_timeline(Timeline(publish_start, time.time(), tuple(windows)))
+
+    def _overload(self, schedule: OverloadSchedule, publish_start: float, start: float) -> None:
+        """Each phase in turn: its users asked of Locust as it starts (refused ones retry on
+        their own backoff), its deliveries and refusals kept under its name."""
+        runner = self.environment.runner
+        assert runner is not None
+        scenario = self.session.scenario
+        tick_s = schedule.plan.tick_s
+        windows: list[Window] = []
+        for phase in schedule.phases:
+            windows.append(latency_window(phase.name, start, start + phase.seconds, True))
+            start += phase.seconds
+        # every window known from the start: no message falls between two phases
+        timeline = Timeline(publish_start, windows[-1].end, tuple(windows), tick_s=tick_s)
+        self.broadcast_timeline(timeline)
+        for phase, window in zip(schedule.phases, windows, strict=True):
+            self._sleep_until(window.start)
+            if phase.users > runner.user_count:
+                runner.start(phase.users, scenario.spawn_rate)  # new rooms: the spike
+            elif phase.users < runner.user_count:
+                # the drop: the first rooms stay, the others' users leave (Locust would stop
+                # users at random, publishers among them)
+                timeline = dataclasses.replace(timeline, active_rooms=phase.rooms)
+                self.broadcast_timeline(timeline)
+            self._sleep_until(window.end)
+            schedule.ran.append((window.start, window.end, self.joined()))
+            logger.info(
+                "overload %s: %d users offered, %d in", phase.name, phase.users, self.joined()
+            )
 
     def _grace_s(self, sweep: Sweep) -> float:
         """How long after a step's window its late deliveries may still count: a complete
@@ -254,7 +295,7 @@ class Conductor:
         """Users whose subscription is live, in every process (workers: as last reported)."""
         if self.runner_is_master:
             return sum(self.joined_by_worker.values())
-        return len(self.session.receivers)
+        return self.session.joined
 
     def _wait_for_joins(self, users: int) -> None:
         """Spawned is not joined (a Lambda $connect takes a cold start): wait for the joins,
@@ -340,7 +381,16 @@ class Conductor:
             timeline=timeline.to_record() if timeline else None,
             sweep_steps=self.sweep_steps,
             user_class=",".join(user_classes),
+            latency_floor_ms=self._latency_floor_s() * 1000,
         )
+        if self.overload is not None and timeline is not None:
+            scenario = self.session.scenario
+            conducted.overload.extend(
+                self.overload.read_phases(scenario, merged.latencies, merged.refusals)
+            )
+            conducted.overload_ticks.extend(
+                self.overload.read_ticks(timeline.publish_start, merged.latencies)
+            )
         result = collect.build_result(merged, conducted, histogram_files)
         result.ended_early = ended_early
         self.result = result

@@ -55,6 +55,13 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="faults to inject (JSON of contract.scenario.Faults; set by `tbench run --faults`)",
     )
+    parser.add_argument(
+        "--tbench-knee-users",
+        type=int,
+        default=0,
+        include_in_web_ui=False,
+        help="an overload's knee in users (set by `tbench run` from the measured capacity)",
+    )
 
 
 def _configure_session(environment: Environment) -> None:
@@ -122,7 +129,7 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
         # after the final export the histograms belong to it; later samples are not sent
         histograms={} if frozen else SESSION.latencies.take_encoded(),
         counters=SESSION.counters,
-        joined=len(SESSION.receivers),
+        joined=SESSION.joined,
     )
     data[REPORT_KEY] = report.model_dump()
 

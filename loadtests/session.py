@@ -66,6 +66,8 @@ class Timeline:
     faults: tuple[FaultSlot, ...] = ()  # `tbench run --faults`: one slot per fault
     late_after_s: float = math.inf  # a delivery slower than this is "late" (faults only)
     tick_s: float | None = None  # an overload's timeline: deliveries also by tick of sent_at
+    # an overload's drop: only rooms numbered below this stay; the others' users leave
+    active_rooms: int | None = None
 
     def to_record(self) -> TimelineRecord:
         """For the workers' message and loadgen.json (an open end travels as None)."""
@@ -85,6 +87,7 @@ class Timeline:
             faults=list(self.faults),
             late_after_s=open_end(self.late_after_s),
             tick_s=self.tick_s,
+            active_rooms=self.active_rooms,
         )
 
     @classmethod
@@ -101,6 +104,7 @@ class Timeline:
             tuple(record.faults),
             closed_end(record.late_after_s),
             record.tick_s,
+            record.active_rooms,
         )
 
     def fault_index(self, at: float) -> int | None:
@@ -118,6 +122,7 @@ class Seat:
     room: str
     publisher: bool
     sender: str
+    number: int = 0  # the room's number (rooms are filled in order)
 
 
 @dataclass(slots=True)
@@ -203,7 +208,22 @@ class Session:
             room=f"{self.run_tag}-{room_number}",
             publisher=position < scenario.publishers_per_room,
             sender=f"{self.process_tag}-{local}",
+            number=room_number,
         )
+
+    def seat_active(self, seat: Seat) -> bool:
+        """Whether the seat's room is still in the run (an overload's drop leaves rooms)."""
+        timeline = self.timeline
+        return (
+            timeline is None
+            or timeline.active_rooms is None
+            or seat.number < (timeline.active_rooms)
+        )
+
+    @property
+    def joined(self) -> int:
+        """Receivers subscribed and not gone."""
+        return sum(1 for receiver in self.receivers if receiver.left_at is None)
 
     # -- timeline ---------------------------------------------------------------------------
 

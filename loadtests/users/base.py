@@ -32,6 +32,7 @@ RECONNECT_PAUSE_S = 0.5
 # random, as client libraries do, so a drop is not a thundering herd of reconnects.
 RECONNECT_JITTER_S = 1.0
 IDLE_SLEEP_S = 3600.0
+SEAT_CHECK_S = 0.5  # an overload's users look this often whether their room is still in
 
 
 class DuplicateMessage(Exception):
@@ -288,9 +289,14 @@ class ChatUser(User):
         """Join, receive in a separate greenlet, publish on schedule, then idle until stopped."""
         self._connect_until_joined()
         self._receiver = gevent.spawn(self._receive_with_reconnects)
-        assert self.seat is not None
-        if self.seat.publisher:
+        seat = self.seat
+        assert seat is not None
+        if seat.publisher:
             self._publish_on_schedule()
+        if self.session.scenario.overload is not None:
+            while self.session.seat_active(seat):
+                gevent.sleep(SEAT_CHECK_S)
+            self.leave()
         while True:
             gevent.sleep(IDLE_SLEEP_S)
 
@@ -344,6 +350,8 @@ class ChatUser(User):
             # a late publisher does not catch up past the end: the drain must be publish-free
             if next_at >= timeline.publish_end or now >= timeline.publish_end:
                 return
+            if not self.session.seat_active(seat):
+                return  # its room left the run (an overload's drop)
             if next_at > now:
                 gevent.sleep(min(next_at - now, 1.0))
                 continue
@@ -360,6 +368,10 @@ class ChatUser(User):
                 self.session.counters.publish_errors += 1
             # open loop: the offered rate is the scenario's, so a stall is caught up after
             next_at += interval_s
+
+    def leave(self) -> None:
+        """Leave the room for good (an overload's drop): as stopping, but the user stays."""
+        self.on_stop()
 
     def on_stop(self) -> None:
         """Leave the room: the receiver's log stops expecting, connections close."""

@@ -43,6 +43,7 @@ class LocustPlan:
     remote_workers: int = 0  # workers expected from other machines (--master-host)
     master_port: int | None = None
     faults_json: str = ""  # contract.scenario.Faults as JSON (`tbench run --faults`)
+    knee_users: int = 0  # an overload's knee (0: not an overload, or the scenario's own)
     launcher: tuple[str, ...] = ()  # an argv prefix: `ip netns exec NS` (--network)
 
     def common_args(self) -> list[str]:
@@ -80,6 +81,8 @@ class LocustPlan:
         ]
         if self.faults_json:
             argv += ["--tbench-faults", self.faults_json]
+        if self.knee_users:
+            argv += ["--tbench-knee-users", str(self.knee_users)]
         if master_port is not None:
             argv += [
                 "--master",

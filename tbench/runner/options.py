@@ -99,6 +99,7 @@ def check(options: RunOptions) -> CheckedOptions:
         scenario = scenario.with_faults(options.faults)
     _check_faults(scenario, options.targets, urls, replication)
     _check_capacity(scenario, options.targets, replication)
+    _check_overload(scenario, options.targets, replication)
     return CheckedOptions(urls, replication, scenario)
 
 
@@ -117,6 +118,23 @@ def _check_capacity(
         raise ValueError(f"{scenario.name} confines one server process: no --replicas")
     if (problem := quota_problem()) is not None:
         raise ValueError(f"{scenario.name} needs a CPU quota: {problem}")
+
+
+def _check_overload(
+    scenario: Scenario, targets: Sequence[TargetSpec], replication: Replication
+) -> None:
+    """An overload caps one server process at its knee (and confines it, if it has a quota)."""
+    if scenario.overload is None:
+        return
+    if replication.clustered:
+        raise ValueError(f"{scenario.name} caps one server process at its knee: no --replicas")
+    confined = [spec for spec in targets if spec.no_cpu_model_option is None]
+    if scenario.overload.cpu_quota_vcpu and confined and (problem := quota_problem()):
+        raise ValueError(
+            f"{scenario.name} holds {confined[0].name}'s server to "
+            f"{scenario.overload.cpu_quota_vcpu:g} vCPU: {problem} "
+            "(or set [overload] cpu_quota_vcpu = 0 in a scenario of your own)"
+        )
 
 
 def given_urls(options: RunOptions) -> dict[str, str]:

@@ -67,6 +67,7 @@ from tbench.runner.locust_process import LocustPlan, LocustRun
 from tbench.runner.memory import memory_metrics, soak_of
 from tbench.runner.netns import EmulatedLink, NetworkSetupError
 from tbench.runner.options import RunOptions, check
+from tbench.runner.overload import Knee, KneeError, knee_of, read_overload, server_args
 from tbench.runner.resources import ResourceSampler, ResourceSeries, summarize
 from tbench.runner.summarize import derived_metrics, flags_for, loadgen_metrics
 from tbench.runner.targets import (
@@ -109,6 +110,7 @@ class Trial:
     live: LiveDisplay
     link: EmulatedLink | None = None
     quota: CpuQuota | None = None  # the server's CPU quota under a capacity ramp
+    knee: Knee | None = None  # an overload's knee, read before the server starts
 
     @property
     def key(self) -> str:
@@ -237,11 +239,13 @@ class ComparisonRun:
         return self.run
 
     def _handle(
-        self, spec: TargetSpec, target_dir: Path, link: EmulatedLink | None
+        self, spec: TargetSpec, target_dir: Path, link: EmulatedLink | None, knee: Knee | None
     ) -> TargetHandle:
-        faults = self.scenario.faults
+        faults, overload = self.scenario.faults, self.scenario.overload
         admin = (ADMIN_OPTION,) if faults is not None and "drop" in faults.kinds else ()
         cpu = spec.cpu_model_args(self.options.start.cpu_model)
+        if overload is not None and knee is not None:
+            cpu = (*cpu, *server_args(spec, overload, knee))
         if link is not None:  # in the server's namespace, on the shaped path's address
             return StartedTarget(
                 spec,
@@ -338,7 +342,13 @@ class ComparisonRun:
     def _start(self, trial: Trial) -> TargetHandle:
         """The target started (or reached), and its link's RTT measured under --network."""
         link, result = trial.link, trial.result
-        handle = self._handle(trial.spec, trial.target_dir, link)
+        overload = self.scenario.overload
+        if overload is not None:
+            try:
+                trial.knee = knee_of(trial.spec, overload, self.options.out_root)
+            except KneeError as exc:
+                raise TargetFailed(str(exc)) from None
+        handle = self._handle(trial.spec, trial.target_dir, link, trial.knee)
         trial.live.update(trial.key, phase="starting")
         try:
             handle.start()
@@ -350,9 +360,16 @@ class ComparisonRun:
         return handle
 
     def _confine(self, trial: Trial, handle: TargetHandle) -> None:
-        """Under a capacity ramp, hold the server to the scenario's CPU quota (a Fargate task)."""
-        sweep = self.scenario.sweep
-        if sweep is None or sweep.cpu_quota_vcpu is None:
+        """Under a capacity ramp or an overload, hold the server to the scenario's CPU quota (a
+        Fargate task); the lambda target's environments have Lambda's CPU model instead."""
+        sweep, overload = self.scenario.sweep, self.scenario.overload
+        if overload is not None:
+            if not overload.cpu_quota_vcpu or lambda_target.has_cpu_model(trial.spec):
+                return
+            quota_vcpu = overload.cpu_quota_vcpu
+        elif sweep is not None and sweep.cpu_quota_vcpu is not None:
+            quota_vcpu = sweep.cpu_quota_vcpu
+        else:
             return
         pid = handle.server_pid
         if lambda_target.has_cpu_model(trial.spec) or pid is None:
@@ -362,7 +379,7 @@ class ComparisonRun:
                 f"{trial.spec.name} has none to confine (the lambda target has Lambda's CPU model)"
             )
         try:
-            trial.quota = CpuQuota(sweep.cpu_quota_vcpu, trial.key).__enter__()
+            trial.quota = CpuQuota(quota_vcpu, trial.key).__enter__()
             trial.quota.add(pid)
         except ConfinementError as exc:
             handle.stop()
@@ -375,7 +392,7 @@ class ComparisonRun:
             user_class=user_class_name(spec),
             url=handle.url,
             scenario_ref=self.scenario_ref,
-            users=self.scenario.users,
+            users=self._first_users(trial),
             spawn_rate=self.scenario.spawn_rate,
             out_dir=target_dir,
             run_tag=self.run_tag,
@@ -384,6 +401,7 @@ class ComparisonRun:
             remote_workers=self.options.load.remote_workers,
             master_port=self.options.load.master_port,
             faults_json=self.scenario.faults.model_dump_json() if self.scenario.faults else "",
+            knee_users=trial.knee.users if trial.knee is not None else 0,
             launcher=link.launcher(link.client_ns) if link is not None else (),
         )
         trial.result.url = handle.url
@@ -392,6 +410,13 @@ class ComparisonRun:
         return Drive(
             handle, plan, locust, sampler, FaultInjector(handle), LivenessWatch(handle.url)
         )
+
+    def _first_users(self, trial: Trial) -> int:
+        """Users spawned before publishing starts: an overload's knee, else the scenario's."""
+        if trial.knee is None:
+            return self.scenario.users
+        per_room = self.scenario.users_per_room
+        return -(-trial.knee.users // per_room) * per_room
 
     def _begin(self, drive: Drive) -> None:
         """Sampling, the liveness watch, then Locust."""
@@ -452,6 +477,16 @@ class ComparisonRun:
                 metrics["soak_rss_growth_percent"] = result.soak.growth_percent
                 if not result.soak.passed:
                     result.flags.append(FLAG_SOAK_GREW)
+        if self.scenario.overload is not None and trial.knee is not None:
+            result.overload = read_overload(
+                self.scenario.overload,
+                trial.knee,
+                loadgen,
+                series,
+                resumable=trial.spec.supports_resume,
+                latency_floor_ms=loadgen.latency_floor_ms,
+            )
+            result.flags += result.overload.flags
         if link is not None and result.network is not None:
             link.stop()  # the relay's counters are final once it has stopped
             if link.relay_counters is not None:

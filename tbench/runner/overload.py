@@ -1,0 +1,162 @@
+"""An overload run's runner side: each target's knee, how its server is started, and the
+outcome (the clients' phases joined with the server's RSS and CPU, then judged).
+
+The knee comes from the newest capacity run beside this one (or the scenario's `knee_users`);
+a container target's server is capped at the connections it held there, so the surplus is
+refused with the documented answer rather than queued. The lambda target has no measured knee
+(no CPU quota applies to it): its knee is its emulator's worker pool, and its surplus is shed
+by Lambda's concurrency limit, which API Gateway turns into throttling answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract.capacity import Capacity
+from contract.loadgen import LoadgenResult
+from contract.overload import (
+    OverloadOutcome,
+    OverloadPhase,
+    OverloadPlan,
+    judge,
+    recovery_s,
+)
+from contract.registry import TargetSpec
+from contract.results import RunFileError, load_run
+from tbench.runner import lambda_target
+from tbench.runner.resources import ResourceSeries, summarize
+
+BYTES_PER_MB = 1024 * 1024
+
+
+class KneeError(Exception):
+    """No knee to overload from: the message says how to measure one."""
+
+
+@dataclass(frozen=True)
+class Knee:
+    """Where a target's load is multiplied from, where it was read, and its server's cap."""
+
+    users: int
+    source: str
+    connection_cap: int | None  # --max-connections for the server (None: left as it is)
+
+
+def _newest_capacity(results: Path, target: str) -> tuple[Path, Capacity] | None:
+    """The newest run under `results` that measured this target's capacity."""
+    found = []
+    for run_file in results.glob("*/run.json"):
+        try:
+            run = load_run(run_file.parent)
+        except (OSError, RunFileError):
+            continue
+        result = run.targets.get(target)
+        if result is not None and result.capacity is not None and result.capacity.users > 0:
+            found.append((run.started_at, run_file.parent, result.capacity))
+    if not found:
+        return None
+    _, path, capacity = max(found, key=lambda item: item[0])
+    return path, capacity
+
+
+def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path) -> Knee:
+    """The knee this target is overloaded from; KneeError when none is known."""
+    if plan.knee_users is not None:
+        return Knee(plan.knee_users, "the scenario's knee_users", plan.knee_users)
+    if lambda_target.has_cpu_model(spec):
+        return Knee(plan.lambda_knee_users, "the emulator's worker pool (lambda_knee_users)", None)
+    newest = _newest_capacity(results, spec.name)
+    if newest is None:
+        raise KneeError(
+            f"no capacity measured for {spec.name} under {results}: run "
+            f"`sudo tbench run --scenario capacity --targets {spec.name}` first, or set "
+            "[overload] knee_users"
+        )
+    path, capacity = newest
+    bound = "" if capacity.is_knee else f" ({capacity.describe()})"
+    return Knee(capacity.users, f"capacity run {path.name}{bound}", capacity.users)
+
+
+def server_args(spec: TargetSpec, plan: OverloadPlan, knee: Knee) -> tuple[str, ...]:
+    """The server's flags for the run: its cap at the knee, or Lambda's concurrency limit."""
+    if lambda_target.has_cpu_model(spec):
+        return ("--concurrency-limit", str(plan.lambda_concurrency))
+    if knee.connection_cap is None:
+        return ()
+    return ("--max-connections", str(knee.connection_cap))
+
+
+def _with_server(
+    phase: OverloadPhase, series: ResourceSeries
+) -> tuple[OverloadPhase, float | None]:
+    """The phase with the server's peak RSS and mean CPU over it."""
+    inside = [
+        row
+        for row in series.rows
+        if phase.start <= row["time"] <= phase.end and row.get("server_processes", 0) > 0
+    ]
+    rss = max((row["server_rss_bytes"] for row in inside), default=None)
+    cpu = (
+        summarize(series, phase.start, phase.end).get("server_cpu_percent_mean") if inside else None
+    )
+    rss_mb = None if rss is None else rss / BYTES_PER_MB
+    updated = phase.model_copy(
+        update={
+            "server_rss_mb": rss_mb,
+            "server_cpu_cores": None if cpu is None else float(cpu) / 100,
+        }
+    )
+    return updated, rss_mb
+
+
+def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each named
+    plan: OverloadPlan,
+    knee: Knee,
+    loadgen: LoadgenResult,
+    series: ResourceSeries,
+    *,
+    resumable: bool,
+    latency_floor_ms: float,
+) -> OverloadOutcome:
+    """The outcome of one target's overload, judged by the plan (p99 over the transport's
+    own floor, as a capacity step's)."""
+    phases, peaks = [], []
+    for phase in loadgen.overload:
+        updated, rss_mb = _with_server(phase, series)
+        phases.append(updated)
+        if rss_mb is not None:
+            peaks.append(rss_mb)
+    ticks = tuple(loadgen.overload_ticks)
+    slo_ms = plan.slo_p99_ms + latency_floor_ms
+    drop = phases[-1] if phases else None
+    recovery = None if drop is None else recovery_s(ticks, drop.start, drop.end, slo_ms)
+    rss_at_knee = phases[0].server_rss_mb if phases else None
+    peak = max(peaks, default=None)
+    delivery = loadgen.delivery
+    return OverloadOutcome(
+        knee_users=knee.users,
+        knee_source=knee.source,
+        connection_cap=knee.connection_cap,
+        cpu_quota_vcpu=plan.cpu_quota_vcpu or None,
+        slo_p99_ms=plan.slo_p99_ms,
+        latency_floor_ms=latency_floor_ms,
+        phases=tuple(phases),
+        ticks=ticks,
+        rss_at_knee_mb=rss_at_knee,
+        peak_rss_mb=peak,
+        recovery_s=recovery,
+        recovery_bound_s=plan.recovery_bound_s,
+        lost=delivery.lost,
+        duplicated=delivery.duplicated,
+        resumable=resumable,
+        verdict=judge(
+            plan,
+            tuple(phases),
+            recovery=recovery,
+            lost=delivery.lost,
+            resumable=resumable,
+            rss_at_knee_mb=rss_at_knee,
+            peak_rss_mb=peak,
+        ),
+    )
