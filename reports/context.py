@@ -16,6 +16,7 @@ from reports.faults import FaultSection, fault_section
 from reports.memory import MemorySection, memory_section
 from reports.methodology import Methodology, methodology, warnings
 from reports.network import NetworkSection, network_section
+from reports.overload import OverloadSection, overload_section
 from reports.svg import figure_svg
 from reports.verdict import VERDICT_METRICS, GuaranteeRow, VerdictRow, guarantee_rows, verdict_rows
 
@@ -51,6 +52,7 @@ class ReportContext:
     faults: FaultSection | None  # None: no target had faults injected
     network: NetworkSection | None  # None: no target ran under `tbench run --network`
     memory: MemorySection | None  # None: no target measured
+    overload: OverloadSection | None  # None: no target ran an overload
     capacity: CapacitySection | None  # None: no target measured its capacity
     talks: list[TalkExample]  # the talk's Lambda bill at each set of prices
     cost_tables: list[CostTable]
@@ -102,6 +104,7 @@ def report_context(data: RunData, pricing_file: Path | None = None) -> ReportCon
         faults=faults,
         network=network,
         memory=memory_section(data),
+        overload=overload_section(data),
         capacity=capacity_section(data, verdict_pricing),
         talks=[talk_example(pricing, origin) for pricing, origin in price_sets],
         cost_tables=[

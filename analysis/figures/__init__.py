@@ -25,6 +25,7 @@ from analysis.figures.latency import (
     latency_vs_users,
 )
 from analysis.figures.network import latency_vs_rtt
+from analysis.figures.overload import overload_timeline
 from analysis.figures.serverless import lambda_invocations, lambda_memory
 from analysis.figures.style import MissingData
 from analysis.figures.theory import short_polling_vs_theory
@@ -47,6 +48,7 @@ __all__ = [
     "latency_percentiles",
     "latency_vs_rtt",
     "latency_vs_users",
+    "overload_timeline",
     "requests_per_message",
     "rss_per_connection",
     "short_polling_vs_theory",
@@ -153,6 +155,14 @@ FIGURES: tuple[FigureSpec, ...] = (
         "(API Gateway messages and connection-minutes, Lambda at the measured billed durations "
         "and INIT, DynamoDB, data transfer) from the lambda target's run (`tbench plan`).",
         cost_vs_users,
+    ),
+    FigureSpec(
+        "overload",
+        "Under overload: load and p99 over time",
+        "Each target from its measured knee (×1) to ×2 and ×4 of it, then down to ×0.5: "
+        "deliveries a second offered (dashed: if every user got in) and delivered (solid, by "
+        "the second each message was sent in), and that second's delivery p99 against the SLO.",
+        overload_timeline,
     ),
     FigureSpec(
         "short-polling-theory",
