@@ -118,6 +118,7 @@ def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each na
     *,
     resumable: bool,
     latency_floor_ms: float,
+    cpu_quota_vcpu: float | None,
 ) -> OverloadOutcome:
     """The outcome of one target's overload, judged by the plan (p99 over the transport's
     own floor, as a capacity step's)."""
@@ -138,7 +139,7 @@ def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each na
         knee_users=knee.users,
         knee_source=knee.source,
         connection_cap=knee.connection_cap,
-        cpu_quota_vcpu=plan.cpu_quota_vcpu or None,
+        cpu_quota_vcpu=cpu_quota_vcpu,
         slo_p99_ms=plan.slo_p99_ms,
         latency_floor_ms=latency_floor_ms,
         phases=tuple(phases),

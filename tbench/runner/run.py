@@ -485,6 +485,7 @@ class ComparisonRun:
                 series,
                 resumable=trial.spec.supports_resume,
                 latency_floor_ms=loadgen.latency_floor_ms,
+                cpu_quota_vcpu=trial.quota.vcpu if trial.quota is not None else None,
             )
             result.flags += result.overload.flags
         if link is not None and result.network is not None:
