@@ -129,9 +129,12 @@ def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each na
         if rss_mb is not None:
             peaks.append(rss_mb)
     ticks = tuple(loadgen.overload_ticks)
-    slo_ms = plan.slo_p99_ms + latency_floor_ms
+    # back under the SLO, or under the knee's own p99 where the knee missed it (the lambda
+    # target's knee is its worker pool's, not one at the SLO)
+    knee_p99 = phases[0].p99_ms if phases and phases[0].p99_ms is not None else 0.0
+    back_under_ms = max(plan.slo_p99_ms + latency_floor_ms, knee_p99)
     drop = phases[-1] if phases else None
-    recovery = None if drop is None else recovery_s(ticks, drop.start, drop.end, slo_ms)
+    recovery = None if drop is None else recovery_s(ticks, drop.start, drop.end, back_under_ms)
     rss_at_knee = phases[0].server_rss_mb if phases else None
     peak = max(peaks, default=None)
     delivery = loadgen.delivery
@@ -142,6 +145,7 @@ def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each na
         cpu_quota_vcpu=cpu_quota_vcpu,
         slo_p99_ms=plan.slo_p99_ms,
         latency_floor_ms=latency_floor_ms,
+        recovery_p99_ms=back_under_ms,
         phases=tuple(phases),
         ticks=ticks,
         rss_at_knee_mb=rss_at_knee,
@@ -159,5 +163,6 @@ def read_overload(  # noqa: PLR0913 -- keyword-only: the run's readings, each na
             resumable=resumable,
             rss_at_knee_mb=rss_at_knee,
             peak_rss_mb=peak,
+            back_under_ms=back_under_ms,
         ),
     )
