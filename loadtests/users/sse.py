@@ -8,16 +8,30 @@ from typing import Any
 from geventhttpclient.response import HTTPSocketResponse
 
 from loadtests.http_client import HttpConnection
+from loadtests.refusals import Refusal, http_refusal
 from loadtests.users.http_publish import HttpPublishingUser
 from loadtests.wire import CountingSocket
 
 
-class StreamRefused(Exception):
-    """The target did not answer the event stream request with 200."""
+class StreamRefused(Refusal):
+    """The target did not answer the event stream request with 200 (a 503 or 429 is a
+    refusal, with its Retry-After as the hint)."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.kind, self.hint_s = http_refusal(status, headers)
+        super().__init__(f"{status}: {body[:200]!r}")
 
 
-class StreamEnded(Exception):
+class StreamEnded(EOFError):
     """The server ended the event stream (restart, or the slow-consumer policy)."""
+
+
+def retry_field_s(value: bytes) -> float | None:
+    """An event stream's `retry:` value (milliseconds, ASCII digits only, as EventSource
+    reads it) in seconds; None when it is not one."""
+    value = value.strip()
+    return int(value) / 1000.0 if value.isdigit() else None
 
 
 class SseChatClient:
@@ -39,7 +53,8 @@ class SseChatClient:
         try:
             response = self.connection.open("GET", f"/rooms/{room}/events", headers=headers)
             if response.status_code != 200:
-                raise StreamRefused(f"{response.status_code}: {response.read()[:200]!r}")
+                names = {name.lower(): value for name, value in response.items()}
+                raise StreamRefused(response.status_code, names, response.read())
         except Exception as exc:
             self.connection.close()
             self.user.fire("connect", started, 0, exc)
@@ -51,7 +66,8 @@ class SseChatClient:
         self.user.fire("connect", started, 0, None)
 
     def events(self) -> Any:
-        """Yield the `data:` payload (bytes) of every event, with the time it was complete."""
+        """Yield the `data:` payload (bytes) of every event, with the time it was complete; a
+        `retry:` field sets the user's `retry_s` (its floor for the next reconnect)."""
         response = self.response
         if response is None:
             raise StreamEnded("not connected")
@@ -69,6 +85,8 @@ class SseChatClient:
             if line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
+            elif line.startswith(b"retry:") and (retry_s := retry_field_s(line[6:])) is not None:
+                self.user.retry_s = retry_s
             # `id:` is in the message JSON too; comments (`: ping`) and other fields are skipped
 
     def close(self) -> None:
@@ -89,6 +107,12 @@ class SseUser(HttpPublishingUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stream: SseChatClient | None = None
+        # the stream's last `retry:` (s): kept across reconnects, as by an EventSource
+        self.retry_s: float | None = None
+
+    def reconnect_hint_s(self) -> float | None:
+        """The server's `retry:`: a floor for the next reconnect's delay."""
+        return self.retry_s
 
     def join(self) -> None:
         """Open the event stream; the subscription is live once the head has arrived."""
