@@ -85,3 +85,10 @@ def retry_after_s(value: str | None, now: float | None = None) -> float | None:
     if when.tzinfo is None:  # a date without a zone: HTTP-dates are GMT
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def sse_retry_s(value: bytes) -> float | None:
+    """An event stream's `retry:` field value (milliseconds, ASCII digits only, as an
+    EventSource reads it) in seconds; None when it is not one."""
+    value = value.strip()
+    return int(value) / 1000.0 if value.isdigit() else None

@@ -29,6 +29,16 @@ class Refusal(Exception):
     hint_s: float | None = None
 
 
+class HttpRefused(Refusal):
+    """A subscribing GET answered with something other than 200 (a 503 or 429 is a refusal,
+    with its Retry-After as the hint)."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.kind, self.hint_s = http_refusal(status, headers)
+        super().__init__(f"{status}: {body[:200]!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Classified:
     """A failure's refusal kind and the server's hint (s) for the next try, if any."""

@@ -15,20 +15,14 @@ import gevent
 from contract import codec
 from contract.scenario import Scenario
 from loadtests.http_client import HttpConnection
-from loadtests.refusals import Refusal, http_refusal
+from loadtests.refusals import HttpRefused
 from loadtests.users.http_publish import HttpPublishingUser
 
 LONG_POLL_SLACK_S = 10.0  # socket timeout beyond `wait=`: the server answers by then
 
 
-class PollRefused(Refusal):
-    """The target answered a poll with something other than 200 and a message list (a 503 or
-    429 is a refusal, with its Retry-After as the hint)."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.kind, self.hint_s = http_refusal(status, headers)
-        super().__init__(f"{status}: {body[:200]!r}")
+class PollRefused(HttpRefused):
+    """The target answered a poll with something other than 200 and a message list."""
 
 
 class PollingChatClient:

@@ -7,31 +7,19 @@ from typing import Any
 
 from geventhttpclient.response import HTTPSocketResponse
 
+from loadtests.backoff import sse_retry_s
 from loadtests.http_client import HttpConnection
-from loadtests.refusals import Refusal, http_refusal
+from loadtests.refusals import HttpRefused
 from loadtests.users.http_publish import HttpPublishingUser
 from loadtests.wire import CountingSocket
 
 
-class StreamRefused(Refusal):
-    """The target did not answer the event stream request with 200 (a 503 or 429 is a
-    refusal, with its Retry-After as the hint)."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.kind, self.hint_s = http_refusal(status, headers)
-        super().__init__(f"{status}: {body[:200]!r}")
+class StreamRefused(HttpRefused):
+    """The target did not answer the event stream request with 200."""
 
 
 class StreamEnded(EOFError):
     """The server ended the event stream (restart, or the slow-consumer policy)."""
-
-
-def retry_field_s(value: bytes) -> float | None:
-    """An event stream's `retry:` value (milliseconds, ASCII digits only, as EventSource
-    reads it) in seconds; None when it is not one."""
-    value = value.strip()
-    return int(value) / 1000.0 if value.isdigit() else None
 
 
 class SseChatClient:
@@ -85,7 +73,7 @@ class SseChatClient:
             if line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
-            elif line.startswith(b"retry:") and (retry_s := retry_field_s(line[6:])) is not None:
+            elif line.startswith(b"retry:") and (retry_s := sse_retry_s(line[6:])) is not None:
                 self.user.retry_s = retry_s
             # `id:` is in the message JSON too; comments (`: ping`) and other fields are skipped
 
