@@ -17,6 +17,8 @@ import time
 
 from websockets.frames import CloseCode
 
+from contract.overload import RefusalKind
+from loadtests.refusals import Refusal, http_refusal
 from loadtests.wire import (
     DEFAULT_TIMEOUT_S,
     CountingSocket,
@@ -37,17 +39,42 @@ OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
 
+INTERNAL_SERVER_ERROR = 500
+# Close codes that are refusals: 1013 Try Again Later (a cap), 1006 the connection vanished.
+CLOSE_REFUSALS: dict[int, RefusalKind] = {
+    CloseCode.TRY_AGAIN_LATER: "ws_1013",
+    CloseCode.ABNORMAL_CLOSURE: "reset",
+}
+
 
 class WebSocketError(Exception):
     """The handshake failed or the peer broke the protocol."""
 
 
-class WebSocketClosed(Exception):
+class HandshakeEnded(WebSocketError, EOFError):
+    """The server closed the connection before answering the upgrade."""
+
+
+class HandshakeRefused(WebSocketError, Refusal):
+    """The upgrade was answered with an HTTP status, not 101 (the client got no WebSocket)."""
+
+    def __init__(self, status_line: str, status: int, headers: dict[str, str]) -> None:
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.kind, self.hint_s = http_refusal(status, headers)
+        if status == INTERNAL_SERVER_ERROR:
+            # API Gateway's answer when the $connect Lambda failed or was throttled
+            self.kind = "throttled"
+        super().__init__(f"handshake refused: {status_line}")
+
+
+class WebSocketClosed(Refusal):
     """The connection ended: the peer's close code and reason (1006 if it just vanished)."""
 
     def __init__(self, code: int, reason: str) -> None:
         self.code = code
         self.reason = reason
+        self.kind = CLOSE_REFUSALS.get(code)
         super().__init__(f"closed {code}: {reason}" if reason else f"closed {code}")
 
 
@@ -133,6 +160,28 @@ class WebSocketConnection:
         # and under gevent every recv with a timeout arms a timer - a cost per message.
         sock.settimeout(None)
         return cls(sock, leftover)
+
+    def refused_at_once(self, wait_s: float) -> None:
+        """Wait up to `wait_s` for the first bytes; raise WebSocketClosed if they are a close.
+
+        A server at its cap accepts the handshake and closes at once (1013): the client must
+        look at what comes first to know it was refused, not joined. Bytes that arrive are
+        kept for receive(), stamped with when they arrived.
+        """
+        if not self._buffer:
+            self.sock.settimeout(wait_s)
+            try:
+                data = self.sock.recv(RECV_BYTES)
+            except TimeoutError:
+                return  # nothing yet: a quiet room, joined
+            finally:
+                self.sock.settimeout(None)
+            if not data:
+                raise WebSocketClosed(CloseCode.ABNORMAL_CLOSURE, "connection lost")
+            self.last_received_at = time.time()
+            self._buffer += data
+        if len(self._buffer) >= 2 and self._buffer[0] & 0x0F == OP_CLOSE:
+            self._parse_into([])  # raises WebSocketClosed once the close frame is complete
 
     def send_text(self, payload: bytes) -> None:
         """Send one text message (UTF-8 bytes) in one masked frame."""
@@ -235,17 +284,18 @@ def _handshake(sock: CountingSocket, endpoint: Endpoint) -> bytes:
             raise WebSocketError("handshake response head too large")
         chunk = sock.recv(4096)
         if not chunk:
-            raise WebSocketError("connection closed during the handshake")
+            raise HandshakeEnded("connection closed during the handshake")
         received += chunk
     head, _, leftover = received.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or parts[1] != "101":
-        raise WebSocketError(f"handshake refused: {status_line}")
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    if len(parts) < 2 or parts[1] != "101":
+        status = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
+        raise HandshakeRefused(status_line, status, headers)
     if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
         raise WebSocketError("handshake answered with a wrong Sec-WebSocket-Accept")
     return leftover

@@ -23,16 +23,16 @@ from contract.messages import Publish, is_history_lost
 from contract.registry import TargetSpec
 from contract.scenario import Scenario
 from loadtests.accounting import Receipt, ReceiveLog
+from loadtests.backoff import Backoff
 from loadtests.exchange import Outage
+from loadtests.refusals import classify
 from loadtests.schedule_stamp import intended_at, stamped_body
 from loadtests.session import SESSION, Seat, Session
 
-RECONNECT_PAUSE_S = 0.5
-# After a lost connection a client waits RECONNECT_PAUSE_S plus up to this much more, drawn at
-# random, as client libraries do, so a drop is not a thundering herd of reconnects.
-RECONNECT_JITTER_S = 1.0
 IDLE_SLEEP_S = 3600.0
 SEAT_CHECK_S = 0.5  # an overload's users look this often whether their room is still in
+# What API Gateway sends a client when the Lambda behind a route failed or was throttled.
+GATEWAY_ERROR = "Internal server error"
 
 
 class DuplicateMessage(Exception):
@@ -157,6 +157,8 @@ class DeliverySink:
             # only its text, so Locust groups them instead of listing one row per connection
             refusal = TargetError(payload["message"][:200])
             self._events.add(self.request_type, "error frame", 0.0, 0, refusal)
+            if payload["message"] == GATEWAY_ERROR:
+                self.session.record_refusal("throttled")  # an error frame, and a refusal
             return
         error = BadMessage(f"not a delivered message ({type(exc).__name__}: {exc})"[:200])
         self._events.add(self.request_type, "deliver", 0.0, 0, error)
@@ -234,6 +236,8 @@ class ChatUser(User):
         self.seat: Seat | None = None
         self.sink: DeliverySink | None = None
         self._receiver: Greenlet | None = None
+        # one per user, for joining and reconnecting alike; reset once joined
+        self.backoff = Backoff()
 
     # -- the I/O a family provides -------------------------------------------------------------
 
@@ -252,6 +256,10 @@ class ChatUser(User):
     def close(self) -> None:
         """Close every connection of this user."""
         raise NotImplementedError
+
+    def reconnect_hint_s(self) -> float | None:
+        """The server's standing hint for the next reconnect (s), if it gave one (SSE)."""
+        return None
 
     # -- the behaviour every family shares -----------------------------------------------------
 
@@ -287,10 +295,12 @@ class ChatUser(User):
     @task
     def chat(self) -> None:
         """Join, receive in a separate greenlet, publish on schedule, then idle until stopped."""
-        self._connect_until_joined()
-        self._receiver = gevent.spawn(self._receive_with_reconnects)
         seat = self.seat
         assert seat is not None
+        if not self._connect_until_joined():
+            while True:  # its room left the run before it got in
+                gevent.sleep(IDLE_SLEEP_S)
+        self._receiver = gevent.spawn(self._receive_with_reconnects)
         if seat.publisher:
             self._publish_on_schedule()
         if self.session.scenario.overload is not None:
@@ -300,23 +310,41 @@ class ChatUser(User):
         while True:
             gevent.sleep(IDLE_SLEEP_S)
 
-    def _connect_until_joined(self) -> None:
+    def _connect_until_joined(self) -> bool:
+        """Join, retrying on the backoff; False when the user's room left the run first."""
         while True:
+            if self.seat is not None and not self.session.seat_active(self.seat):
+                return False
+            self.session.record_attempt()
             try:
                 self.join()
-                return
-            except Exception:  # reported by join(); keep the user trying, as a client would
+            except Exception as exc:  # reported by join(); keep the user trying, as a client would
                 self.session.counters.connect_errors += 1
                 self.close()
-                gevent.sleep(RECONNECT_PAUSE_S)
+                gevent.sleep(self._retry_delay_s(exc, connecting=True))
+                continue
+            self.backoff.reset()
+            return True
+
+    def _retry_delay_s(self, exc: Exception | None, *, connecting: bool) -> float:
+        """Count what refused or broke the user (if it was a refusal); the backoff's next delay,
+        no shorter than what the server asked for."""
+        hints = [self.reconnect_hint_s()]
+        if exc is not None and (refusal := classify(exc, connecting=connecting)) is not None:
+            self.session.record_refusal(refusal.kind)
+            hints.append(refusal.hint_s)
+        given = [hint for hint in hints if hint is not None]
+        return self.backoff.next_delay(max(given) if given else None)
 
     def _receive_with_reconnects(self) -> None:
         while True:
+            error: Exception | None = None
             try:
                 self.receive_forever()
             except Exception as exc:
                 if self.session.frozen_at is not None:
                     return
+                error = exc
                 self.session.counters.receive_errors += 1
                 self.environment.events.request.fire(
                     request_type=self.request_type,
@@ -330,8 +358,9 @@ class ChatUser(User):
                 self.sink.connection_lost(time.time())
             self.close()
             self.session.counters.reconnects += 1
-            gevent.sleep(RECONNECT_PAUSE_S + random.uniform(0, RECONNECT_JITTER_S))
-            self._connect_until_joined()
+            gevent.sleep(self._retry_delay_s(error, connecting=False))
+            if not self._connect_until_joined():
+                return
 
     def _publish_on_schedule(self) -> None:
         seat = self.seat

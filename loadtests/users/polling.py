@@ -15,12 +15,13 @@ import gevent
 from contract import codec
 from contract.scenario import Scenario
 from loadtests.http_client import HttpConnection
+from loadtests.refusals import HttpRefused
 from loadtests.users.http_publish import HttpPublishingUser
 
 LONG_POLL_SLACK_S = 10.0  # socket timeout beyond `wait=`: the server answers by then
 
 
-class PollRefused(Exception):
+class PollRefused(HttpRefused):
     """The target answered a poll with something other than 200 and a message list."""
 
 
@@ -47,7 +48,7 @@ class PollingChatClient:
                 "GET", f"/rooms/{room}/messages{query}", timeout_s=timeout_s
             )
             if response.status != 200:
-                raise PollRefused(f"{response.status}: {response.body[:200]!r}")
+                raise PollRefused(response.status, response.headers, response.body)
             body = codec.loads(response.body)
             messages: list[dict[str, Any]] = body["messages"]
             last_id = int(body["last_id"])
@@ -81,12 +82,16 @@ class PollingUser(HttpPublishingUser):
         self._joined_once = False
 
     def join(self) -> None:
-        """A GET without `since` learns where the room is; messages after it are ours."""
+        """A GET without `since` learns where the room is; messages after it are ours. After a
+        refusal or a lost poll a resumable target is polled from the cursor instead."""
         assert self.seat is not None
         assert self.sink is not None
         self.poller = PollingChatClient(self)
         if self._joined_once and self.target.supports_resume:
-            return  # after an error just poll on from the cursor: nothing is skipped
+            # re-subscribe from the cursor (nothing is skipped): one poll that answers at once,
+            # so a refusal is seen here and an answer means the user is back
+            self._poll(None)
+            return
         started_at = time.time()
         _, self.cursor, _ = self.poller.get_messages(self.seat.room, None, None, name="join")
         self.sink.joined(self.seat.room, started_at, time.time())
@@ -102,18 +107,23 @@ class PollingUser(HttpPublishingUser):
         interval_s = scenario.poll_interval_s
         if not self.long_poll:  # random phase: pollers spread over the interval, as theory has it
             gevent.sleep(random.uniform(0, interval_s))
-        room = self.seat.room
-        deliver = self.sink.deliver_objects
         while True:
-            messages, last_id, size = self.poller.get_messages(room, self.cursor, wait_s)
-            received_at = time.time()
-            self.sink.back(received_at)  # a resumed poller is back with its first answer
-            if messages:
-                deliver(messages, received_at, size // len(messages))
-                ids = [m["id"] for m in messages if isinstance(m.get("id"), int)]
-                self.cursor = max(ids) if ids else last_id
+            self._poll(wait_s)
             if not self.long_poll:
                 gevent.sleep(interval_s)
+
+    def _poll(self, wait_s: float | None) -> None:
+        """One poll from the cursor: deliver what it brought and move the cursor on."""
+        assert self.seat is not None
+        assert self.sink is not None
+        assert self.poller is not None
+        messages, last_id, size = self.poller.get_messages(self.seat.room, self.cursor, wait_s)
+        received_at = time.time()
+        self.sink.back(received_at)  # a resumed poller is back with its first answer
+        if messages:
+            self.sink.deliver_objects(messages, received_at, size // len(messages))
+            ids = [m["id"] for m in messages if isinstance(m.get("id"), int)]
+            self.cursor = max(ids) if ids else last_id
 
     def close(self) -> None:
         """Close the polling connection."""

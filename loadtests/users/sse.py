@@ -7,16 +7,18 @@ from typing import Any
 
 from geventhttpclient.response import HTTPSocketResponse
 
+from loadtests.backoff import sse_retry_s
 from loadtests.http_client import HttpConnection
+from loadtests.refusals import HttpRefused
 from loadtests.users.http_publish import HttpPublishingUser
 from loadtests.wire import CountingSocket
 
 
-class StreamRefused(Exception):
+class StreamRefused(HttpRefused):
     """The target did not answer the event stream request with 200."""
 
 
-class StreamEnded(Exception):
+class StreamEnded(EOFError):
     """The server ended the event stream (restart, or the slow-consumer policy)."""
 
 
@@ -39,7 +41,8 @@ class SseChatClient:
         try:
             response = self.connection.open("GET", f"/rooms/{room}/events", headers=headers)
             if response.status_code != 200:
-                raise StreamRefused(f"{response.status_code}: {response.read()[:200]!r}")
+                names = {name.lower(): value for name, value in response.items()}
+                raise StreamRefused(response.status_code, names, response.read())
         except Exception as exc:
             self.connection.close()
             self.user.fire("connect", started, 0, exc)
@@ -51,7 +54,8 @@ class SseChatClient:
         self.user.fire("connect", started, 0, None)
 
     def events(self) -> Any:
-        """Yield the `data:` payload (bytes) of every event, with the time it was complete."""
+        """Yield the `data:` payload (bytes) of every event, with the time it was complete; a
+        `retry:` field sets the user's `retry_s` (its floor for the next reconnect)."""
         response = self.response
         if response is None:
             raise StreamEnded("not connected")
@@ -69,6 +73,8 @@ class SseChatClient:
             if line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
+            elif line.startswith(b"retry:") and (retry_s := sse_retry_s(line[6:])) is not None:
+                self.user.retry_s = retry_s
             # `id:` is in the message JSON too; comments (`: ping`) and other fields are skipped
 
     def close(self) -> None:
@@ -89,6 +95,12 @@ class SseUser(HttpPublishingUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stream: SseChatClient | None = None
+        # the stream's last `retry:` (s): kept across reconnects, as by an EventSource
+        self.retry_s: float | None = None
+
+    def reconnect_hint_s(self) -> float | None:
+        """The server's `retry:`: a floor for the next reconnect's delay."""
+        return self.retry_s
 
     def join(self) -> None:
         """Open the event stream; the subscription is live once the head has arrived."""

@@ -1,0 +1,108 @@
+"""No retry storm: against a server that refuses every request (503, `Retry-After: 1`), a real
+Locust run's users come back no more than once per Retry-After each, less and less often
+(backoff), not once per fixed pause."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from contract.registry import get_target
+from loadtests.users import user_class_name
+from tbench.process import free_port
+
+LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
+USERS = 40
+RETRY_AFTER_S = 1
+RUN_S = 7
+LOCUST_TIMEOUT_S = 60.0
+
+
+class RefusingServer:
+    """An ASGI app that answers everything 503 with Retry-After, noting when each arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.arrivals.append(time.monotonic())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"retry-after", str(RETRY_AFTER_S).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"kind": "over_capacity"}'})
+
+
+@pytest.fixture
+def refusing() -> Iterator[tuple[RefusingServer, int]]:
+    """The refusing app, served by uvicorn on a free port in a thread."""
+    app = RefusingServer()
+    port = free_port("127.0.0.1")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the refusing server did not start within 10 s"
+        time.sleep(0.01)
+    yield app, port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def per_second(arrivals: list[float]) -> list[int]:
+    """Arrivals in each whole second from the first (the last, partial second left out)."""
+    start = arrivals[0]
+    seconds = int(arrivals[-1] - start)
+    counts = [0] * seconds
+    for at in arrivals:
+        index = int(at - start)
+        if index < seconds:
+            counts[index] += 1
+    return counts
+
+
+def test_refused_users_back_off_instead_of_storming(refusing: tuple[RefusingServer, int]):
+    app, port = refusing
+    user_class = user_class_name(get_target("short-polling"))
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), user_class, "--headless"),
+            *("--host", f"http://127.0.0.1:{port}", "--scenario", "smoke"),
+            *("--users", str(USERS), "--spawn-rate", str(USERS), "--run-time", f"{RUN_S}s"),
+            *("--only-summary", "--exit-code-on-error", "0"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=LOCUST_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    counts = per_second(app.arrivals)
+    assert len(counts) >= RUN_S - 2, f"the run refused too briefly: {counts}"
+    # every user tried at once, as it was spawned
+    assert counts[0] >= USERS * 0.9, counts
+    # after that, no user comes back sooner than Retry-After: at most USERS / it a second ...
+    bound = USERS / RETRY_AFTER_S
+    assert all(count <= bound for count in counts[1:]), f"{counts} exceeds {bound:g}/s"
+    # ... and less and less often, as the backoff grows past the hint
+    early, late = counts[1:4], counts[-3:]
+    assert sum(late) / len(late) <= sum(early) / len(early), counts
+    assert sum(late) / len(late) < bound / 2, counts
