@@ -8,6 +8,11 @@ refused: at the cap the members already in keep talking, and monitoring keeps wo
 At the cap, HTTP answers `503 {"error", "kind": "over_capacity"}` with `Retry-After`; a
 WebSocket handshake is accepted, then closed 1013 "try again later: N connections open", so
 the client sees the code and the reason (docs/protocol.md).
+
+Members come first: a subscriber resuming with a cursor (a poll or a WebSocket with `since`,
+an event stream with `Last-Event-ID`) is a member coming back, refused only at twice the cap.
+Without that, a long poll's every re-poll and a short poll's every poll would compete with
+the newcomers the cap turns away, and an overload would refuse the members it should keep.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ OVER_CAPACITY = "over_capacity"
 RETRY_AFTER_S = 5
 UNCOUNTED_PATHS = frozenset({"/healthz", "/openapi.json"})
 UNCOUNTED_PREFIX = "/_admin/"
+MEMBER_HEADROOM = 2  # a member resuming with a cursor is refused only at this many times the cap
 
 
 def over_capacity_reason(open_connections: int) -> str:
@@ -39,6 +45,14 @@ def is_subscriber(scope: Scope) -> bool:
     return scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
 
 
+def is_member(scope: Scope) -> bool:
+    """Whether a subscriber resumes with a cursor: `since=` in the query, or Last-Event-ID."""
+    query: bytes = scope.get("query_string", b"")
+    if any(part.startswith(b"since=") for part in query.split(b"&")):
+        return True
+    return any(name == b"last-event-id" for name, _ in scope.get("headers", ()))
+
+
 class ConnectionCap:
     """ASGI middleware: at most `max_connections` subscriber requests and sessions at once."""
 
@@ -51,7 +65,8 @@ class ConnectionCap:
         if scope["type"] not in ("http", "websocket") or not is_subscriber(scope):
             await self.app(scope, receive, send)
             return
-        if self.open >= self.max_connections:
+        limit = self.max_connections
+        if self.open >= limit and (not is_member(scope) or self.open >= limit * MEMBER_HEADROOM):
             await refuse(scope, receive, send, self.open)
             return
         self.open += 1

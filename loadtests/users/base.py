@@ -22,7 +22,7 @@ from contract.histograms import CONNECT, FIRST_MESSAGE
 from contract.messages import Publish, is_history_lost
 from contract.registry import TargetSpec
 from contract.scenario import Scenario
-from loadtests.accounting import Receipt, ReceiveLog
+from loadtests.accounting import JOIN_MARGIN_S, Receipt, ReceiveLog
 from loadtests.backoff import Backoff
 from loadtests.exchange import Outage
 from loadtests.refusals import classify
@@ -63,6 +63,7 @@ class DeliverySink:
         "echo_is_ack",
         "last_id",
         "log",
+        "newest_sent_at",
         "own_sender",
         "request_type",
         "session",
@@ -82,6 +83,7 @@ class DeliverySink:
         self.echo_is_ack = echo_is_ack  # WebSocket: no ack frame, the own echo is the ack
         self.log: ReceiveLog | None = None
         self.last_id: int | None = None  # the resume cursor (None where ids are not assigned)
+        self.newest_sent_at = 0.0  # of the messages received, epoch s (0: none; a leave's bound)
         self._events = session.deferred_events(request_event)
         self._first_pending = True
         self.connect_started_at = 0.0
@@ -199,6 +201,7 @@ class DeliverySink:
                 length,
                 OutOfOrderMessage(f"{sender}#{seq}"),
             )
+        self.newest_sent_at = max(self.newest_sent_at, sent_at)
         session = self.session
         scheduled_at = intended_at(message.get("body"))
         session.record_delivery(
@@ -399,7 +402,17 @@ class ChatUser(User):
             next_at += interval_s
 
     def leave(self) -> None:
-        """Leave the room for good (an overload's drop): as stopping, but the user stays."""
+        """Leave the room for good (an overload's drop): as stopping, but the user stays.
+
+        It is held to the messages sent up to the newest one it received: a room's messages
+        arrive in order, so any before it that never came are lost, and the later ones were
+        still on their way (an overloaded server is seconds late) when it left.
+        """
+        sink = self.sink
+        if sink is not None and sink.log is not None and sink.log.left_at is None:
+            newest = sink.newest_sent_at
+            bound = newest + JOIN_MARGIN_S if newest else sink.log.joined_at
+            sink.log.left_at = min(time.time(), bound)
         self.on_stop()
 
     def on_stop(self) -> None:

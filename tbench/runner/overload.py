@@ -2,8 +2,8 @@
 outcome (the clients' phases joined with the server's RSS and CPU, then judged).
 
 The knee comes from the newest capacity run beside this one (or the scenario's `knee_users`);
-a container target's server is capped at the connections it held there, so the surplus is
-refused with the documented answer rather than queued. The lambda target has no measured knee
+a container target's server is capped at what it held there (`connection_cap`), so the surplus
+is refused with the documented answer rather than queued. The lambda target has no measured knee
 (no CPU quota applies to it): its knee is its emulator's worker pool, and its surplus is shed
 by Lambda's concurrency limit, which API Gateway turns into throttling answers.
 """
@@ -60,10 +60,23 @@ def _newest_capacity(results: Path, target: str) -> tuple[Path, Capacity] | None
     return path, capacity
 
 
-def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path) -> Knee:
+def connection_cap(spec: TargetSpec, knee_users: int, plan: OverloadPlan, poll_s: float) -> int:
+    """The subscriber requests and sessions a server takes at once past its knee.
+
+    A held connection (stream, session, held poll) is a user: the knee's users. A short poll
+    holds nothing between polls, so its cap is Little's law at the knee: its poll rate (users
+    over the interval) times the SLO, the polls in flight when each takes the SLO to answer.
+    """
+    if spec.family != "short-polling":
+        return knee_users
+    return max(1, round(knee_users / poll_s * plan.slo_p99_ms / 1000))
+
+
+def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path, poll_s: float) -> Knee:
     """The knee this target is overloaded from; KneeError when none is known."""
     if plan.knee_users is not None:
-        return Knee(plan.knee_users, "the scenario's knee_users", plan.knee_users)
+        cap = connection_cap(spec, plan.knee_users, plan, poll_s)
+        return Knee(plan.knee_users, "the scenario's knee_users", cap)
     if lambda_target.has_cpu_model(spec):
         return Knee(plan.lambda_knee_users, "the emulator's worker pool (lambda_knee_users)", None)
     newest = _newest_capacity(results, spec.name)
@@ -75,7 +88,8 @@ def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path) -> Knee:
         )
     path, capacity = newest
     bound = "" if capacity.is_knee else f" ({capacity.describe()})"
-    return Knee(capacity.users, f"capacity run {path.name}{bound}", capacity.users)
+    cap = connection_cap(spec, capacity.users, plan, poll_s)
+    return Knee(capacity.users, f"capacity run {path.name}{bound}", cap)
 
 
 def server_args(spec: TargetSpec, plan: OverloadPlan, knee: Knee) -> tuple[str, ...]:

@@ -235,3 +235,35 @@ def test_the_cap_counts_subscribers_only():
             "reason": over_capacity_reason(2),
         },
     ]
+
+
+def _status_of_member(server: TargetProcess) -> int:
+    """A long poll resuming with a cursor (a member coming back): its answer's status."""
+    room = new_room("member")
+    response = httpx.get(
+        f"{http_root(server)}/rooms/{room}/messages?since=0&wait=0.2", timeout=TIMEOUT
+    )
+    return response.status_code
+
+
+def test_members_resuming_with_a_cursor_come_first_up_to_twice_the_cap(
+    capped: Callable[[str], TargetProcess],
+):
+    server = capped("long-polling")
+    # newcomers (no cursor) fill the cap
+    rooms = [new_room(f"new{i}") for i in range(2 * CAP)]
+    held = [_hold(server, f"/rooms/{room}/messages?wait=120") for room in rooms[:CAP]]
+    try:
+        wait_until(lambda: connections(server) == CAP)
+        assert _status_of_new_subscriber(server, "long-polling").status_code == 503
+        assert _status_of_member(server) == 200  # at the cap a member still gets in
+        # members fill the headroom: at twice the cap even a member is refused
+        held += [_hold(server, f"/rooms/{room}/messages?since=0&wait=120") for room in rooms[CAP:]]
+        wait_until(lambda: connections(server) == 2 * CAP)
+        assert _status_of_member(server) == 503
+    finally:
+        for sock in held:
+            sock.close()
+        for room in rooms:
+            publish(server, room, seq=2)
+    wait_until(lambda: connections(server) == 0)
