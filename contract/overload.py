@@ -153,6 +153,8 @@ class OverloadPhase(BaseModel):
     refusals: RefusalCounts = Field(default_factory=RefusalCounts)
     server_rss_mb: float | None = None  # peak over the phase
     server_cpu_cores: float | None = None  # mean over the phase
+    loadgen_cpu_cores: float | None = None  # the busiest Locust process, mean over the phase
+    loadgen_saturated: bool = False  # ... over 90 % of a core: clients, not the server, slowed
 
 
 class OverloadVerdict(BaseModel):

@@ -28,6 +28,7 @@ class OverloadRow:
     recovery: str  # "3 s (bound 10 s)", "not back"
     verdict: str  # "sheds cleanly" or the problems
     passed: bool
+    saturated_phases: str  # phases where the load generator saturated ("" when none)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ def _row(key: str, outcome: OverloadOutcome) -> OverloadRow:
         recovery=recovery,
         verdict="; ".join(verdict.problems) or "shed cleanly, bounded, recovered",
         passed=not verdict.problems,
+        saturated_phases=", ".join(
+            phase.name.replace("x", "×") for phase in outcome.phases if phase.loadgen_saturated
+        ),
     )
 
 

@@ -23,7 +23,7 @@ from contract.overload import (
     recovery_s,
 )
 from contract.registry import TargetSpec
-from contract.results import RunFileError, load_run
+from contract.results import LOADGEN_SATURATION_PERCENT, RunFileError, load_run
 from tbench.runner import lambda_target
 from tbench.runner.resources import ResourceSeries, summarize
 
@@ -104,21 +104,22 @@ def server_args(spec: TargetSpec, plan: OverloadPlan, knee: Knee) -> tuple[str, 
 def _with_server(
     phase: OverloadPhase, series: ResourceSeries
 ) -> tuple[OverloadPhase, float | None]:
-    """The phase with the server's peak RSS and mean CPU over it."""
+    """The phase with the server's peak RSS and mean CPU over it, and the load generator's."""
     inside = [
         row
         for row in series.rows
         if phase.start <= row["time"] <= phase.end and row.get("server_processes", 0) > 0
     ]
     rss = max((row["server_rss_bytes"] for row in inside), default=None)
-    cpu = (
-        summarize(series, phase.start, phase.end).get("server_cpu_percent_mean") if inside else None
-    )
+    used = summarize(series, phase.start, phase.end) if inside else {}
+    cpu, loadgen = used.get("server_cpu_percent_mean"), used.get("loadgen_cpu_percent_mean")
     rss_mb = None if rss is None else rss / BYTES_PER_MB
     updated = phase.model_copy(
         update={
             "server_rss_mb": rss_mb,
             "server_cpu_cores": None if cpu is None else float(cpu) / 100,
+            "loadgen_cpu_cores": None if loadgen is None else float(loadgen) / 100,
+            "loadgen_saturated": loadgen is not None and loadgen > LOADGEN_SATURATION_PERCENT,
         }
     )
     return updated, rss_mb
