@@ -9,6 +9,10 @@ At the cap, HTTP answers `503 {"error", "kind": "over_capacity"}` with `Retry-Af
 WebSocket handshake is accepted, then closed 1013 "try again later: N connections open", so
 the client sees the code and the reason (docs/protocol.md).
 
+A short-polling subscriber holds its keep-alive connection between polls, not a request: its
+cap counts the server's open connections too (less the caller's own), or an overload would
+queue ahead of the app, where requests in progress never show it.
+
 Members come first: a subscriber resuming with a cursor (a poll or a WebSocket with `since`,
 an event stream with `Last-Event-ID`) is a member coming back, refused only at twice the cap.
 Without that, a long poll's every re-poll and a short poll's every poll would compete with
@@ -16,6 +20,8 @@ the newcomers the cap turns away, and an overload would refuse the members it sh
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -56,18 +62,22 @@ def is_member(scope: Scope) -> bool:
 class ConnectionCap:
     """ASGI middleware: at most `max_connections` subscriber requests and sessions at once."""
 
-    def __init__(self, app: ASGIApp, max_connections: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_connections: int, connections: Callable[[], int] | None = None
+    ) -> None:
         self.app = app
         self.max_connections = max_connections
         self.open = 0  # one event loop: no lock needed
+        self.connections = connections  # the server's open connections, where they count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not is_subscriber(scope):
             await self.app(scope, receive, send)
             return
         limit = self.max_connections
-        if self.open >= limit and (not is_member(scope) or self.open >= limit * MEMBER_HEADROOM):
-            await refuse(scope, receive, send, self.open)
+        held = self.open if self.connections is None else max(self.open, self.connections() - 1)
+        if held >= limit and (not is_member(scope) or held >= limit * MEMBER_HEADROOM):
+            await refuse(scope, receive, send, held)
             return
         self.open += 1
         try:

@@ -1,4 +1,5 @@
-"""The live uvicorn server's client TCP connections, for the "drop" fault (`/_admin/drop`).
+"""The live uvicorn server's client TCP connections: the "drop" fault (`/_admin/drop`) closes
+them, and short polling's connection cap counts them.
 
 The app cannot see its server's connections: `create_app` makes a `ClientConnections`, and
 the server that runs the app (`servers.launch.TargetServer`) attaches its `ServerState` to it.
@@ -21,6 +22,10 @@ class ClientConnections:
     def attach(self, state: ServerState) -> None:
         """The running server's state (its `connections` set is live)."""
         self._state = state
+
+    def count(self) -> int:
+        """Client connections open now, of any kind (0 when no server is attached)."""
+        return 0 if self._state is None else len(self._state.connections)
 
     def close_all(self, keep: tuple[str, int] | None = None) -> int:
         """Close every client connection but the one from `keep`; how many that is.

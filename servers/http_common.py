@@ -150,6 +150,8 @@ class TargetApp(FastAPI):
         self.hot_routes: dict[tuple[str, str], Endpoint] = {}
         self.hot_sockets: dict[str, SocketEndpoint] = {}
         self.target_settings = settings
+        # the server's open connections, where the cap counts them (short polling)
+        self.cap_counts: Callable[[], int] | None = None
 
     def add_hot_route(
         self, method: str, path: str, endpoint: Endpoint, **docs: Any
@@ -177,7 +179,9 @@ class TargetApp(FastAPI):
             self.exception_handlers,
             self.hot_sockets,
         )
-        stack = ConnectionCap(stack, max_connections=self.target_settings.max_connections)
+        stack = ConnectionCap(
+            stack, max_connections=self.target_settings.max_connections, connections=self.cap_counts
+        )
         if self.target_settings.cors_origin is not None:
             stack = OriginPolicy(stack, origin=self.target_settings.cors_origin)
         return stack

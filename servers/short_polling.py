@@ -23,6 +23,8 @@ def create_short_polling_app(
 ) -> TargetApp:
     """The short-polling target: poll, publish, healthz."""
     app = create_app("short-polling", settings, broker)
+    # its subscribers hold a keep-alive connection between polls, not a request (capacity.py)
+    app.cap_counts = app.state.client_connections.count
     room_broker: Broker = app.state.broker
 
     async def poll(request: Request) -> Response:

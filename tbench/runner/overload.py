@@ -60,22 +60,20 @@ def _newest_capacity(results: Path, target: str) -> tuple[Path, Capacity] | None
     return path, capacity
 
 
-def connection_cap(spec: TargetSpec, knee_users: int, plan: OverloadPlan, poll_s: float) -> int:
-    """The subscriber requests and sessions a server takes at once past its knee.
-
-    A held connection (stream, session, held poll) is a user: the knee's users. A short poll
-    holds nothing between polls, so its cap is Little's law at the knee: its poll rate (users
-    over the interval) times the SLO, the polls in flight when each takes the SLO to answer.
-    """
-    if spec.family != "short-polling":
-        return knee_users
-    return max(1, round(knee_users / poll_s * plan.slo_p99_ms / 1000))
+def connection_cap(spec: TargetSpec, knee_users: int, knee_connections: int | None) -> int:
+    """What a server is capped at past its knee: a held connection (stream, session, held poll)
+    is a user, so the knee's users; a short-polling user holds a keep-alive connection between
+    polls, and its cap counts connections (servers/capacity.py), so the connections the server
+    held at its knee (its publishers' too), where measured."""
+    if spec.family == "short-polling" and knee_connections:
+        return knee_connections
+    return knee_users
 
 
-def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path, poll_s: float) -> Knee:
+def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path) -> Knee:
     """The knee this target is overloaded from; KneeError when none is known."""
     if plan.knee_users is not None:
-        cap = connection_cap(spec, plan.knee_users, plan, poll_s)
+        cap = connection_cap(spec, plan.knee_users, None)
         return Knee(plan.knee_users, "the scenario's knee_users", cap)
     if lambda_target.has_cpu_model(spec):
         return Knee(plan.lambda_knee_users, "the emulator's worker pool (lambda_knee_users)", None)
@@ -88,7 +86,8 @@ def knee_of(spec: TargetSpec, plan: OverloadPlan, results: Path, poll_s: float) 
         )
     path, capacity = newest
     bound = "" if capacity.is_knee else f" ({capacity.describe()})"
-    cap = connection_cap(spec, capacity.users, plan, poll_s)
+    passing = [step for step in capacity.steps if step.passed]
+    cap = connection_cap(spec, capacity.users, passing[-1].connections if passing else None)
     return Knee(capacity.users, f"capacity run {path.name}{bound}", cap)
 
 

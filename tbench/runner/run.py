@@ -345,9 +345,7 @@ class ComparisonRun:
         overload = self.scenario.overload
         if overload is not None:
             try:
-                trial.knee = knee_of(
-                    trial.spec, overload, self.options.out_root, self.scenario.poll_interval_s
-                )
+                trial.knee = knee_of(trial.spec, overload, self.options.out_root)
             except KneeError as exc:
                 raise TargetFailed(str(exc)) from None
         handle = self._handle(trial.spec, trial.target_dir, link, trial.knee)
