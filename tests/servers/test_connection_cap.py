@@ -267,3 +267,22 @@ def test_members_resuming_with_a_cursor_come_first_up_to_twice_the_cap(
         for room in rooms:
             publish(server, room, seq=2)
     wait_until(lambda: connections(server) == 0)
+
+
+def test_short_polling_counts_the_connections_its_users_hold_between_polls(
+    capped: Callable[[str], TargetProcess],
+):
+    server = capped("short-polling")
+    # five users between polls: each holds a keep-alive connection, no request
+    idle = [
+        socket.create_connection((server.host, server.port), timeout=RECV_S) for _ in range(CAP)
+    ]
+    try:
+        wait_until(lambda: _status_of_new_subscriber(server, "short-polling").status_code == 503)
+        assert _status_of_member(server) == 200  # a member's next poll still gets in
+    finally:
+        for sock in idle:
+            sock.close()
+    assert _eventually_accepted(
+        lambda: _status_of_new_subscriber(server, "short-polling").status_code
+    )
