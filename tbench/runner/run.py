@@ -486,6 +486,7 @@ class ComparisonRun:
                 resumable=trial.spec.supports_resume,
                 latency_floor_ms=loadgen.latency_floor_ms,
                 cpu_quota_vcpu=trial.quota.vcpu if trial.quota is not None else None,
+                memory_judged=not lambda_target.has_cpu_model(trial.spec),
             )
             result.flags += result.overload.flags
         if link is not None and result.network is not None:
