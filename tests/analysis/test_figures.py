@@ -42,6 +42,9 @@ def test_every_figure_is_drawn_or_explained(rendered):
         elif key == "cost-vs-users":  # drawn in tests/reports/test_capacity.py
             assert result.figure is None
             assert "no capacity measured" in (result.note or "")
+        elif key == "overload":  # drawn in tests/loadtests/test_run_overload.py
+            assert result.figure is None
+            assert "no target ran an overload" in (result.note or "")
         else:
             assert isinstance(result.figure, Figure), (key, result.note)
             assert result.figure.axes
