@@ -19,6 +19,8 @@ from tbench.process import Spawn, TargetProcess
 
 from .tbench_cli import tbench_run
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A knee of 2 rooms of 50 (one publisher at 2 msg/s each): ×2 and ×4 add rooms the cap refuses,
 # ×0.5 leaves one room. No CPU quota: the cap alone decides who gets in.
