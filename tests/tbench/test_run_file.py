@@ -40,11 +40,22 @@ def test_a_run_written_again_keeps_its_shape(tmp_path: Path):
     save_run(run_dir, load_run(run_dir))
     after = json.loads((run_dir / RUN_FILE).read_text())
     assert after["held_equal"] == before["held_equal"]  # no limits it did not record
-    # it predates faults, the memory tune, network profiles, capacity and soaks: those come
-    # as "none"
-    added = {"faults": [], "lambda_tune": [], "network": None, "capacity": None, "soak": None}
+    # it predates faults, the memory tune, network profiles, capacity, soaks and overloads:
+    # those come as "none"
+    added = {
+        "faults": [],
+        "lambda_tune": [],
+        "network": None,
+        "capacity": None,
+        "soak": None,
+        "overload": None,
+    }
     assert after["targets"] == {key: old | added for key, old in before["targets"].items()}
-    assert after["scenario"] == before["scenario"] | {"faults": None, "soak": None}
+    assert after["scenario"] == before["scenario"] | {
+        "faults": None,
+        "soak": None,
+        "overload": None,
+    }
 
 
 def _problem(run_dir: Path) -> str:
