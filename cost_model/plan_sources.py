@@ -56,7 +56,7 @@ class PlanSources:
         return sources
 
 
-def _runs(results: Path, *, recursive: bool) -> list[SourceRun]:
+def runs_under(results: Path, *, recursive: bool) -> list[SourceRun]:
     """Every readable run under `results` (or only in its folders), newest first; damaged
     ones are passed over."""
     runs = []
@@ -104,7 +104,7 @@ def find_sources(
     Raises PlanError when no capacity run is given or found, or a given one is unreadable.
     """
     missing = capacity_run is None or lambda_run is None
-    found = _runs(results, recursive=recursive) if missing else []
+    found = runs_under(results, recursive=recursive) if missing else []
     if capacity_run is not None:
         capacity = read_source(capacity_run)
     else:

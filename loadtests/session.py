@@ -165,6 +165,7 @@ class Session:
     timeline: Timeline | None = None
     fault_counts: list[FaultSlotCounts] = field(default_factory=list)
     late_after_s: float = math.inf  # the timeline's, here for the hot path
+    tick_s: float | None = None  # the timeline's (an overload's), here for the hot path
     # receivers' lost connections, epoch s (faults show here)
     reconnections: list[Outage] = field(default_factory=list)
     # refusals and connection attempts, by the window they happened in ("" outside any)
@@ -234,6 +235,7 @@ class Session:
         if len(self.fault_counts) != len(timeline.faults):
             self.fault_counts = [FaultSlotCounts() for _ in timeline.faults]
         self.late_after_s = timeline.late_after_s
+        self.tick_s = timeline.tick_s
         self._window = timeline.windows[-1] if timeline.windows else None
         self._timeline_event.set()
         if first_run and timeline.windows:
@@ -286,7 +288,7 @@ class Session:
         if scheduled_latency_s is not None:
             for name in window.scheduled:
                 record(name, scheduled_latency_s)
-        if (tick := self._tick_of(sent_at)) is not None:
+        if self.tick_s is not None and (tick := self._tick_of(sent_at)) is not None:
             record(tick_name(DELIVERY, tick), latency_s)
 
     def record_publish(self, latency_s: float, sent_at: float) -> None:

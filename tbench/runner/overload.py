@@ -23,7 +23,8 @@ from contract.overload import (
     recovery_s,
 )
 from contract.registry import TargetSpec
-from contract.results import LOADGEN_SATURATION_PERCENT, RunFileError, load_run
+from contract.results import LOADGEN_SATURATION_PERCENT
+from cost_model.plan_sources import runs_under
 from tbench.runner import lambda_target
 from tbench.runner.resources import ResourceSeries, summarize
 
@@ -44,20 +45,12 @@ class Knee:
 
 
 def _newest_capacity(results: Path, target: str) -> tuple[Path, Capacity] | None:
-    """The newest run under `results` that measured this target's capacity."""
-    found = []
-    for run_file in results.glob("*/run.json"):
-        try:
-            run = load_run(run_file.parent)
-        except (OSError, RunFileError):
-            continue
-        result = run.targets.get(target)
+    """The newest run under `results` (its folders only) that measured this target's capacity."""
+    for source in runs_under(results, recursive=False):  # newest first
+        result = source.run.targets.get(target)
         if result is not None and result.capacity is not None and result.capacity.users > 0:
-            found.append((run.started_at, run_file.parent, result.capacity))
-    if not found:
-        return None
-    _, path, capacity = max(found, key=lambda item: item[0])
-    return path, capacity
+            return source.path, result.capacity
+    return None
 
 
 def connection_cap(spec: TargetSpec, knee_users: int, knee_connections: int | None) -> int:

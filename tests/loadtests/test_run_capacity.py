@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,9 @@ from contract.capacity import Capacity
 from contract.registry import get_target
 from contract.results import load_run
 from tbench.confine import quota_problem
-from tbench.process import Spawn, TargetProcess
+from tbench.process import TargetProcess
 
+from .fixture_servers import fixture_server
 from .tbench_cli import tbench_run
 
 pytestmark = [
@@ -26,7 +26,6 @@ pytestmark = [
     ),
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Rooms of 50 with one publisher at 2 msg/s: 100 deliveries/s a room, doubled each step. Under
 # 0.25 vCPU the slow server (0.4 ms of CPU an event) tops out near 600/s; the real one carries
 # the whole ramp (1,600/s).
@@ -56,9 +55,7 @@ cpu_quota_vcpu = 0.25
 
 @pytest.fixture(scope="module")
 def slow_sse_server() -> Iterator[TargetProcess]:
-    spec = replace(get_target("sse"), app="tests.loadtests.fixtures.slow_sse_server:app")
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    with TargetProcess(spec, spawn=Spawn(env={"PYTHONPATH": path})).start(timeout_s=30) as server:
+    with fixture_server("sse", "tests.loadtests.fixtures.slow_sse_server:app") as server:
         yield server
 
 

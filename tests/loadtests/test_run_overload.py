@@ -4,24 +4,21 @@ shed (the cap out of reach) is flagged; the report has its "Under overload" sect
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from contract.overload import FLAG_NOT_SHED
-from contract.registry import get_target
 from contract.results import TargetResult, load_run
 from reports.build import build_report
-from tbench.process import Spawn, TargetProcess
+from tbench.process import TargetProcess
 
+from .fixture_servers import fixture_server
 from .tbench_cli import tbench_run
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # A knee of 2 rooms of 50 (one publisher at 2 msg/s each): ×2 and ×4 add rooms the cap refuses,
 # ×0.5 leaves one room. No CPU quota: the cap alone decides who gets in.
 OVERLOAD = """
@@ -61,9 +58,7 @@ def overload(out: Path, *args: str) -> TargetResult:
 
 @pytest.fixture(scope="module")
 def unshed_sse_server() -> Iterator[TargetProcess]:
-    spec = replace(get_target("sse"), app="tests.loadtests.fixtures.unshed_sse_server:app")
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    with TargetProcess(spec, spawn=Spawn(env={"PYTHONPATH": path})).start(timeout_s=30) as server:
+    with fixture_server("sse", "tests.loadtests.fixtures.unshed_sse_server:app") as server:
         yield server
 
 
