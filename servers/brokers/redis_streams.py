@@ -409,8 +409,8 @@ class RedisBroker(LocalRooms[_ReplicaRoom]):
         if self._pubsub is not None:
             await _close_quietly(self._pubsub)
             self._pubsub = None
-        with contextlib.suppress(Exception):
-            await self._redis.aclose()
+        with contextlib.suppress(Exception):  # the pool too: it was passed in, not owned
+            await self._redis.aclose(close_connection_pool=True)
 
 
 def _message_id(raw_entry_id: bytes) -> int:

@@ -7,7 +7,6 @@ all of it the server must be healthy, serve a fresh pair of clients and hold no 
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Iterator
 
@@ -191,5 +190,4 @@ def test_the_conformance_cases_still_pass_after_fuzzing(harness: Harness):
 def test_afterwards_the_server_is_healthy_serves_new_clients_and_holds_nothing(
     harness: Harness,
 ):
-    time.sleep(0.1)  # the last fuzzed connections' closes reach the server
     serves_after_fuzzing(harness)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 
 def _argv(out: Path, args: tuple[str, ...]) -> list[str]:
@@ -27,7 +28,4 @@ def start_tbench_run(out: Path, *args: str) -> subprocess.Popen[bytes]:
 
 def wait_for_file(path: Path, timeout_s: float = 60.0) -> None:
     """Wait until `path` exists (a target's status.json: its Locust run is under way)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not path.exists():
-        time.sleep(0.2)
-    assert path.exists(), f"{path} did not appear within {timeout_s:g} s"
+    wait_until(path.exists, f"{path} written", timeout_s=timeout_s, poll_s=0.2)

@@ -31,6 +31,7 @@ from tbench.runner.docker_stats import (
     rss_bytes,
 )
 from tbench.runner.resources import COLUMNS, cpu_percent_between, summarize
+from tests.waiting import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -105,7 +106,7 @@ class FakeContainer:
             reading["precpu_stats"] = copy.deepcopy(reading["cpu_stats"])
             reading["cpu_stats"]["cpu_usage"]["total_usage"] += 500_000_000
             reading["cpu_stats"]["system_cpu_usage"] += 4_000_000_000
-            time.sleep(self.period_s)
+            time.sleep(self.period_s)  # tested: a stream that reads like docker's, one per period
 
 
 class RecordedStream:
@@ -209,7 +210,10 @@ def test_sampler_writes_the_psutil_schema_from_container_stats(tmp_path: Path):
     server = find_containers(client, TARGET_LABEL, "sse", "transport-bench")
     loadgen = find_containers(client, LOADGEN_LABEL, "true", "transport-bench")
     sampler = DockerStatsSampler(server, loadgen, interval_s=0.05).start()
-    time.sleep(0.6)
+    wait_until(
+        lambda: len([r for r in sampler.series.rows if r["server_processes"] == 2]) >= 6,
+        "six rows with both server containers",
+    )
     series = sampler.stop(tmp_path / "resources.csv")
     assert sampler.server_containers == ["tb-sse-1", "tb-sse-2"]
     assert not [t for t in threading.enumerate() if t.name.startswith("docker-stats-")]
@@ -258,7 +262,7 @@ def test_sampling_starts_with_every_containers_first_reading():
     server = find_containers(client, TARGET_LABEL, "sse", "transport-bench")
     loadgen = find_containers(client, LOADGEN_LABEL, "true", "transport-bench")
     sampler = DockerStatsSampler(server, loadgen, interval_s=0.05).start()
-    time.sleep(0.3)
+    wait_until(lambda: len(sampler.series.rows) >= 3, "three rows sampled")
     series = sampler.stop()
     first = series.rows[0]
     # every container from the first row: the cumulative CPU never jumps by a container's past

@@ -7,7 +7,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tbench.runner.netns import (
     netem_available,
     prerequisite_problem,
 )
+from tests.waiting import wait_until
 
 from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
 
@@ -33,14 +33,14 @@ PORT = 8000
 NETEM_MISSING = "the kernel has no sch_netem ('Specified qdisc kind is unknown')"
 
 
-def _wait_clean(pid: int, timeout_s: float = 20.0) -> dict[str, list[str]]:
-    """What the run with this pid left behind, once it has had `timeout_s` to go."""
-    deadline = time.monotonic() + timeout_s
-    left = leftovers(pid)
-    while (left["namespaces"] or left["links"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = leftovers(pid)
-    return left
+def _wait_clean(pid: int, timeout_s: float) -> None:
+    """Wait until the run with this pid has left no namespace and no link behind."""
+    wait_until(
+        lambda: leftovers(pid) == {"namespaces": [], "links": []},
+        f"pid {pid}'s namespaces and links removed",
+        timeout_s=timeout_s,
+        poll_s=0.2,
+    )
 
 
 @contextlib.contextmanager
@@ -50,16 +50,15 @@ def tcp_server(link: EmulatedLink) -> Iterator[None]:
     argv += ["--bind", link.addresses.server, str(PORT)]
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        listening = ""
-        while not listening and time.monotonic() < deadline:
-            time.sleep(0.1)
-            listening = subprocess.run(
+        wait_until(
+            lambda: subprocess.run(
                 [*link.launcher(link.server_ns), "ss", "-Hltn", f"sport = :{PORT}"],
                 capture_output=True,
                 text=True,
-            ).stdout.strip()
-        assert listening, "the TCP server did not listen"
+            ).stdout.strip(),
+            "the TCP server listening",
+            poll_s=0.1,
+        )
         yield
     finally:
         server.kill()
@@ -76,7 +75,7 @@ def test_path_rtt_is_the_profiles_within_10_percent(mechanism: str):
         rtt = link.measure_rtt(PORT)
     assert rtt.rtt_p50_ms == pytest.approx(100.0, rel=RTT_TOLERANCE), rtt
     assert rtt.rtt_min_ms >= 100.0 * (1 - RTT_TOLERANCE), rtt  # never shorter than asked
-    assert _wait_clean(link.pid, 5) == {"namespaces": [], "links": []}
+    _wait_clean(link.pid, 5)
 
 
 @pytest.mark.slow
@@ -120,14 +119,12 @@ def test_nothing_is_left_after_ctrl_c_or_a_crash(tmp_path: Path, how: signal.Sig
         if runner.poll() is None:
             runner.kill()
     # Ctrl-C: the runner removes them; SIGKILL: its reaper does, once the runner is gone
-    assert _wait_clean(runner.pid, 0 if how == signal.SIGINT else 20) == {
-        "namespaces": [],
-        "links": [],
-    }
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in started):
-        time.sleep(0.2)
-    assert [p.cmdline() for p in started if _alive(p)] == []
+    _wait_clean(runner.pid, 0 if how == signal.SIGINT else 20)
+    wait_until(
+        lambda: not any(_alive(p) for p in started),
+        "every process the run started gone",
+        poll_s=0.2,
+    )
 
 
 def _alive(process: psutil.Process) -> bool:

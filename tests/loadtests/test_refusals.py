@@ -18,7 +18,8 @@ from contract.registry import get_target
 from servers.capacity import RETRY_AFTER_S
 from tbench.process import TargetProcess
 
-SCRIPT = Path(__file__).parent / "fixtures" / "refused_users.py"
+SCRIPT_MODULE = "tests.loadtests.fixtures.refused_users"
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"long-polling": "http_503", "sse": "http_503", "websocket": "ws_1013"}
 FIRST_RETRY_MAX_S = 1.5  # the backoff's first delay, without a hint
 SCRIPT_TIMEOUT_S = 60.0
@@ -38,7 +39,8 @@ def refused() -> Iterator[dict[str, dict[str, Any]]]:
             )
             where[name] = [server.url, f"http://{server.host}:{server.port}"]
         done = subprocess.run(
-            [sys.executable, str(SCRIPT), json.dumps(where)],
+            [sys.executable, "-m", SCRIPT_MODULE, json.dumps(where)],
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=SCRIPT_TIMEOUT_S,

@@ -18,6 +18,7 @@ import uvicorn
 from contract.registry import get_target
 from loadtests.users import user_class_name
 from tbench.process import free_port
+from tests.waiting import wait_until
 
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
 USERS = 40
@@ -58,10 +59,7 @@ def refusing() -> Iterator[tuple[RefusingServer, int]]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the refusing server did not start within 10 s"
-        time.sleep(0.01)
+    wait_until(lambda: server.started, "the refusing server started")
     yield app, port
     server.should_exit = True
     thread.join(timeout=10)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import psutil
 
 from contract.results import TargetStatus, load_run
+from tests.waiting import wait_until
 
 from .tbench_cli import start_tbench_run
 
@@ -27,14 +27,13 @@ def test_sigint_leaves_no_child_process(tmp_path: Path):
     )
     seen: dict[int, psutil.Process] = {}
     try:
-        deadline = time.monotonic() + 60
         status = tmp_path / "interrupted" / "sse" / "status.json"
-        # wait for the server and Locust to be up and the users spawning
-        while time.monotonic() < deadline and not status.exists():
-            for child in _descendants(runner.pid):
-                seen[child.pid] = child
-            time.sleep(0.2)
-        assert status.exists(), "Locust never reported a status"
+
+        def spawning() -> bool:  # the server and Locust up, the users spawning
+            seen.update((child.pid, child) for child in _descendants(runner.pid))
+            return status.exists()
+
+        wait_until(spawning, "Locust's first status", timeout_s=60, poll_s=0.2)
         for child in _descendants(runner.pid):
             seen[child.pid] = child
         assert len(seen) >= 2  # at least the target server and Locust

@@ -74,23 +74,6 @@ def connections(server: TargetProcess) -> int:
     return count
 
 
-def wait_until(predicate: Any, timeout_s: float = 10.0) -> None:
-    """Poll `predicate` until true; fail after `timeout_s` (generous: the machine is shared)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
-async def eventually(predicate: Callable[[], bool]) -> None:
-    """Await until `predicate` holds (a broker's bookkeeping after an await); fail after 5 s."""
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
-
-
 async def take(subscription: Subscription, count: int, timeout_s: float = 5.0) -> list[int]:
     """The ids of the next `count` deliveries of a broker subscription."""
     return [(await asyncio.wait_for(anext(subscription), timeout_s)).id for _ in range(count)]

@@ -26,7 +26,8 @@ from servers.brokers.seam import (
     resolve_cursor,
 )
 from servers.settings import Settings
-from tests.servers.helpers import eventually, take
+from tests.servers.helpers import take
+from tests.waiting import wait_until_async
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -148,10 +149,10 @@ def test_concurrent_publishers_and_subscribers_see_every_id_once():
             for seq in range(1, 101):
                 await broker.publish(post(seq=seq, sender=sender))
                 if seq % 10 == 0:
-                    await asyncio.sleep(0)  # let subscribers join mid-stream
+                    await asyncio.sleep(0)  # tested: subscribers joining mid-stream
 
         tasks = [asyncio.create_task(publisher(name)) for name in ("p1", "p2")]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # tested: a join after the publishers' first turn
         history_now = (await broker.history("r", None)).last_id
         tasks.append(asyncio.create_task(subscriber_joining_midway(history_now)))
         tasks.append(asyncio.create_task(subscriber_joining_midway(0)))
@@ -230,7 +231,7 @@ def test_wait_for_is_woken_by_a_publish_and_counted_while_held():
         broker = InProcessBroker()
         await publish_many(broker, 1)
         waiters = [asyncio.create_task(broker.wait_for("r", None, 30)) for _ in range(3)]
-        await eventually(lambda: broker.connection_count() == 3)
+        await wait_until_async(lambda: broker.connection_count() == 3)
         await broker.publish(post(seq=2))
         for history in await asyncio.gather(*waiters):
             assert [d.id for d in history.deliveries] == [2]
@@ -254,7 +255,7 @@ def test_close_ends_subscriptions_and_held_waits():
         broker = InProcessBroker()
         subscription = await broker.subscribe("r", None)
         waiter = asyncio.create_task(broker.wait_for("r", None, 30))
-        await eventually(lambda: broker.connection_count() == 2)
+        await wait_until_async(lambda: broker.connection_count() == 2)
         await broker.close()
         assert [d async for d in subscription] == []
         assert subscription.end_reason == SHUTDOWN_REASON
@@ -271,7 +272,7 @@ def test_drop_all_ends_every_subscription_and_wait_but_stays_open():
         await publish_many(broker, 2, "a")
         subscriptions = [await broker.subscribe("a", 2), await broker.subscribe("b", None)]
         waiter = asyncio.create_task(broker.wait_for("a", 2, 30))
-        await eventually(lambda: broker.connection_count() == 3)
+        await wait_until_async(lambda: broker.connection_count() == 3)
         assert await broker.drop_all() == 3
         for subscription in subscriptions:
             assert [d async for d in subscription] == []
@@ -383,7 +384,7 @@ def test_pushed_subscription_past_its_queue_is_dropped_and_its_end_awaited():
         connection.writable = False
         ended = asyncio.ensure_future(subscription.wait_end())
         await publish_many(broker, 2)  # queued: the queue is full, not past it
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # tested: a turn of the loop for the writer, still not ended
         assert not ended.done()
         await publish_many(broker, 1)
         await asyncio.wait_for(ended, 1)
@@ -441,12 +442,12 @@ def test_history_is_bounded_by_age_too():
     async def scenario() -> None:
         broker = InProcessBroker(history_max_age_s=0.2)
         await publish_many(broker, 3)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # tested: the age limit (0.2 s) passing
         await publish_many(broker, 2)  # ids 4, 5; 1-3 are older than 0.2 s
         history = await broker.history("r", 0)
         assert [d.id for d in history.deliveries] == [4, 5]
         assert history.lost == HistoryLost(0, 4)
-        await asyncio.sleep(0.3)  # nothing published: a read still keeps nothing older
+        await asyncio.sleep(0.3)  # tested: aging with nothing published; reads keep nothing older
         history = await broker.history("r", 3)
         assert history == History([], 5, HistoryLost(since=3, oldest_id=6))
         assert (await broker.history("r", 5)) == History([], 5)
@@ -463,7 +464,7 @@ def test_a_publish_now_and_then_ages_out_rooms_nobody_touches(monkeypatch):
     async def scenario() -> None:
         broker = InProcessBroker(history_max_age_s=0.1)
         await publish_many(broker, 3, "idle")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # tested: idle's messages passing the age limit (0.1 s)
         await publish_many(broker, 1, "busy")
         assert broker.kept_count() == 1  # only busy's newest
         assert (await broker.history("idle", None)).last_id == 3  # the ids go on

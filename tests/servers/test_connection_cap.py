@@ -27,8 +27,8 @@ from tests.servers.helpers import (
     new_room,
     publish,
     started_on_first_use,
-    wait_until,
 )
+from tests.waiting import wait_until, wait_until_async
 
 CAP = 5
 RECV_S = 30.0  # generous: a Lambda cold start on a loaded 2-core machine
@@ -105,22 +105,18 @@ def test_http_subscribers_past_the_cap_get_503_and_the_server_serves_on(
             publish(server, rooms[0])
             assert held[0].recv(4096).startswith(b"HTTP/1.1 200 ")
         # ... and a new one is served.
-        assert _eventually_accepted(lambda: _status_of_new_subscriber(server, name).status_code)
+        wait_until(
+            lambda: _status_of_new_subscriber(server, name).status_code == 200,
+            "a new subscriber served once one left",
+            timeout_s=RETRY_FOR_S,
+            poll_s=0.1,
+        )
     finally:
         for sock in held:
             sock.close()
         for room in rooms:  # answers what is still held, so the server is idle for the next test
             publish(server, room, seq=2)
     wait_until(lambda: connections(server) == 0)
-
-
-def _eventually_accepted(status: Callable[[], int]) -> bool:
-    deadline = time.monotonic() + RETRY_FOR_S
-    while time.monotonic() < deadline:
-        if status() == 200:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 # --- WebSocket targets -----------------------------------------------------------------------
@@ -177,10 +173,12 @@ def test_websocket_sessions_past_the_cap_are_closed_1013_and_the_server_serves_o
         assert _echo(members[0], room, "at-cap")["sender"] == "at-cap"
         members.pop().close()
         # Served once the server has counted the leaver out (on lambda: after $disconnect).
-        deadline = time.monotonic() + RETRY_FOR_S
-        while (echo := _newcomer_echo(server, room)) is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert echo is not None
+        echo = wait_until(
+            lambda: _newcomer_echo(server, room),
+            "a newcomer served once a member left",
+            timeout_s=RETRY_FOR_S,
+            poll_s=0.1,
+        )
         assert echo["sender"] == "newcomer"
     wait_until(lambda: connections(server) == 0, timeout_s=RECV_S)
 
@@ -214,8 +212,7 @@ def test_the_cap_counts_subscribers_only():
             asyncio.create_task(cap(http("POST", "/rooms/a/messages"), receive, send)),
             asyncio.create_task(cap(http("GET", "/healthz"), receive, send)),
         ]
-        await asyncio.sleep(0)
-        assert cap.open == 2
+        await wait_until_async(lambda: cap.open == 2, "the two subscribers counted")
         await cap(http("GET", "/rooms/b/messages"), receive, send)
         await cap({"type": "websocket", "path": "/ws"}, receive, send)
         release.set()
@@ -283,6 +280,9 @@ def test_short_polling_counts_the_connections_its_users_hold_between_polls(
     finally:
         for sock in idle:
             sock.close()
-    assert _eventually_accepted(
-        lambda: _status_of_new_subscriber(server, "short-polling").status_code
+    wait_until(
+        lambda: _status_of_new_subscriber(server, "short-polling").status_code == 200,
+        "a new subscriber served once the idle connections closed",
+        timeout_s=RETRY_FOR_S,
+        poll_s=0.1,
     )

@@ -25,8 +25,8 @@ from tests.servers.helpers import (
     new_room,
     payload,
     publish,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 LAUNCHED = [name for name, spec in TARGETS.items() if spec.launcher == ASGI_LAUNCHER]
 

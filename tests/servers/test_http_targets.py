@@ -22,8 +22,8 @@ from tests.servers.helpers import (
     new_room,
     payload,
     publish,
-    wait_until,
 )
+from tests.waiting import wait_until, wait_until_async
 
 
 @pytest.mark.parametrize("name", ["short-polling", "long-polling", "sse", "websocket"])
@@ -157,12 +157,12 @@ def test_poll_resumes_from_since(name: str, request: pytest.FixtureRequest):
 
 async def held(client: httpx.AsyncClient, server: TargetProcess) -> None:
     """Return once the server holds one poll."""
-    for _ in range(500):
+
+    async def holds_one() -> bool:
         health = await client.get(f"{http_root(server)}/healthz")
-        if health.json()["connections"] == 1:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the poll was never held")
+        return bool(health.json()["connections"] == 1)
+
+    await wait_until_async(holds_one, "the server holding the poll")
 
 
 def test_long_poll_is_held_until_a_message_arrives(long_polling: TargetProcess):

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -13,12 +14,13 @@ import redis.asyncio as redis
 from contract.messages import Publish, decode_message
 from servers.brokers import redis_streams as redis_broker
 from servers.brokers.factory import make_broker
-from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON
+from servers.brokers.fanout import DROP_REASON, SHUTDOWN_REASON, RoomFanout
 from servers.brokers.redis_streams import RedisBroker, channel_name, stream_key
 from servers.brokers.seam import History, HistoryLost
 from servers.settings import Settings
 from tbench.redis_server import RedisServer
-from tests.servers.helpers import eventually, take
+from tests.servers.helpers import take
+from tests.waiting import wait_until_async
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -40,6 +42,32 @@ async def replicas(
     finally:
         for broker in brokers:
             await broker.close()
+
+
+class _ChangeFuture(asyncio.Future[None]):
+    """A room's change future that counts the waits blocked on it (asyncio.wait adds one
+    done-callback per waiter)."""
+
+    blocked = 0
+
+    def add_done_callback(self, fn: Any, *, context: Any = None) -> None:
+        self.blocked += 1
+        super().add_done_callback(fn, context=context)
+
+
+@pytest.fixture
+def blocked_waits(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """How many `wait_for` calls are blocked on a change now: past their first read."""
+    futures: list[_ChangeFuture] = []
+
+    def next_change(state: RoomFanout) -> asyncio.Future[None]:
+        if state.changed is None:
+            state.changed = _ChangeFuture()
+            futures.append(state.changed)
+        return state.changed
+
+    monkeypatch.setattr(RoomFanout, "next_change", next_change)
+    return lambda: sum(future.blocked for future in futures if not future.done())
 
 
 def post(room: str, seq: int = 1, sender: str = "s") -> Publish:
@@ -135,13 +163,15 @@ def test_resume_on_another_replica_continues_without_gap(redis_server, room):
 def test_backlog_then_live_has_no_gap_while_others_publish(redis_server, room):
     async def scenario() -> None:
         async with replicas(redis_server, queue_size=10_000) as (a, b):
+            published: list[int] = []
 
             async def publisher(broker: RedisBroker, sender: str) -> None:
                 for seq in range(1, 101):
                     await broker.publish(post(room, seq, sender))
+                    published.append(seq)
 
             async def joiner(broker: RedisBroker) -> list[int]:
-                await asyncio.sleep(0.01)
+                await wait_until_async(lambda: len(published) >= 20, "publishing under way")
                 subscription = await broker.subscribe(room, 0)
                 try:
                     return await take(subscription, 200)
@@ -183,13 +213,13 @@ def test_idle_rooms_unsubscribe_after_lingering(redis_server, room, monkeypatch)
             subscription = await broker.subscribe(room, None)
             assert broker.room_count() == 1
             subscription.close()
-            await eventually(lambda: broker.room_count() == 0)
-            for _ in range(100):
+            await wait_until_async(lambda: broker.room_count() == 0)
+
+            async def unsubscribed() -> bool:
                 [(_, listeners)] = await client.pubsub_numsub(channel_name(room))
-                if listeners == 0:
-                    break
-                await asyncio.sleep(0.02)
-            assert listeners == 0
+                return int(listeners) == 0
+
+            await wait_until_async(unsubscribed, "the room's channel unsubscribed in Redis")
         await client.aclose()
 
     run(scenario)
@@ -221,7 +251,7 @@ def test_slow_consumer_is_dropped_on_its_replica_only(redis_server, room):
             for seq in range(1, 5):
                 await b.publish(post(room, seq))
                 assert await take(fast, 1) == [seq]
-            await eventually(lambda: slow.dropped)
+            await wait_until_async(lambda: slow.dropped)
             assert slow.end_reason == "slow consumer: send queue of 3 messages full"
             assert [d.id async for d in slow] == []
             assert a.connection_count() == 0
@@ -232,15 +262,14 @@ def test_slow_consumer_is_dropped_on_its_replica_only(redis_server, room):
     run(scenario)
 
 
-def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room):
+def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room, blocked_waits):
     async def scenario() -> None:
         async with replicas(redis_server) as (a, b):
             await b.publish(post(room, 1))
             assert [d.id for d in (await a.wait_for(room, 0, 30)).deliveries] == [1]
             # A cursor, not "now": the answer is the same however late a waiter reads first.
             waiters = [asyncio.create_task(a.wait_for(room, 1, 30)) for _ in range(3)]
-            await eventually(lambda: a.connection_count() == 3)
-            await asyncio.sleep(0.05)  # most likely past every waiter's first read
+            await wait_until_async(lambda: blocked_waits() == 3, "3 waits past their first read")
             await b.publish(post(room, 2))
             for history in await asyncio.gather(*waiters):
                 assert [d.id for d in history.deliveries] == [2]
@@ -252,7 +281,7 @@ def test_wait_for_is_woken_by_a_publish_on_another_replica(redis_server, room):
 
 
 def test_wait_for_falls_back_to_the_stream_when_recent_ones_do_not_reach(
-    redis_server, room, monkeypatch
+    redis_server, room, monkeypatch, blocked_waits
 ):
     monkeypatch.setattr(redis_broker, "RECENT_SIZE", 2)
 
@@ -260,8 +289,7 @@ def test_wait_for_falls_back_to_the_stream_when_recent_ones_do_not_reach(
         async with replicas(redis_server) as (a, b):
             await b.publish(post(room, 1))
             waiter = asyncio.create_task(a.wait_for(room, 1, 30))
-            await eventually(lambda: a.connection_count() == 1)
-            await asyncio.sleep(0.05)
+            await wait_until_async(lambda: blocked_waits() == 1, "the wait past its first read")
             await asyncio.gather(*(b.publish(post(room, seq)) for seq in range(2, 7)))
             history = await waiter
             ids = [d.id for d in history.deliveries]
@@ -277,7 +305,7 @@ def test_drop_all_and_close_end_local_connections(redis_server, room):
             subscription = await a.subscribe(room, 1)
             waiter = asyncio.create_task(a.wait_for(room, 1, 30))
             other = await b.subscribe(room, 1)
-            await eventually(lambda: a.connection_count() == 2)
+            await wait_until_async(lambda: a.connection_count() == 2)
             assert await a.drop_all() == 2
             assert [d async for d in subscription] == []
             assert subscription.end_reason == DROP_REASON
@@ -306,14 +334,13 @@ def test_make_broker_picks_redis_by_url(redis_server):
     run(scenario)
 
 
-def test_many_rooms_subscribed_at_once_on_a_fresh_replica(redis_server, room):
+def test_many_rooms_subscribed_at_once_on_a_fresh_replica(redis_server, room, blocked_waits):
     async def scenario() -> None:
         async with replicas(redis_server) as (a, b):
             rooms = [f"{room}-{index}" for index in range(50)]
             subscriptions = await asyncio.gather(*(a.subscribe(name, None) for name in rooms))
             waits = [asyncio.create_task(b.wait_for(name, 0, 10)) for name in rooms]
-            await eventually(lambda: b.connection_count() == len(rooms))
-            await asyncio.sleep(0.05)
+            await wait_until_async(lambda: blocked_waits() == len(rooms), "every wait blocked")
             await asyncio.gather(*(b.publish(post(name)) for name in rooms))
             for subscription in subscriptions:
                 assert await take(subscription, 1) == [1]
@@ -333,12 +360,12 @@ def test_a_poll_resuming_from_the_newest_id_here_costs_no_redis_round_trip(redis
         client = redis.Redis.from_url(redis_server.url)
         async with replicas(redis_server) as (a, b):
             first = asyncio.create_task(a.wait_for(room, 0, 10))
-            await eventually(lambda: a.connection_count() == 1)
+            await wait_until_async(lambda: a.connection_count() == 1)
             await b.publish(post(room, 1))
             assert [d.id for d in (await first).deliveries] == [1]
             before = await scripts_run(client)
             held = asyncio.create_task(a.wait_for(room, 1, 10))  # the steady state
-            await eventually(lambda: a.connection_count() == 1)
+            await wait_until_async(lambda: a.connection_count() == 1)
             await b.publish(post(room, 2))  # the one script call expected
             assert [d.id for d in (await held).deliveries] == [2]
             again = await a.wait_for(room, 1, 10)  # answered from what this replica has
@@ -410,14 +437,14 @@ def test_history_is_bounded_by_age_with_minid(redis_server, room):
         async with replicas(redis_server, history_max_age_s=0.2) as (a, b):
             for seq in range(1, 4):
                 await a.publish(post(room, seq))
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # tested: the age limit (0.2 s) passing
             for seq in range(4, 6):
                 await b.publish(post(room, seq))  # trims 1-3 from the stream as it adds
             assert await client.xlen(stream_key(room)) == 2
             history = await a.history(room, 0)
             assert [d.id for d in history.deliveries] == [4, 5]
             assert history.lost == HistoryLost(0, 4)
-            await asyncio.sleep(0.3)  # nothing published: reads skip what aged out since
+            await asyncio.sleep(0.3)  # tested: aging with nothing published; reads skip it
             assert await b.history(room, 3) == History([], 5, HistoryLost(since=3, oldest_id=6))
             assert await b.history(room, 5) == History([], 5)
             assert (await a.publish(post(room, 6))).id == 6  # the newest id survives trimming

@@ -13,7 +13,8 @@ from websockets.sync.client import ClientConnection, connect
 from contract import codec
 from contract.messages import MAX_MESSAGE_BYTES, SEND_ACTION
 from tbench.process import TargetProcess
-from tests.servers.helpers import connections, new_room, wait_until
+from tests.servers.helpers import connections, new_room
+from tests.waiting import wait_until
 
 RECV_TIMEOUT_S = 10.0
 

@@ -25,6 +25,7 @@ from tbench.cluster import Cluster, Replication, check_cluster_options
 from tbench.nginx_config import BalancerConfig
 from tbench.process import TargetProcess
 from tests.servers.helpers import EventStream, new_room, payload
+from tests.waiting import wait_until
 
 TIMEOUT = httpx.Timeout(10.0)
 HTTP_TARGETS = ("short-polling", "long-polling", "sse")
@@ -230,10 +231,11 @@ def test_balancer_passes_websocket_upgrades_to_every_replica(websocket_cluster: 
         connect(url, open_timeout=10, close_timeout=5) as second,
     ):
         # least_conn spreads the two long-lived connections over both replicas.
-        deadline = time.monotonic() + 10
-        while connections_per_replica(websocket_cluster) != [1, 1]:
-            assert time.monotonic() < deadline, connections_per_replica(websocket_cluster)
-            time.sleep(0.05)
+        wait_until(
+            lambda: connections_per_replica(websocket_cluster) == [1, 1],
+            "one connection on each replica",
+            poll_s=0.05,
+        )
         # Sent from both replicas at once: Redis orders them, every client sees that order.
         first.send(ws_frame(room, 1))
         second.send(ws_frame(room, 2))

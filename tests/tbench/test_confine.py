@@ -23,7 +23,7 @@ SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
 def cpu_share(pid: int, seconds: float) -> float:
     proc = psutil.Process(pid)
     before = sum(proc.cpu_times()[:2])
-    time.sleep(seconds)
+    time.sleep(seconds)  # tested: the CPU the process gets over this window
     return (sum(proc.cpu_times()[:2]) - before) / seconds
 
 

@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from contract.addresses import free_port
 from contract.registry import TARGETS
+from tests.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `make install` installs it (Playwright's download
 CHROMIUM_ARGS = [  # is not available here)
@@ -81,18 +81,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
 
 
 def _wait_for_config(process: subprocess.Popen[bytes], url: str, log: Path) -> dict[str, Any]:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def config() -> dict[str, Any] | None:
         assert process.poll() is None, f"tbench demo exited:\n{log.read_text()}"
         try:
             response = httpx.get(url + "config.json", timeout=2)
-            if response.status_code == 200:
-                config: dict[str, Any] = response.json()
-                return config
         except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"tbench demo did not serve {url} in time:\n{log.read_text()}")
+            return None
+        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+    try:
+        return wait_until(
+            config, f"tbench demo serving {url}", timeout_s=START_TIMEOUT_S, poll_s=0.25
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{log.read_text()}") from None
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +155,13 @@ def expect_exactly_once(page: Page, names: list[str], body: str) -> None:
 
 def wait_for(page: Page, predicate: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     """Let the page run (events, routes) until `predicate` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(100)
+    wait_until(
+        predicate,
+        what,
+        timeout_s=timeout_s,
+        poll_s=0.1,
+        pause=lambda seconds: page.wait_for_timeout(seconds * 1000),
+    )
 
 
 class HeldReconnects:

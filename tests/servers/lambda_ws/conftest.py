@@ -7,9 +7,8 @@ import dataclasses
 import importlib
 import json
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ from contract.registry import get_target
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
 from servers.lambda_ws.template import create_table
 from tbench.process import Spawn, TargetProcess
+from tests.waiting import wait_until
 
 TABLE = "tbench-test-connections"
 HANDLERS = "servers.lambda_ws.handlers"
@@ -95,7 +95,7 @@ class Emulator:
 
     def connection_id(self, room: str, timeout_s: float = 30.0) -> str:
         """The connectionId of the (only) connection that joined `room`."""
-        event = wait_for(
+        event = wait_until(
             lambda: next(
                 (
                     e
@@ -105,7 +105,8 @@ class Emulator:
                 ),
                 None,
             ),
-            timeout_s,
+            f"{room!r}'s $connect event",
+            timeout_s=timeout_s,
         )
         return str(event["requestContext"]["connectionId"])
 
@@ -114,17 +115,6 @@ class Emulator:
         base = f"http://{self.process.host}:{self.process.port}"
         stats: dict[str, Any] = httpx.get(f"{base}/_stats", timeout=10).json()
         return stats
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float, interval_s: float = 0.05) -> Any:
-    """Poll until `predicate` returns something truthy; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def start_emulator(directory: Path, *options: str) -> Emulator:

@@ -38,7 +38,7 @@ def send_message(event: WebSocketEvent, context: object) -> HandlerResponse:
         sleep_s = float(json.loads(event.get("body") or "{}").get("sleep_s", 0))
     except (ValueError, AttributeError):
         sleep_s = 0.0
-    time.sleep(min(sleep_s, 5.0))
+    time.sleep(min(sleep_s, 5.0))  # tested: a handler that takes as long as asked
     return handlers.send_message(event, context)
 
 

@@ -35,8 +35,9 @@ from servers.lambda_ws.environments import (
     LambdaService,
     ServiceLimits,
 )
+from tests.waiting import wait_until
 
-from .conftest import Emulator, start_emulator, unique_room, wait_for
+from .conftest import Emulator, start_emulator, unique_room
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -167,7 +168,7 @@ def emulator_with_a_group(directory: Path) -> tuple[Emulator, Path]:
     group = HIERARCHY.path / GROUP_DIR / str(emulator.process.pid)
     try:
         with connect(emulator.url(unique_room("cpu")), open_timeout=30):
-            wait_for(lambda: list(group.glob("ConnectFunction-*")), 30)
+            wait_until(lambda: list(group.glob("ConnectFunction-*")), timeout_s=30)
     except BaseException:
         emulator.process.stop()
         raise
@@ -193,7 +194,7 @@ def test_groups_of_a_killed_emulator_are_swept(tmp_path: Path) -> None:
     emulator, group = emulator_with_a_group(tmp_path)
     emulator.process.kill()  # kill -9 of the whole group: no cleanup ran
     assert group.exists()
-    assert group in wait_for(lambda: sweep_stale(HIERARCHY), 10)
+    assert group in wait_until(lambda: sweep_stale(HIERARCHY), timeout_s=10)
     assert not group.exists()
 
 

@@ -19,8 +19,9 @@ from websockets.sync.client import ClientConnection, connect
 from contract.lambda_report import EmulatorRecord, LambdaReport, billed_duration_ms
 from contract.messages import decode_message
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
+from tests.waiting import wait_until
 
-from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
+from .conftest import Emulator, dynamodb_client, emulator_on, unique_room
 from .events import fixture, frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -122,7 +123,7 @@ def test_events_have_the_shape_aws_sends(emulator: Emulator) -> None:
         mine = [e for e in events if e["requestContext"]["connectionId"] == connection_id]
         return mine if len(mine) == 4 else None
 
-    mine = wait_for(all_four_events, RECV_S)
+    mine = wait_until(all_four_events, timeout_s=RECV_S)
     connected, message, default, disconnected = mine
     assert_same_shape(connected, fixture("connect"))
     assert_same_shape(message, fixture("message"))
@@ -213,7 +214,7 @@ def test_a_gone_recipient_is_deleted_and_the_sender_is_kept(emulator: Emulator, 
             ids = members()
             return ids if "ghost=" not in ids else None
 
-        remaining = wait_for(members_once_the_ghost_is_gone, RECV_S)
+        remaining = wait_until(members_once_the_ghost_is_gone, timeout_s=RECV_S)
         assert alice_id in remaining
         assert len(remaining) == 2  # alice and bob, both still members
     assert emulator.stats()["gateway"]["posts_gone"] >= 1
@@ -268,7 +269,7 @@ def test_a_client_that_stops_reading_is_dropped_and_disconnected(emulator: Emula
                 assert receive_json(publisher)["seq"] == seq  # paced by its own echo
                 if stalled_is_gone():
                     break
-            wait_for(stalled_is_gone, RECV_S)
+            wait_until(stalled_is_gone, timeout_s=RECV_S)
     stats = emulator.stats()["gateway"]
     assert stats["posts_limited"] >= 1  # 429: the client-side buffer was full
     assert stats["closed_by_delete"] >= 1  # the handler dropped it
@@ -302,7 +303,7 @@ def test_a_cold_start_then_warm_reuse(emulator: Emulator) -> None:
     for _ in range(3):  # one after another: the same environment serves each $connect
         with connect(emulator.url(unique_room("warm"))):
             pass
-    grouped = wait_for(lambda: reports_by_environment(emulator.report_log), RECV_S)
+    grouped = wait_until(lambda: reports_by_environment(emulator.report_log), timeout_s=RECV_S)
     for reports in grouped.values():
         assert reports[0].init_duration_ms is not None
         assert reports[0].init_duration_ms > 0

@@ -16,8 +16,9 @@ from contract.messages import decode_message
 from servers import launch
 from servers.lambda_ws import emulator as emulator_cli
 from servers.lambda_ws.dynamodb_local import LocalDynamoDB
+from tests.waiting import wait_until
 
-from .conftest import Emulator, dynamodb_client, emulator_on, unique_room, wait_for
+from .conftest import Emulator, dynamodb_client, emulator_on, unique_room
 from .events import frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -80,7 +81,7 @@ def connected_ids(emulator: Emulator, room: str, count: int) -> set[str]:
         }
         return found if len(found) == count else None
 
-    result: set[str] = wait_for(ids, RECV_S)
+    result: set[str] = wait_until(ids, timeout_s=RECV_S)
     return result
 
 
@@ -103,7 +104,7 @@ def test_drop_closes_every_client_1001_runs_disconnect_and_new_clients_chat(
     room = unique_room("drop")
     with connect(emulator.url(room)) as alice, connect(emulator.url(room)) as bob:
         ids = connected_ids(emulator, room, 2)
-        wait_for(lambda: ids <= stored_ids(dynamodb), RECV_S)
+        wait_until(lambda: ids <= stored_ids(dynamodb), timeout_s=RECV_S)
         response = httpx.post(f"{http_root(emulator)}/_admin/drop", timeout=RECV_S)
         assert response.status_code == 200, response.text
         assert response.json() == {"dropped": 2, "connections": 2}
@@ -119,12 +120,14 @@ def test_drop_closes_every_client_1001_runs_disconnect_and_new_clients_chat(
         ]
         return found if len(found) == 2 else None
 
-    for context in wait_for(disconnects, RECV_S):  # $disconnect ran, with the gateway's close
+    for context in wait_until(
+        disconnects, timeout_s=RECV_S
+    ):  # $disconnect ran, with the gateway's close
         assert (context["disconnectStatusCode"], context["disconnectReason"]) == (
             CloseCode.GOING_AWAY,
             "Going away",
         )
-    wait_for(lambda: not ids & stored_ids(dynamodb), RECV_S)  # ... and forgot them
+    wait_until(lambda: not ids & stored_ids(dynamodb), timeout_s=RECV_S)  # ... and forgot them
     stats = emulator.stats()
     assert stats["connections"] == 0
     assert stats["gateway"]["closed_by_drop"] == 2
@@ -136,7 +139,7 @@ def test_drop_closes_every_client_1001_runs_disconnect_and_new_clients_chat(
 
 
 def test_drop_with_nobody_connected_closes_nothing(emulator: Emulator) -> None:
-    wait_for(lambda: emulator.stats()["connections"] == 0, RECV_S)
+    wait_until(lambda: emulator.stats()["connections"] == 0, timeout_s=RECV_S)
     response = httpx.post(f"{http_root(emulator)}/_admin/drop", timeout=RECV_S)
     assert response.status_code == 200, response.text
     assert response.json() == {"dropped": 0, "connections": 0}

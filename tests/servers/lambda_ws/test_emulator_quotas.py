@@ -15,8 +15,9 @@ from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from contract.lambda_report import EmulatorRecord, LambdaReport
+from tests.waiting import wait_until
 
-from .conftest import Emulator, start_emulator, unique_room, wait_for
+from .conftest import Emulator, start_emulator, unique_room
 from .events import frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -92,7 +93,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(emulator: Emulator)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == CloseCode.GOING_AWAY
     assert IDLE_TIMEOUT_S - 0.2 <= idle_for < IDLE_TIMEOUT_S + 10
-    disconnect = wait_for(
+    disconnect = wait_until(
         lambda: next(
             (
                 e
@@ -102,7 +103,8 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(emulator: Emulator)
             ),
             None,
         ),
-        RECV_S,
+        "the $disconnect event",
+        timeout_s=RECV_S,
     )
     assert disconnect["requestContext"]["disconnectStatusCode"] == CloseCode.GOING_AWAY
     assert disconnect["requestContext"]["disconnectReason"] == "Going away"
@@ -128,7 +130,7 @@ def test_pings_keep_a_connection_until_its_maximum_duration(emulator: Emulator) 
 
 
 def test_idle_environments_are_reclaimed_and_the_next_start_is_cold(emulator: Emulator) -> None:
-    wait_for(lambda: emulator.stats()["lambda"]["environments_live"] == 0, RECV_S)
+    wait_until(lambda: emulator.stats()["lambda"]["environments_live"] == 0, timeout_s=RECV_S)
     before = emulator.stats()["lambda"]
     assert before["environments_reclaimed"] >= 1
     room = unique_room("reclaim")

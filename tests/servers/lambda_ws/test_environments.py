@@ -16,6 +16,7 @@ from servers.lambda_ws.environments import (
     LambdaService,
     ServiceLimits,
 )
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,7 +123,10 @@ def test_a_function_past_its_timeout_is_stopped(tmp_path: Path) -> None:
 def test_idle_environments_are_reclaimed(tmp_path: Path) -> None:
     async def scenario(service: LambdaService) -> dict[str, Any]:
         await service.invoke("HoldFunction", {})
-        await asyncio.sleep(1.0)
+        await wait_until_async(
+            lambda: service.snapshot()["environments_live"] == 0,
+            "the idle environment reclaimed and shut down",
+        )
         return service.snapshot()
 
     after, _ = run(ServiceLimits(idle_reclaim_s=0.2), tmp_path / "r.log", scenario)

@@ -46,11 +46,19 @@ def server() -> Iterator[tuple[int, list[Call]]]:
     asyncio.run_coroutine_threadsafe(close_server(holder[0]), loop).result(5)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+    loop.close()
 
 
-def test_requests_on_one_kept_alive_connection_are_answered_in_order(server):
-    port, calls = server
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+@pytest.fixture
+def client(server: tuple[int, list[Call]]) -> Iterator[http.client.HTTPConnection]:
+    """A keep-alive HTTP/1.1 client of the server, closed afterwards."""
+    connection = http.client.HTTPConnection("127.0.0.1", server[0], timeout=5)
+    yield connection
+    connection.close()
+
+
+def test_requests_on_one_kept_alive_connection_are_answered_in_order(server, client):
+    _, calls = server
     for connection_id, status in [("abc", 200), ("gone", 410), ("a%3Db", 200)]:
         client.request("POST", f"/local/@connections/{connection_id}", body=b"hello")
         response = client.getresponse()
@@ -59,7 +67,6 @@ def test_requests_on_one_kept_alive_connection_are_answered_in_order(server):
         if status == 410:
             assert response.getheader("x-amzn-ErrorType") == "GoneException"
             assert body == b'{"message":null}'
-    client.close()
     assert calls == [
         ("POST", "local", "abc", 5, b"hello"),
         ("POST", "local", "gone", 5, b"hello"),
@@ -67,9 +74,8 @@ def test_requests_on_one_kept_alive_connection_are_answered_in_order(server):
     ]
 
 
-def test_a_body_over_the_limit_is_counted_whole_but_kept_only_past_the_limit(server):
-    port, calls = server
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def test_a_body_over_the_limit_is_counted_whole_but_kept_only_past_the_limit(server, client):
+    _, calls = server
     client.request("POST", "/local/@connections/abc", body=b"x" * 100)
     assert client.getresponse().status == 200
     assert calls == [("POST", "local", "abc", 100, b"x" * (MAX_BODY + 1))]
@@ -84,9 +90,8 @@ def test_a_body_over_the_limit_is_counted_whole_but_kept_only_past_the_limit(ser
         ("PUT", "/local/@connections/abc", 405),
     ],
 )
-def test_other_paths_and_methods_are_refused(server, method, path, status):
-    port, calls = server
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def test_other_paths_and_methods_are_refused(server, client, method, path, status):
+    _, calls = server
     client.request(method, path, body=b"")
     assert client.getresponse().status == status
     assert calls == []

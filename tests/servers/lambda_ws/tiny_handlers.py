@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 def hold(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Sleep as long as asked; report which process served the call."""
-    time.sleep(float(event.get("sleep_s", 0)))
+    time.sleep(float(event.get("sleep_s", 0)))  # tested: a handler that takes as long as asked
     return {"statusCode": 200, "pid": INIT_PID, "request_id": context.aws_request_id}
 
 
