@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DYNALITE_DIR := servers/lambda_ws/dynalite
 DYNALITE     := $(DYNALITE_DIR)/node_modules/.package-lock.json
 
-.PHONY: install system-packages test lint typecheck pytest bench soak clean lock compose-nginx \
+.PHONY: install system-packages test test-fast lint typecheck pytest bench soak clean lock compose-nginx \
 	compose-test compose-test-if-engine
 
 install: system-packages $(STAMP) $(DYNALITE)
@@ -39,11 +39,22 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# pytest-xdist: a worker per core, each test file on one worker (its module-scoped servers
+# start once). PYTEST_WORKERS=0 runs in this process, serially.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 pytest: install
-	$(BIN)/pytest
+	$(PYTEST)
+
+# The unit layer alone (not the files marked slow: servers, runs, browsers), in about a minute.
+test-fast: install
+	$(PYTEST) -m "not slow" --durations=10
 
 # The compose test last: where no Docker engine can run it prints "SKIPPED: <why>" and passes.
-test: lint typecheck pytest compose-test-if-engine
+# Each step is timed, and the times are printed at the end (scripts/timed-steps.sh).
+TEST_STEPS := install lint typecheck pytest compose-test-if-engine
+test:
+	@scripts/timed-steps.sh $(TEST_STEPS)
 
 # The comparison in containers, end to end (README "Docker compose"): engine, base, image,
 # docker-compose.yml and docker-compose.scale.yml with the compose-smoke scenario, checked,

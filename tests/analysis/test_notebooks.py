@@ -14,6 +14,8 @@ from nbclient import NotebookClient
 from contract.results import load_run
 from tests.fixtures import SMOKE_RUN
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "analysis" / "notebooks"
 NAMES = ("transport_comparison.ipynb", "cost_model.ipynb")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from conformance.context import ServerFacts
 from conformance.result import Status
 from conformance.runner import run_checks
@@ -12,11 +14,13 @@ from contract.registry import TARGETS
 from tbench.process import TargetProcess
 from tests.conformance.broken_server import without_every_tenth
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 LOST = re.compile(r"lost (\d+) of (\d+) messages: (u\d+#\d+)")
 
 
-def test_target_dropping_every_tenth_message_fails_delivery_naming_the_lost(verified):
-    result = verified["broken-sse"]["delivery"]
+def test_target_dropping_every_tenth_message_fails_delivery_naming_the_lost(verified_test_only):
+    result = verified_test_only["broken-sse"]["delivery"]
     assert result.status is Status.FAIL
     match = LOST.search(result.reason)
     assert match, result.reason
@@ -32,14 +36,14 @@ def test_the_broken_target_drops_a_tenth_event_inside_a_joined_chunk():
     assert without_every_tenth(b"id: 20\ndata: {}\n\n") == b""
 
 
-def test_target_dropping_messages_fails_resume_and_isolation_too(verified):
-    assert verified["broken-sse"]["resume"].status is Status.FAIL
-    assert verified["broken-sse"]["isolation"].status is Status.FAIL
-    assert "lost" in verified["broken-sse"]["resume"].reason
+def test_target_dropping_messages_fails_resume_and_isolation_too(verified_test_only):
+    assert verified_test_only["broken-sse"]["resume"].status is Status.FAIL
+    assert verified_test_only["broken-sse"]["isolation"].status is Status.FAIL
+    assert "lost" in verified_test_only["broken-sse"]["resume"].reason
 
 
-def test_apigw_shaped_target_is_driven_by_capabilities_not_names(verified):
-    results = verified["apigw-like"]
+def test_apigw_shaped_target_is_driven_by_capabilities_not_names(verified_test_only):
+    results = verified_test_only["apigw-like"]
     assert results["resume"].status is Status.SKIP
     assert results["resume"].reason == (
         "not supported by this architecture (the target keeps no history)"

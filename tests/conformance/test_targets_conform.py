@@ -9,6 +9,8 @@ from conformance.checks import CHECKS
 from conformance.result import Status
 from tests.conformance.brokers import BROKER_TARGETS
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 # Violations found in the real servers and reported to their author. strict: once a server
 # is fixed this XPASSes and fails, so the entry is removed rather than forgotten.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}

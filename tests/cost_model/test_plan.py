@@ -21,6 +21,8 @@ from cost_model.pricing import load_pricing
 from tests.contract.capacity_steps import ramp
 from tests.cost_model.measured_run import write_run
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 QUOTA = 0.25
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -56,8 +56,9 @@ def test_make_test_skips_with_the_reason_and_make_compose_test_fails(capsys):
 
 def test_make_test_runs_the_compose_test_where_an_engine_can_run():
     makefile = (ROOT / "Makefile").read_text()
-    (steps,) = [line.split()[1:] for line in makefile.splitlines() if line.startswith("test:")]
+    (steps,) = [line.split()[2:] for line in makefile.splitlines() if line.startswith("TEST_STEPS")]
     assert steps[-1] == "compose-test-if-engine"  # after the quick checks
+    assert "\t@scripts/timed-steps.sh $(TEST_STEPS)" in makefile
     assert "\t$(BIN)/python -m devtools.compose_test --if-engine" in makefile
 
 

@@ -42,6 +42,8 @@ from tests.fuzz.strategies import (
     wait_is_valid,
 )
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 ROOM = "fuzz-http"
 GOOD_BODY = codec.dumps({"sender": "u", "seq": 1, "body": "hi", "sent_at": 1.0})
 

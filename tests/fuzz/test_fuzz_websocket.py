@@ -45,6 +45,8 @@ from tests.fuzz.strategies import (
     frames,
 )
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 ROOM = "fuzz-ws"
 ECHO_TIMEOUT_S = 30.0  # generous: a Lambda cold start on a shared 2-core machine
 

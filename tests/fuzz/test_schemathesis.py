@@ -22,6 +22,8 @@ from servers.sse import EVENTS_PATH
 from tests.fuzz.conftest import HTTP_TARGETS, Harness, serves_after_fuzzing, start_harness
 from tests.fuzz.strategies import FUZZ_SETTINGS
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 # Per operation and generation mode: ~100 requests per target in CI.
 EXAMPLES_PER_OPERATION = max(20, FUZZ_SETTINGS.max_examples // 7)
 REQUEST_TIMEOUT_S = 10.0

@@ -15,7 +15,7 @@ from servers.cgroups import ROOT_ENV
 from servers.lambda_ws.cpu_model import quotas_available
 from tbench.lambda_tune import parse_memory_sizes, percentile
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ROW_FIELDS = {
     "memory_mb",

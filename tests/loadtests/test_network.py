@@ -28,7 +28,10 @@ from tests.waiting import wait_until
 from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
 
 PROBLEM = prerequisite_problem("relay")
-pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"cannot build links: {PROBLEM}")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(PROBLEM is not None, reason=f"cannot build links: {PROBLEM}"),
+]
 PORT = 8000
 NETEM_MISSING = "the kernel has no sch_netem ('Specified qdisc kind is unknown')"
 

@@ -18,6 +18,8 @@ from contract.registry import get_target
 from servers.capacity import RETRY_AFTER_S
 from tbench.process import TargetProcess
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 SCRIPT_MODULE = "tests.loadtests.fixtures.refused_users"
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"long-polling": "http_503", "sse": "http_503", "websocket": "ws_1013"}

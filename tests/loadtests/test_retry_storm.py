@@ -20,6 +20,8 @@ from loadtests.users import user_class_name
 from tbench.process import free_port
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 LOCUSTFILE = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
 USERS = 40
 RETRY_AFTER_S = 1

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from contract.loadgen import LoadgenResult
 from contract.results import LOADGEN_FILE, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
+
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
 
 
 def test_two_workers_deliver_everything_and_merge_their_histograms(tmp_path: Path):

@@ -24,6 +24,8 @@ from contract.results import FLAG_FAULTS, SUMMARY_FILE, FaultOutcome, TargetStat
 
 from .tbench_cli import start_tbench_run, tbench_run, wait_for_file
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 SCENARIO = Path(__file__).parent / "fixtures" / "faults_ci.toml"
 ALL = list(TARGETS)
 RESUMING = [name for name, spec in TARGETS.items() if spec.supports_resume]

@@ -14,7 +14,7 @@ from tbench.runner.lambda_target import RUN_TUNE_INVOCATIONS, run_tune_sizes
 
 from .tbench_cli import tbench_run
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def run_lambda(out: Path, *args: str) -> TargetResult:

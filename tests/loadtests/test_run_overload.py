@@ -17,7 +17,7 @@ from tbench.process import TargetProcess
 from .fixture_servers import fixture_server
 from .tbench_cli import tbench_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.slow]
 
 # A knee of 2 rooms of 50 (one publisher at 2 msg/s each): ×2 and ×4 add rooms the cap refuses,
 # ×0.5 leaves one room. No CPU quota: the cap alone decides who gets in.

@@ -13,6 +13,8 @@ from contract.results import TargetStatus, load_run
 from tbench.cluster import Replication
 from tbench.runner.cluster_target import resolve_deployment
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 COMPONENTS = ["replica-1", "replica-2", "redis", "nginx"]
 
 

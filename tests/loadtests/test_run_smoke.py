@@ -11,6 +11,8 @@ from contract.results import RUN_FILE, SUMMARY_FILE, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 TARGETS = ["short-polling", "long-polling", "sse", "websocket"]
 
 

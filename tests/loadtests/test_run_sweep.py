@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from contract.results import TargetStatus, load_run
 
 from .tbench_cli import tbench_run
+
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
 
 TINY_SWEEP = """
 description = "two quick steps"

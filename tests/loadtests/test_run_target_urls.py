@@ -12,6 +12,8 @@ from tbench.runner.targets import parse_target_urls
 
 from .tbench_cli import tbench_run
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 
 def test_pairs_become_a_mapping():
     urls = parse_target_urls(["sse=http://sse:8000", " websocket = ws://websocket:8000/ws "])

@@ -12,6 +12,8 @@ from tbench.process import TargetProcess
 
 from .tbench_cli import tbench_run
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 
 def test_url_takes_exactly_one_target(tmp_path: Path):
     done = tbench_run(

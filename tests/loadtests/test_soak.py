@@ -15,6 +15,8 @@ from contract.results import FLAG_SOAK_GREW, TargetStatus, load_run
 
 from .tbench_cli import tbench_run
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 SCENARIO = """
 description = "soak in brief: 2 rooms × 5 users, everyone publishes 20 KB at 10 msg/s"
 rooms = 2

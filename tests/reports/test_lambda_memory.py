@@ -29,7 +29,7 @@ from reports.methodology import methodology, warnings
 from tbench.lambda_tune import tune
 from tests.fixtures import copy_smoke_run
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 MODELLED = {
     "enabled": True,

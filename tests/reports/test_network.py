@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 
 from analysis.figures.network import latency_vs_rtt, network_points
@@ -13,6 +14,8 @@ from contract.results import NetworkRecord, load_run, save_run
 from reports.build import REPORT_HTML, build_report
 from reports.network import network_section
 from tests.fixtures import copy_smoke_run
+
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
 
 MEASURED_RTT_MS = {"short-polling": 103.0, "websocket": 131.0}  # websocket's: 31 % off
 RELAY_CPU_PERCENT = {"short-polling": 12.0, "websocket": 95.0}  # websocket's relay: saturated

@@ -30,6 +30,8 @@ from tests.servers.helpers import (
 )
 from tests.waiting import wait_until, wait_until_async
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 CAP = 5
 RECV_S = 30.0  # generous: a Lambda cold start on a loaded 2-core machine
 RETRY_FOR_S = 10.0  # a freed slot is counted free once the server has noticed the close

@@ -25,6 +25,8 @@ from tests.servers.helpers import (
 )
 from tests.waiting import wait_until, wait_until_async
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 
 @pytest.mark.parametrize("name", ["short-polling", "long-polling", "sse", "websocket"])
 def test_healthz_names_the_target(name: str, request: pytest.FixtureRequest):

@@ -23,6 +23,8 @@ from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, connections, http_root, new_room, publish
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 
 @pytest.fixture
 def no_tbench_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

@@ -20,6 +20,8 @@ from tbench.process import spawn_in_own_group, stop_group, wait_healthy
 from tests.servers.conftest import started
 from tests.servers.helpers import TIMEOUT, http_root, new_room, publish
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 REQUEST_TIMEOUT_S = 1.0
 DROP_WITHIN_S = 8.0  # generous: the machine is shared; the point is "not forever"
 

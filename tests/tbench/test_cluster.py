@@ -27,6 +27,8 @@ from tbench.process import TargetProcess
 from tests.servers.helpers import EventStream, new_room, payload
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # starts servers or runs: not in `make test-fast`
+
 TIMEOUT = httpx.Timeout(10.0)
 HTTP_TARGETS = ("short-polling", "long-polling", "sse")
 

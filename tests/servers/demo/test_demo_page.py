@@ -37,7 +37,7 @@ START_TIMEOUT_S = 150.0  # five servers (one with DynamoDB) on a shared two-core
 DELIVERY_TIMEOUT_MS = 30_000
 WHOLE_MS = re.compile(r"^\d+ ms$")
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.slow, pytest.mark.slow, pytest.mark.timeout(400)]
 
 
 @dataclass

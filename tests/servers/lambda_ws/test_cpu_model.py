@@ -39,7 +39,7 @@ from tests.waiting import wait_until
 
 from .conftest import Emulator, start_emulator, unique_room
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 MODULE = "tests.servers.lambda_ws.tiny_handlers"
 HIERARCHY = find_hierarchy()

@@ -24,7 +24,7 @@ from tests.waiting import wait_until
 from .conftest import Emulator, dynamodb_client, emulator_on, unique_room
 from .events import fixture, frame
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 RECV_S = 30.0  # generous: a cold start on a loaded 2-core machine
 TABLE = "tbench-connections"

@@ -20,7 +20,7 @@ from tests.waiting import wait_until
 from .conftest import Emulator, start_emulator, unique_room
 from .events import frame
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 CONCURRENCY_LIMIT = 2
 IDLE_TIMEOUT_S = 3.0

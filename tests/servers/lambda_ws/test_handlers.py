@@ -19,7 +19,7 @@ from contract.messages import InvalidInput, Message, parse_action_frame
 from .conftest import TABLE
 from .events import connect_event, disconnect_event, frame, message_event
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 
 def stored_rooms() -> dict[str, str]:
