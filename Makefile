@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 DYNALITE_DIR := servers/lambda_ws/dynalite
 DYNALITE     := $(DYNALITE_DIR)/node_modules/.package-lock.json
 
-.PHONY: install system-packages test test-fast lint typecheck pytest bench soak clean lock compose-nginx \
-	compose-test compose-test-if-engine
+.PHONY: install system-packages test test-fast lint typecheck pytest bench soak clean lock \
+	compose-nginx compose-test compose-test-if-engine docs docs-check
 
 install: system-packages $(STAMP) $(DYNALITE)
 
@@ -52,11 +52,22 @@ test-fast: install
 
 # The compose test last: where no Docker engine can run it prints "SKIPPED: <why>" and passes.
 # Each step is timed, and the times are printed at the end (scripts/timed-steps.sh).
-TEST_STEPS := install lint typecheck pytest compose-test-if-engine
+TEST_STEPS := install lint docs-check typecheck pytest compose-test-if-engine
 test:
 	@scripts/timed-steps.sh $(TEST_STEPS)
 
-# The comparison in containers, end to end (README "Docker compose"): engine, base, image,
+# The docs site (mkdocs.yml): `make docs` builds it into build/site; docs-check builds it with
+# --strict into a temporary directory, so a broken link or anchor, or a page left out of the
+# nav, fails `make test`. The CLI reference is generated from the typer app on every build.
+DOCS_SITE := build/site
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(DOCS_SITE)
+
+docs-check: install
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+		NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"
+
+# The comparison in containers, end to end (docs/docker.md): engine, base, image,
 # docker-compose.yml and docker-compose.scale.yml with the compose-smoke scenario, checked,
 # taken down.
 compose-test: install

@@ -1,4 +1,4 @@
-"""Published figures to validate measurements against (DESIGN §5)."""
+"""Published figures to validate measurements against (docs/metrics.md "Theory")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Short polling against theory: mean delivery ≈ T/2 + RTT (sleep-after-response, DESIGN §5).
+"""Short polling against theory: mean delivery ≈ T/2 + RTT (sleep after response).
+
+The figure: docs/metrics.md "Theory".
 
 At low load (20 rooms × 2 users, one publisher per room at 1 msg/s) the measured mean
 delivery latency should be within 15 % of T/2 + RTT, where RTT is the measured mean round

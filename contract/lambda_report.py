@@ -1,4 +1,4 @@
-"""Lambda `REPORT` log lines (DESIGN §3): the CloudWatch format real AWS and the emulator write.
+"""Lambda `REPORT` log lines (docs/metrics.md): CloudWatch's format, as AWS and the emulator write.
 
 `REPORT RequestId: <id>\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t
 Max Memory Used: 80 MB\tInit Duration: 250.12 ms\t` — Init Duration on a cold start only.

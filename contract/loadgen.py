@@ -62,7 +62,7 @@ class TrafficWindow(Counted):
 
 
 class DeliveryCounts(Counted):
-    """The per-target delivery accounting (DESIGN §3)."""
+    """The per-target delivery accounting (docs/metrics.md)."""
 
     published: int = 0
     receivers: int = 0

@@ -1,4 +1,4 @@
-"""The chat message contract (DESIGN §2): validation, the delivered shape, error kinds."""
+"""The chat message contract (docs/design.md "Messages"): validation, delivered shape, errors."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A message as every target delivers it (DESIGN §2)."""
+    """A message as every target delivers it (docs/design.md "Messages")."""
 
     id: int | None
     room: str

@@ -1,4 +1,4 @@
-"""The results contract (DESIGN §4): `run.json` and `summary.csv` of a run directory.
+"""The results contract (docs/results.md): `run.json` and `summary.csv` of a run directory.
 
 The runner writes these; analysis and reports read them. Bump SCHEMA_VERSION on any change
 a reader could notice. Writes are atomic (temp file + os.replace).

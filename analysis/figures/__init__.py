@@ -168,7 +168,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "short-polling-theory",
         "Short polling: measured vs theory",
         "Mean delivery against T/2 + RTT (RTT: mean empty-poll round trip) and p99 against "
-        "0.99·T (DESIGN §5).",
+        "0.99·T (docs/metrics.md, Theory).",
         short_polling_vs_theory,
     ),
     FigureSpec(
@@ -176,7 +176,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Delivery latency against RTT",
         "Delivery p50 per transport under each network profile (tbench run --network), at the "
         "RTT measured on the path. Short polling's theory is T/2 + RTT from the server's "
-        "receipt (DESIGN §5) plus the publish's one way (RTT/2): latency starts at the send.",
+        "receipt (docs/metrics.md, Theory) plus the publish's one way (RTT/2): latency starts "
+        "at the send.",
         latency_vs_rtt,
     ),
 )

@@ -1,4 +1,4 @@
-"""Measured against theory: short polling's T/2 + RTT mean and 0.99·T p99 (DESIGN §5)."""
+"""Short polling measured against theory (docs/metrics.md "Theory"): mean T/2 + RTT, p99 0.99·T."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ class ShortPollingUser(PollingUser):
 
     @classmethod
     def latency_floor_s(cls, scenario: Scenario) -> float:
-        """A message waits for the next poll: p99 ≈ 0.99 of the interval (docs/design.md)."""
+        """A message waits for the next poll: p99 ≈ 0.99 of the interval (docs/metrics.md)."""
         return 0.99 * scenario.poll_interval_s
 
 

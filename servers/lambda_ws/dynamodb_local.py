@@ -2,7 +2,7 @@
 
 dynalite is a Node.js server that `make install` puts in servers/lambda_ws/dynalite/ from its
 package-lock.json. It validates requests as DynamoDB does and reads a room's connections from
-its index by key, at about a tenth of the CPU per query of moto's server (see the README).
+its index by key, at about a tenth of the CPU per query of moto's server (docs/lambda.md).
 It runs on loopback in the emulator's process group, so stopping the target stops it too.
 """
 

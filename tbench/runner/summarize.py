@@ -70,7 +70,7 @@ def derived_metrics(metrics: dict[str, float | int | None]) -> dict[str, float |
 
 
 def flags_for(metrics: dict[str, float | int | None]) -> list[str]:
-    """Why a measured target's numbers need a caveat (DESIGN §3)."""
+    """Why a measured target's numbers need a caveat (docs/metrics.md "Flags")."""
     flags = []
     cpu = metrics.get("loadgen_cpu_percent_mean")
     if cpu is not None and cpu > LOADGEN_SATURATION_PERCENT:
