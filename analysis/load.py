@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.palette import target_order
 from contract.histograms import DELIVERY, decode_file
-from contract.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION, read_invocations
+from contract.lambda_report import REPORT_LOG_FILE, read_invocations
 from contract.results import HISTOGRAM_DIR, SUMMARY_FILE, RunResult, TargetStatus, load_run
 
 RESOURCES_FILE = "resources.csv"  # the runner's resource samples, per target
@@ -180,12 +180,12 @@ def read_lambda_reports(run_dir: Path, targets: Iterable[str]) -> pd.DataFrame:
         if not path.exists():
             continue
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        for report, note in read_invocations(lines):
+        for report, note, function in read_invocations(lines):
             rows.append(
                 {
                     "target": target,
                     "request_id": report.request_id,
-                    "function": note.function if note else UNNAMED_FUNCTION,
+                    "function": function,
                     "duration_ms": report.duration_ms,
                     "billed_ms": report.billed_duration_ms,
                     "memory_mb": report.memory_size_mb,
