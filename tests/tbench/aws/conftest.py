@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from tests.tbench.aws.log_shipper import LogShipper
 
 # moto's server logs every request; its CloudFormation warns of each ApiGatewayV2 resource
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", message="Tried to parse AWS::ApiGatewayV2")
+IGNORE_MOTO_CFN = "ignore:Tried to parse:UserWarning"  # (a colon would end the message)
 REGION = "us-east-1"
 STAGE = "local"  # the emulator's stage: the lambda target's path
 ShipTo = Callable[[str], LogShipper]

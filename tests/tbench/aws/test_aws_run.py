@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from analysis.load import load_run_dir
 from contract.aws import (
     LOG_COLLECTION_FILE,
     RESOURCES_FILE,
@@ -20,10 +21,11 @@ from contract.aws import (
 )
 from contract.lambda_report import REPORT_LOG_FILE, read_invocations
 from contract.results import STATUS_FILE, TargetStatus, load_run
+from reports.methodology import methodology, warnings
 from tbench.aws.run import BILL_FILE
-from tests.tbench.aws.conftest import REGION, STAGE, ShipTo, run_env
+from tests.tbench.aws.conftest import IGNORE_MOTO_CFN, REGION, STAGE, ShipTo, run_env
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings(IGNORE_MOTO_CFN)]
 TBENCH = str(Path(sys.executable).with_name("tbench"))
 # Conformance (half a minute on the emulator) is the same as `tbench run`'s: left to its tests
 FAST = [
@@ -116,6 +118,13 @@ def test_smoke_run_is_priced_from_the_logs_api_and_leaves_nothing(
     assert len(resources.log_groups) == 4
     assert f"tbench-{run_id}" in done.stdout
     assert left_of(run_id) == []
+    # the report draws its Lambda figures from these lines, says whose they are, masks the account
+    data = load_run_dir(run_dir)
+    assert set(data.lambda_reports["function"]) >= {"ConnectFunction", "SendMessageFunction"}
+    assert any("from AWS's own REPORT lines" in note for note in warnings(data))
+    deployment_text = dict(methodology(data).deployments)["lambda"]
+    assert "********9012" in deployment_text
+    assert "123456789012" not in deployment_text
 
 
 def test_sigterm_mid_load_tears_down(

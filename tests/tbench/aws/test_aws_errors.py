@@ -1,0 +1,143 @@
+"""Clear errors of `tbench aws`: no credentials, an unknown region, a stack that fails to
+create, a log group that never appears, a run that fails after deploying (torn down)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from typer.testing import CliRunner
+
+from contract.aws import RESOURCES_FILE, AwsResources
+from tbench.aws.collect import CollectSettings, LogRequest, Window, collect_reports
+from tbench.aws.stack import StackError, wait_for_stack
+from tbench.cli import app
+from tests.tbench.aws.conftest import IGNORE_MOTO_CFN, REGION, STAGE
+from tests.tbench.aws.test_aws_run import FAST, left_of
+
+pytestmark = [pytest.mark.timeout(60), pytest.mark.filterwarnings(IGNORE_MOTO_CFN)]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """`tbench <args>` in this process: its exit code and what it printed (both streams)."""
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_no_credentials_is_a_clear_error(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, output = invoke("aws", "run", "--scenario", "smoke", "--yes", "--region", REGION)
+    assert code == 2
+    assert "no AWS credentials found" in output
+    assert "Traceback" not in output
+
+
+def test_an_unknown_region_is_named(aws: dict[str, str]) -> None:
+    code, output = invoke("aws", "run", "--scenario", "smoke", "--yes", "--region", "moon-1")
+    assert code == 2
+    assert "unknown AWS region 'moon-1'" in output
+
+
+def test_nothing_is_created_without_confirmation(aws: dict[str, str], tmp_path: Path) -> None:
+    code, output = invoke("aws", "run", "--scenario", "smoke", "--out", str(tmp_path))
+    assert code == 2
+    assert "Estimated cost of this run (smoke" in output
+    assert "pass --yes" in output
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_stack_that_fails_to_create_says_why() -> None:
+    # moto creates every stack it accepts: a failed one is CloudFormation's answers, stubbed
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    stack = "tbench-failing"
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": stack,
+                        "CreationTime": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                        "StackStatus": "ROLLBACK_COMPLETE",
+                    }
+                ]
+            },
+            {"StackName": stack},
+        )
+        event = {
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/tbench-failing/1",
+            "EventId": "1",
+            "StackName": stack,
+            "Timestamp": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        }
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    {**event, "LogicalResourceId": stack, "ResourceStatus": "ROLLBACK_COMPLETE"},
+                    {
+                        **event,
+                        "LogicalResourceId": "SendMessageFunction",
+                        "ResourceStatus": "CREATE_FAILED",
+                        "ResourceStatusReason": "Resource handler returned message: "
+                        "Memory size 99 is not within the allowed range",
+                    },
+                ]
+            },
+            {"StackName": stack},
+        )
+        with pytest.raises(StackError) as failed:
+            wait_for_stack(cfn, stack, timeout_s=5, poll_s=0.01)
+    assert "ROLLBACK_COMPLETE" in str(failed.value)
+    assert "SendMessageFunction: Resource handler returned message: Memory size 99" in str(
+        failed.value
+    )
+
+
+def test_a_log_group_that_never_appears_is_waited_for_within_the_timeout(
+    aws: dict[str, str],
+) -> None:
+    now = int(time.time() * 1000)
+    request = LogRequest(
+        groups={"SendMessageFunction": "/aws/lambda/tbench-never-SendMessageFunction-X"},
+        expected={"SendMessageFunction": 5},
+        window=Window(now - 60_000, now),
+    )
+    started = time.monotonic()
+    lines, record = collect_reports(
+        boto3.client("logs"), request, CollectSettings(timeout_s=1.0, poll_s=0.2, settle_s=0.5)
+    )
+    assert time.monotonic() - started < 3
+    assert lines == []
+    assert not record.settled
+    assert record.functions[0].group_found is False
+    assert record.missing == [
+        "SendMessageFunction: no log group /aws/lambda/tbench-never-SendMessageFunction-X "
+        "(its invocations are not priced)"
+    ]
+
+
+def test_a_run_that_fails_after_deploying_is_torn_down(
+    aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the data plane refuses connections: the target fails, and the stack must go anyway
+    monkeypatch.setenv("TBENCH_AWS_DATA_PLANE_URL", "ws://127.0.0.1:9/local")
+    run_id = "failing-run"
+    args = ["aws", "run", "--scenario", "smoke", "--yes", "--run-id", run_id, "--stage", STAGE]
+    code, output = invoke(*args, "--out", str(tmp_path), *FAST, "--verify")
+    assert code == 1, output
+    assert "torn down: nothing of run failing-run is left" in output
+    resources = AwsResources.model_validate_json((tmp_path / run_id / RESOURCES_FILE).read_text())
+    assert resources.torn_down
+    assert left_of(run_id) == []
