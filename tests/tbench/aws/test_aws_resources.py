@@ -130,3 +130,43 @@ def test_api_gateway_metrics_are_read_by_api_and_stage(aws: dict[str, str]) -> N
         "ExecutionError": 0.0,
         "ClientError": 1.0,
     }
+
+
+POLICY = Path(__file__).parents[3] / "servers" / "lambda_ws" / "iam-policy.json"
+# The calls tbench/aws makes, as IAM actions (STS's GetCallerIdentity needs none)
+CALLS = {
+    "s3:CreateBucket", "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging", "s3:PutObject",
+    "s3:GetBucketTagging", "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteObject",
+    "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:ListAllMyBuckets",
+    "cloudformation:CreateStack", "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources",
+    "cloudformation:DeleteStack", "logs:FilterLogEvents", "logs:DescribeLogGroups",
+    "logs:DeleteLogGroup", "logs:ListTagsLogGroup", "cloudwatch:GetMetricData",
+}  # fmt: skip
+# What CloudFormation does with the caller's permissions, per resource type of the template
+CREATES = {
+    "AWS::IAM::Role": "iam:CreateRole",
+    "AWS::Lambda::Function": "lambda:CreateFunction",
+    "AWS::Lambda::Permission": "lambda:AddPermission",
+    "AWS::DynamoDB::Table": "dynamodb:CreateTable",
+    "AWS::Logs::LogGroup": "logs:CreateLogGroup",
+    "AWS::ApiGatewayV2::Api": "apigateway:POST",
+}
+
+
+def test_the_iam_policy_allows_every_call_and_every_resource_the_stack_makes() -> None:
+    policy = json.loads(POLICY.read_text())
+    allowed = {
+        action
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    assert allowed >= CALLS
+    template = translate(load_template(), "bucket", "key", {})
+    for resource in template["Resources"].values():
+        kind = resource["Type"]
+        assert CREATES.get(kind, "apigateway:POST") in allowed, kind
+    assert "*" not in {a.split(":")[1] for a in allowed}  # no service-wide wildcards
