@@ -53,6 +53,15 @@ class RunData:
         names = set(self.lambda_reports["target"])
         return [t for t in self.targets if t in names]
 
+    def on_aws(self, target: str) -> bool:
+        """The target ran on a stack on AWS (`tbench aws run`), not on the local emulator."""
+        deployment = self.run.targets[target].deployment
+        return deployment is not None and deployment.cloud == "aws"
+
+    def serverless_label(self, target: str) -> str:
+        """What a serverless target's server cells say instead of a figure: who ran it."""
+        return "AWS" if self.on_aws(target) else "emulator"
+
     @property
     def measured(self) -> list[str]:
         """Targets whose measurement completed (status ok), in registry order."""

@@ -63,12 +63,13 @@ def _check_inputs(run_id: str, stage: str, memory_mb: int) -> None:
         raise _fail(f"--memory: {exc}", 2) from None
 
 
-def _confirm(yes: bool) -> None:
+def _confirm(yes: bool, question: str, doing: str) -> None:
+    """Ask `question` unless --yes; without a terminal, --yes is required."""
     if yes:
         return
     if not sys.stdin.isatty():
-        raise _fail("no terminal to confirm on: pass --yes to deploy without a prompt", 2)
-    if not typer.confirm("Deploy the stack into this account and run?", default=False):
+        raise _fail(f"no terminal to confirm on: pass --yes to {doing} without a prompt", 2)
+    if not typer.confirm(question, default=False):
         raise typer.Exit(1)
 
 
@@ -128,7 +129,7 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options
         f"stack tbench-{run_id}, {memory_mb} MB, {arch}, stage {stage}"
     )
     console.print(describe_estimate(estimate_run(loaded, load_pricing(), memory_mb, arch)))
-    _confirm(yes)
+    _confirm(yes, "Deploy the stack into this account and run?", "deploy")
     options = AwsRunOptions(
         run_id=run_id,
         scenario_ref=scenario,
@@ -212,19 +213,10 @@ def destroy(
         return
     for name in leftovers.names():
         console.print(f"  {escape(name)}")
-    _confirm_removal(yes)
+    _confirm(yes, "Remove these?", "remove them")
     problems = remove(account, leftovers, timeout_s, lambda text: console.print(escape(text)))
     for problem in problems:
         err_console.print(f"[red]not removed: {escape(problem)}[/]", soft_wrap=True)
     if problems:
         raise typer.Exit(1)
     console.print("removed")
-
-
-def _confirm_removal(yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise _fail("no terminal to confirm on: pass --yes to remove without a prompt", 2)
-    if not typer.confirm("Remove these?", default=False):
-        raise typer.Exit(1)

@@ -139,6 +139,7 @@ class AwsRun:
         stopped it (StackError, ClientError, KeyboardInterrupt) after the teardown."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._save_resources()
+        self.say(f"what this run creates is named in {self.run_dir / RESOURCES_FILE}")
         try:
             stack = self._deploy()
             run = self.outcome.run = self._measure(stack)

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
@@ -22,7 +22,7 @@ from tbench.aws.translate import translate
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
-    from mypy_boto3_cloudformation.type_defs import StackEventTypeDef
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef, StackEventTypeDef
     from mypy_boto3_s3 import S3Client
 
     from tbench.aws.session import AwsAccount
@@ -45,7 +45,7 @@ class StackSettings:
     architecture: Literal["x86_64", "arm64"]
     stage: str
 
-    def parameters(self) -> list[dict[str, str]]:
+    def parameters(self) -> list[ParameterTypeDef]:
         """The template's parameters, as create_stack takes them."""
         values = {
             "MemorySize": str(self.memory_mb),
@@ -90,6 +90,7 @@ def create_code_bucket(s3: S3Client, resources: AwsResources) -> None:
     else:
         s3.create_bucket(
             Bucket=resources.bucket,
+            # the stubs list the regions by name; the run's is checked against botocore's
             CreateBucketConfiguration={"LocationConstraint": resources.region},  # type: ignore[typeddict-item]
         )
     s3.put_public_access_block(
@@ -126,7 +127,7 @@ def create_stack(
     cfn.create_stack(
         StackName=resources.stack_name,
         TemplateBody=body,
-        Parameters=settings.parameters(),  # type: ignore[arg-type]
+        Parameters=settings.parameters(),
         Capabilities=["CAPABILITY_IAM"],
         Tags=[{"Key": key, "Value": value} for key, value in run_tags(resources.run_id).items()],
     )
@@ -192,8 +193,3 @@ def stack_exists(cfn: CloudFormationClient, stack_name: str) -> bool:
             return False
         raise
     return any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks)
-
-
-def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
-    """A described stack's outputs by key."""
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
