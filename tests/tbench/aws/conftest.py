@@ -19,7 +19,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 IGNORE_MOTO_CFN = "ignore:Tried to parse:UserWarning"  # (a colon would end the message)
 REGION = "us-east-1"
 STAGE = "local"  # the emulator's stage: the lambda target's path
-ShipTo = Callable[[str], LogShipper]
+ShipTo = Callable[[Path], LogShipper]
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -71,12 +71,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 @pytest.fixture
 def ship_logs(emulator: tuple[str, Path], aws: dict[str, str]) -> Iterator[ShipTo]:
-    """`ship_logs(stack_name)` starts shipping the emulator's REPORT lines to that stack's
-    groups; every shipper stops after the test."""
+    """`ship_logs(resources_file)` starts shipping the emulator's REPORT lines to the groups of
+    the run that writes that file; every shipper stops after the test."""
     started: list[LogShipper] = []
 
-    def ship(stack_name: str) -> LogShipper:
-        shipper = LogShipper(emulator[1], stack_name)
+    def ship(resources_file: Path) -> LogShipper:
+        shipper = LogShipper(emulator[1], resources_file)
         shipper.start()
         started.append(shipper)
         return shipper

@@ -2,8 +2,10 @@
 
 On AWS, Lambda writes each invocation's REPORT line to `/aws/lambda/<function>`. Here the local
 emulator runs the invocations, so a thread tails its REPORT log and puts each line, as the
-emulator wrote it, into the CloudWatch Logs group of the same function in the run's stack
-(found through the stack's resources in moto), stamped with the time it was shipped.
+emulator wrote it, into the group of the same function of the run's stack, stamped with the time
+it was shipped. The functions' names come from the run's `aws-resources.json`, written once the
+stack is up: asking moto's CloudFormation while it creates the stack could make it create a
+resource twice (it builds them lazily, on first access).
 """
 
 from __future__ import annotations
@@ -15,27 +17,28 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
+from contract.aws import AwsResources
 from contract.lambda_report import UNNAMED_FUNCTION, read_invocations
 
 STREAM = "2026/01/01/[$LATEST]tbenchtest"
-LOG_GROUP_TYPE = "AWS::Logs::LogGroup"
 
 
 class LogShipper(threading.Thread):
-    """Ships new REPORT lines of `report_log` to the groups of stack `stack_name`."""
+    """Ships new REPORT lines of `report_log` to the groups of the run whose resources file
+    is `resources_file`."""
 
-    def __init__(self, report_log: Path, stack_name: str, interval_s: float = 0.2) -> None:
+    def __init__(self, report_log: Path, resources_file: Path, interval_s: float = 0.2) -> None:
         super().__init__(name="log-shipper", daemon=True)
         self.report_log = report_log
-        self.stack_name = stack_name
+        self.resources_file = resources_file
         self.interval_s = interval_s
         self.offset = report_log.stat().st_size if report_log.exists() else 0
         self.pending = ""
         self.shipped = 0
         self.stopping = threading.Event()
         self.logs: Any = boto3.client("logs")
-        self.cfn: Any = boto3.client("cloudformation")
         self.streams: set[str] = set()
 
     def stop(self) -> None:
@@ -49,18 +52,12 @@ class LogShipper(threading.Thread):
                 self._ship(groups)
 
     def _groups(self) -> dict[str, str]:
-        """Function logical id -> its log group in the stack, once the stack has them."""
+        """Function logical id -> its log group, once the run has named its functions."""
         try:
-            summaries = self.cfn.list_stack_resources(StackName=self.stack_name)[
-                "StackResourceSummaries"
-            ]
-        except ClientError:
+            resources = AwsResources.model_validate_json(self.resources_file.read_text())
+        except (OSError, ValidationError):  # not written yet, or being replaced
             return {}
-        return {
-            s["LogicalResourceId"].removesuffix("Logs"): s["PhysicalResourceId"]
-            for s in summaries
-            if s["ResourceType"] == LOG_GROUP_TYPE
-        }
+        return {logical: f"/aws/lambda/{name}" for logical, name in resources.functions.items()}
 
     def _new_lines(self) -> list[str]:
         if not self.report_log.exists():

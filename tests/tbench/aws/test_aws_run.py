@@ -73,7 +73,7 @@ def test_smoke_run_is_priced_from_the_logs_api_and_leaves_nothing(
     aws: dict[str, str], emulator: tuple[str, Path], ship_logs: ShipTo, tmp_path: Path
 ) -> None:
     run_id = f"e2e-{secrets.token_hex(3)}"
-    ship_logs(f"tbench-{run_id}")
+    ship_logs(tmp_path / run_id / RESOURCES_FILE)
     done = subprocess.run(
         aws_run(run_id, tmp_path),
         env=run_env(aws, emulator[0]),
