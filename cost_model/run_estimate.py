@@ -28,6 +28,7 @@ class RunEstimate:
     scenario: str
     run_s: Decimal
     bill: ChatBill
+    prices: str  # the price file's region
 
     @property
     def total_usd(self) -> Decimal:
@@ -58,7 +59,7 @@ def estimate_run(
         architecture=architecture,
         free_tier=False,
     )
-    return RunEstimate(scenario.name, run_s, chat_bill(workload, pricing))
+    return RunEstimate(scenario.name, run_s, chat_bill(workload, pricing), pricing.region)
 
 
 def describe_estimate(estimate: RunEstimate) -> str:
@@ -68,7 +69,7 @@ def describe_estimate(estimate: RunEstimate) -> str:
     return (
         f"Estimated cost of this run ({estimate.scenario}, about {estimate.run_s:.0f} s): "
         f"{total} — API Gateway {bill.apigw.total_usd}, Lambda {bill.lambda_.total_usd}, "
-        f"DynamoDB {bill.dynamodb.total_usd} (no free tier; {bill.messages_sent:.0f} messages, "
-        f"{bill.sessions:.0f} connections). CloudFormation, the code bucket and CloudWatch "
-        "Logs add fractions of a cent."
+        f"DynamoDB {bill.dynamodb.total_usd} ({estimate.prices} prices, no free tier; "
+        f"{bill.messages_sent:.0f} messages, {bill.sessions:.0f} connections). CloudFormation, "
+        "the code bucket and CloudWatch Logs add fractions of a cent."
     )

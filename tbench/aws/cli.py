@@ -33,7 +33,10 @@ aws_app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")  # it names the stack and the bucket
+# It names the stack, and CloudFormation names the functions `<stack>-<logical id>-<12 chars>`
+# in at most 64: at 24, "tbench-<id>-SendMessageFunction-<12>" fits whole (a default id: 21).
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,23}$")
+RUN_ID_RULE = "letters, digits and '-', at most 24"
 STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # the template's StageName pattern
 DATA_PLANE_ENV = "TBENCH_AWS_DATA_PLANE_URL"
 
@@ -54,7 +57,7 @@ def _account(region: str | None) -> AwsAccount:
 
 def _check_inputs(run_id: str, stage: str, memory_mb: int) -> None:
     if not RUN_ID.match(run_id):
-        raise _fail(f"--run-id {run_id!r}: letters, digits and '-', at most 40", 2)
+        raise _fail(f"--run-id {run_id!r}: {RUN_ID_RULE}", 2)
     if not STAGE.match(stage):
         raise _fail(f"--stage {stage!r}: letters, digits, '_' and '-' (API Gateway's rule)", 2)
     try:
@@ -202,7 +205,7 @@ def destroy(
     if (run_id is None) == (not all_tagged):
         raise _fail("give --run-id ID or --all-tagged (one of them)", 2)
     if run_id is not None and not RUN_ID.match(run_id):
-        raise _fail(f"--run-id {run_id!r}: letters, digits and '-', at most 40", 2)
+        raise _fail(f"--run-id {run_id!r}: {RUN_ID_RULE}", 2)
     account = _account(region)
     try:
         leftovers = find_by_run_id(account, run_id) if run_id else find_tagged(account)
