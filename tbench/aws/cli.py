@@ -112,7 +112,7 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options
         "--data-plane-url",
         envvar=DATA_PLANE_ENV,
         hidden=True,
-        help="Measure this URL instead of the stack's (tests: the local emulator).",
+        help="The stack's URL output says this URL (tests: the local emulator).",
     ),
 ) -> None:
     """Deploy the lambda target to AWS, run a scenario on it, price it from AWS's REPORT lines,

@@ -84,7 +84,7 @@ class AwsRunOptions:
     out_root: Path = Path("results")
     keep: bool = False
     verify: bool = True
-    # The tests' data plane (the local emulator) instead of the stack's URL output
+    # The tests' data plane (the local emulator): the stack's URL output says it instead
     data_plane_url: str | None = None
     timing: Timing = field(default_factory=Timing)
     collect: CollectSettings = field(default_factory=CollectSettings)
@@ -162,7 +162,8 @@ class AwsRun:
         create_code_bucket(s3, names)
         upload_code(s3, names.bucket, package)
         self.say(f"creating stack {names.stack_name} in {names.region} (a few minutes on AWS)")
-        create_stack(cfn, names, template_body(names, package), self.options.stack)
+        body = template_body(names, package, self.options.data_plane_url)
+        create_stack(cfn, names, body, self.options.stack)
         timing = self.options.timing
         outputs = wait_for_stack(cfn, names.stack_name, timing.stack_timeout_s, timing.poll_s)
         stack = read_stack(cfn, names.stack_name, outputs)
@@ -185,12 +186,12 @@ class AwsRun:
             stack_name=names.stack_name,
         )
         if self.options.data_plane_url is not None:
-            deployment.note = f"data plane: {self.options.data_plane_url}, not the stack's URL"
+            deployment.note = f"the stack's URL output set to {self.options.data_plane_url}"
         return deployment
 
     def _measure(self, stack: DeployedStack) -> RunResult:
         """The scenario against the stack's URL, as `tbench run --url` measures it."""
-        url = self.options.data_plane_url or stack.url
+        url = stack.url
         self.say(f"measuring {url} under {self.options.scenario_ref}")
         options = RunOptions(
             targets=[get_target(TARGET)],

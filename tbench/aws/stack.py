@@ -114,9 +114,14 @@ def upload_code(s3: S3Client, bucket: str, package: CodePackage) -> None:
     s3.put_object(Bucket=bucket, Key=package.key, Body=package.data)
 
 
-def template_body(resources: AwsResources, package: CodePackage) -> str:
-    """The template, translated to plain CloudFormation with the run's code and tags."""
+def template_body(
+    resources: AwsResources, package: CodePackage, data_plane_url: str | None = None
+) -> str:
+    """The template, translated to plain CloudFormation with the run's code and tags; with
+    `data_plane_url`, its WebSocketURL output says that URL instead (the tests' emulator)."""
     template = translate(load_template(), resources.bucket, package.key, run_tags(resources.run_id))
+    if data_plane_url is not None:
+        template["Outputs"][URL_OUTPUT]["Value"] = data_plane_url
     return json.dumps(template, separators=(",", ":"))
 
 

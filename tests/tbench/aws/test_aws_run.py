@@ -116,7 +116,7 @@ def test_smoke_run_is_priced_from_the_logs_api_and_leaves_nothing(
     resources = AwsResources.model_validate_json((run_dir / RESOURCES_FILE).read_text())
     assert resources.torn_down
     assert len(resources.log_groups) == 4
-    assert f"tbench-{run_id}" in done.stdout
+    assert f"stack tbench-{run_id} is up: {emulator[0]}" in " ".join(done.stdout.split())
     assert left_of(run_id) == []
     # the report draws its Lambda figures from these lines, says whose they are, masks the account
     data = load_run_dir(run_dir)
