@@ -31,6 +31,7 @@ class CollectSettings:
     timeout_s: float = 300.0
     poll_s: float = 5.0
     settle_s: float = 20.0
+    page_size: int | None = None  # events per filter_log_events page (None: the API's own)
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,10 @@ class LogRequest:
 
 
 def read_group(
-    logs: CloudWatchLogsClient, function: str, group: str, window: Window
+    logs: CloudWatchLogsClient, function: str, group: str, window: Window, page_size: int | None
 ) -> dict[str, Collected] | None:
-    """Every REPORT line of one group in the window, by event id; None if the group is not
-    there (yet)."""
+    """Every REPORT line of one group in the window, by event id, following every page; None
+    if the group is not there (yet). ClientError on any other refusal."""
     lines: dict[str, Collected] = {}
     try:
         pages = logs.get_paginator("filter_log_events").paginate(
@@ -72,6 +73,7 @@ def read_group(
             startTime=window.start_ms,
             endTime=window.end_ms,
             filterPattern=REPORT_PATTERN,
+            PaginationConfig={"PageSize": page_size} if page_size else {},
         )
         for page in pages:
             for event in page.get("events", []):
@@ -106,7 +108,10 @@ def collect_reports(
     changed_at, polls = started, 0
     while True:
         polls += 1
-        found = {fn: read_group(logs, fn, group, window) for fn, group in groups.items()}
+        found = {
+            fn: read_group(logs, fn, group, window, settings.page_size)
+            for fn, group in groups.items()
+        }
         now_counts = tuple(len(lines or {}) for lines in found.values())
         if now_counts != counts:
             counts, changed_at = now_counts, time.monotonic()

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from contract.aws import RESOURCES_FILE, AwsResources
+from contract.lambda_report import LambdaReport
 from tbench.aws.collect import CollectSettings, LogRequest, Window, collect_reports
 from tbench.aws.stack import StackError, wait_for_stack
 from tbench.cli import app
@@ -141,3 +142,29 @@ def test_a_run_that_fails_after_deploying_is_torn_down(
     resources = AwsResources.model_validate_json((tmp_path / run_id / RESOURCES_FILE).read_text())
     assert resources.torn_down
     assert left_of(run_id) == []
+
+
+def test_every_page_of_a_group_is_read_and_only_report_lines_count(aws: dict[str, str]) -> None:
+    logs = boto3.client("logs")
+    group = "/aws/lambda/tbench-paged-SendMessageFunction-X"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    events = [
+        {"timestamp": now - 1000 + i, "message": LambdaReport(f"r{i}", 5.0, 5, 256, 60).line()}
+        for i in range(60)
+    ]
+    events.append({"timestamp": now, "message": "START RequestId: r0 Version: $LATEST"})
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    request = LogRequest(
+        groups={"SendMessageFunction": group},
+        expected={"SendMessageFunction": 60},
+        window=Window(now - 60_000, now + 1000),
+    )
+    settings = CollectSettings(timeout_s=5.0, poll_s=0.1, settle_s=1.0, page_size=25)
+    lines, record = collect_reports(logs, request, settings)
+    assert len(lines) == 60
+    assert record.settled
+    assert record.missing == []
+    assert lines[0].source.function == "SendMessageFunction"
+    assert LambdaReport.parse(lines[0].message) is not None
