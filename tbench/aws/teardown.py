@@ -8,6 +8,7 @@ a late invocation could create its group again.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from contract.aws import RUN_ID_TAG, AwsResources
+from servers.lambda_ws.template import route_functions
 from tbench.aws.stack import STACK_PREFIX, stack_exists
 
 if TYPE_CHECKING:
@@ -56,27 +58,37 @@ def run_log_group_prefix(run_id: str) -> str:
     return f"{LOG_GROUP_PREFIX}{STACK_PREFIX}{run_id}-"
 
 
+def _run_log_group(run_id: str) -> re.Pattern[str]:
+    """The names of a run's function log groups, and no other run's (`a` is not `a-b`)."""
+    functions = "|".join(sorted({r.function_id for r in route_functions().values()}))
+    return re.compile(rf"^{re.escape(run_log_group_prefix(run_id))}({functions})-[A-Za-z0-9]+$")
+
+
+def _run_log_groups(logs: CloudWatchLogsClient, run_id: str) -> list[str]:
+    pattern = _run_log_group(run_id)
+    return [g for g in _log_groups(logs, run_log_group_prefix(run_id)) if pattern.match(g)]
+
+
 def of_run(logs: CloudWatchLogsClient, resources: AwsResources) -> Leftovers:
     """What a run named, and any log group of its functions (one Lambda made again, say)."""
-    groups = set(resources.log_groups) | set(
-        _log_groups(logs, run_log_group_prefix(resources.run_id))
-    )
+    groups = set(resources.log_groups) | set(_run_log_groups(logs, resources.run_id))
     return Leftovers([resources.stack_name], [resources.bucket], sorted(groups))
 
 
 def find_by_run_id(account: AwsAccount, run_id: str) -> Leftovers:
-    """What is left of one run: its stack, buckets and log groups, found by their names."""
+    """What is left of one run: its stack, its buckets (named and tagged for it) and its
+    functions' log groups."""
     cfn, s3 = account.cloudformation(), account.s3()
     stack = f"{STACK_PREFIX}{run_id}"
-    bucket_prefix = f"{STACK_PREFIX}{run_id.lower()}-"
+    bucket = re.compile(rf"^{re.escape(STACK_PREFIX + run_id.lower())}-[0-9a-f]+$")
     return Leftovers(
         stacks=[stack] if stack_exists(cfn, stack) else [],
         buckets=[
             b["Name"]
             for b in s3.list_buckets().get("Buckets", [])
-            if b["Name"].startswith(bucket_prefix)
+            if bucket.match(b["Name"]) and _bucket_run_id(s3, b["Name"]) == run_id
         ],
-        log_groups=_log_groups(account.logs(), run_log_group_prefix(run_id)),
+        log_groups=_run_log_groups(account.logs(), run_id),
     )
 
 
@@ -93,7 +105,7 @@ def find_tagged(account: AwsAccount) -> Leftovers:
     buckets = [
         bucket["Name"]
         for bucket in s3.list_buckets().get("Buckets", [])
-        if bucket["Name"].startswith(STACK_PREFIX) and _bucket_tagged(s3, bucket["Name"])
+        if bucket["Name"].startswith(STACK_PREFIX) and _bucket_run_id(s3, bucket["Name"])
     ]
     groups = [
         name
@@ -104,12 +116,13 @@ def find_tagged(account: AwsAccount) -> Leftovers:
     return Leftovers(stacks, buckets, groups)
 
 
-def _bucket_tagged(s3: S3Client, bucket: str) -> bool:
+def _bucket_run_id(s3: S3Client, bucket: str) -> str | None:
+    """The run id a bucket is tagged with (None: none, or not ours to read)."""
     try:
         tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     except ClientError:  # NoSuchTagSet, or a bucket of someone else's we may not read
-        return False
-    return any(tag["Key"] == RUN_ID_TAG for tag in tags)
+        return None
+    return next((tag["Value"] for tag in tags if tag["Key"] == RUN_ID_TAG), None)
 
 
 def _log_groups(logs: CloudWatchLogsClient, prefix: str) -> list[str]:

@@ -86,18 +86,18 @@ def deploy(run_id: str) -> None:
 
 
 def test_destroy_by_run_id_then_by_tag(aws: dict[str, str]) -> None:
-    deploy("left-one")
-    deploy("left-two")
-    assert len(left_of("left-one")) == 7  # stack, bucket, four log groups and the late one
-    stack = boto3.client("cloudformation").describe_stacks(StackName="tbench-left-one")
-    assert {"Key": RUN_ID_TAG, "Value": "left-one"} in stack["Stacks"][0]["Tags"]
-    result = CliRunner().invoke(app, ["aws", "destroy", "--run-id", "left-one", "--yes"])
+    deploy("left")
+    deploy("left-b2")  # an id that starts with the other's
+    assert len(left_of("left-b2")) == 7  # stack, bucket, four log groups and the late one
+    stack = boto3.client("cloudformation").describe_stacks(StackName="tbench-left")
+    assert {"Key": RUN_ID_TAG, "Value": "left"} in stack["Stacks"][0]["Tags"]
+    result = CliRunner().invoke(app, ["aws", "destroy", "--run-id", "left", "--yes"])
     assert result.exit_code == 0, result.output
-    assert left_of("left-one") == []
-    assert left_of("left-two")
+    assert len(left_of("left-b2")) == 7  # not "left"'s, though its names start alike
+    assert all("left-b2" in name for name in left_of("left"))  # nothing of "left" is left
     result = CliRunner().invoke(app, ["aws", "destroy", "--all-tagged", "--yes"])
     assert result.exit_code == 0, result.output
-    assert left_of("left-two") == []
+    assert left_of("left") == []
     again = CliRunner().invoke(app, ["aws", "destroy", "--all-tagged", "--yes"])
     assert "nothing to remove" in again.output
 
