@@ -168,3 +168,22 @@ def test_every_page_of_a_group_is_read_and_only_report_lines_count(aws: dict[str
     assert record.missing == []
     assert lines[0].source.function == "SendMessageFunction"
     assert LambdaReport.parse(lines[0].message) is not None
+
+
+def test_keep_leaves_everything_named_and_destroy_removes_it(
+    aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TBENCH_AWS_DATA_PLANE_URL", "ws://127.0.0.1:9/local")
+    run_id = "kept-run"
+    args = ["aws", "run", "--scenario", "smoke", "--yes", "--run-id", run_id, "--stage", STAGE]
+    code, output = invoke(*args, "--out", str(tmp_path), *FAST, "--verify", "--keep")
+    assert code == 1, output  # the data plane refused: the target failed, the stack stays
+    assert f"tbench aws destroy --run-id {run_id}" in output
+    resources = AwsResources.model_validate_json((tmp_path / run_id / RESOURCES_FILE).read_text())
+    assert resources.kept
+    assert not resources.torn_down
+    left = left_of(run_id)
+    assert set(left) == {resources.stack_name, resources.bucket, *resources.log_groups}
+    code, output = invoke("aws", "destroy", "--run-id", run_id, "--yes")
+    assert code == 0, output
+    assert left_of(run_id) == []
