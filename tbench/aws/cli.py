@@ -6,7 +6,7 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from contract.aws import masked_account_id
 from contract.scenario import ScenarioError
-from cost_model.pricing import load_pricing
+from cost_model.pricing import Architecture, load_pricing
 from cost_model.run_estimate import describe_estimate, estimate_run
 from loadtests import scenario_files
 from servers.lambda_ws.cpu_model import MemorySizeError, check_memory_mb
@@ -87,7 +87,9 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options
     ),
     region: str | None = Region,
     memory_mb: int = typer.Option(256, "--memory", help="Lambda memory, MB (128-10,240)."),
-    architecture: str = typer.Option("x86_64", "--architecture", help="x86_64 or arm64."),
+    architecture: Annotated[
+        Architecture, typer.Option("--architecture", help="Lambda instruction set.")
+    ] = "x86_64",
     stage: str = typer.Option("prod", "--stage", help="API Gateway stage name."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
     keep: bool = typer.Option(False, "--keep", help="Leave the stack, bucket and logs up."),
@@ -119,9 +121,6 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options
     tear it down."""
     run_id = run_id or metadata.new_run_id()
     _check_inputs(run_id, stage, memory_mb)
-    if architecture not in ("x86_64", "arm64"):
-        raise _fail(f"--architecture {architecture!r}: x86_64 or arm64", 2)
-    arch: Literal["x86_64", "arm64"] = "arm64" if architecture == "arm64" else "x86_64"
     try:
         loaded = scenario_files.load(scenario)
     except (ScenarioError, OSError, ValueError) as exc:
@@ -129,14 +128,14 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options
     account = _account(region)
     console.print(
         f"account {masked_account_id(account.account_id)}, region {account.region}: "
-        f"stack tbench-{run_id}, {memory_mb} MB, {arch}, stage {stage}"
+        f"stack tbench-{run_id}, {memory_mb} MB, {architecture}, stage {stage}"
     )
-    console.print(describe_estimate(estimate_run(loaded, load_pricing(), memory_mb, arch)))
+    console.print(describe_estimate(estimate_run(loaded, load_pricing(), memory_mb, architecture)))
     _confirm(yes, "Deploy the stack into this account and run?", "deploy")
     options = AwsRunOptions(
         run_id=run_id,
         scenario_ref=scenario,
-        stack=StackSettings(memory_mb=memory_mb, architecture=arch, stage=stage),
+        stack=StackSettings(memory_mb=memory_mb, architecture=architecture, stage=stage),
         out_root=Path(out),
         keep=keep,
         verify=verify_first,
