@@ -129,14 +129,21 @@ def test_a_log_group_that_never_appears_is_waited_for_within_the_timeout(
     ]
 
 
+def failing_run(
+    monkeypatch: pytest.MonkeyPatch, run_id: str, out: Path, *extra: str
+) -> tuple[int, str]:
+    """A run whose data plane refuses connections (port 9): it deploys, then its target fails
+    verification in a second."""
+    monkeypatch.setenv("TBENCH_AWS_DATA_PLANE_URL", "ws://127.0.0.1:9/local")
+    args = ["aws", "run", "--scenario", "smoke", "--yes", "--run-id", run_id, "--stage", STAGE]
+    return invoke(*args, "--out", str(out), *FAST, "--verify", *extra)
+
+
 def test_a_run_that_fails_after_deploying_is_torn_down(
     aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the data plane refuses connections: the target fails, and the stack must go anyway
-    monkeypatch.setenv("TBENCH_AWS_DATA_PLANE_URL", "ws://127.0.0.1:9/local")
     run_id = "failing-run"
-    args = ["aws", "run", "--scenario", "smoke", "--yes", "--run-id", run_id, "--stage", STAGE]
-    code, output = invoke(*args, "--out", str(tmp_path), *FAST, "--verify")
+    code, output = failing_run(monkeypatch, run_id, tmp_path)
     assert code == 1, output
     assert "torn down: nothing of run failing-run is left" in output
     resources = AwsResources.model_validate_json((tmp_path / run_id / RESOURCES_FILE).read_text())
@@ -173,10 +180,8 @@ def test_every_page_of_a_group_is_read_and_only_report_lines_count(aws: dict[str
 def test_keep_leaves_everything_named_and_destroy_removes_it(
     aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TBENCH_AWS_DATA_PLANE_URL", "ws://127.0.0.1:9/local")
     run_id = "kept-run"
-    args = ["aws", "run", "--scenario", "smoke", "--yes", "--run-id", run_id, "--stage", STAGE]
-    code, output = invoke(*args, "--out", str(tmp_path), *FAST, "--verify", "--keep")
+    code, output = failing_run(monkeypatch, run_id, tmp_path, "--keep")
     assert code == 1, output  # the data plane refused: the target failed, the stack stays
     assert f"tbench aws destroy --run-id {run_id}" in output
     resources = AwsResources.model_validate_json((tmp_path / run_id / RESOURCES_FILE).read_text())
