@@ -19,11 +19,12 @@ from contract.aws import (
     AwsResources,
     LogCollection,
 )
-from contract.lambda_report import REPORT_LOG_FILE, read_invocations
+from contract.lambda_report import REPORT_LOG_FILE, SourceRecord, read_invocations
 from contract.results import STATUS_FILE, TargetStatus, load_run
 from reports.methodology import methodology, warnings
 from tbench.aws.run import BILL_FILE
 from tests.tbench.aws.conftest import IGNORE_MOTO_CFN, REGION, STAGE, ShipTo, run_env
+from tests.tbench.aws.log_shipper import STREAM
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings(IGNORE_MOTO_CFN)]
 TBENCH = str(Path(sys.executable).with_name("tbench"))
@@ -98,6 +99,9 @@ def test_smoke_run_is_priced_from_the_logs_api_and_leaves_nothing(
     invocations = read_invocations(lines)
     assert {"ConnectFunction", "SendMessageFunction"} <= {i.function for i in invocations}
     assert all(i.note is None for i in invocations)
+    sources = [SourceRecord.parse(line) for line in lines if line.startswith("SOURCE")]
+    assert len(sources) == len(invocations)
+    assert {s.log_stream for s in sources if s} == {STREAM}  # read back from the Logs API
     published = target.metrics["published"]
     sends = [i for i in invocations if i.function == "SendMessageFunction"]
     assert published
