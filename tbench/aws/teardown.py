@@ -142,7 +142,7 @@ def remove(
     cfn = account.cloudformation()
     for stack in leftovers.stacks:
         say(f"deleting stack {stack}")
-        problems += _attempt(f"stack {stack}", partial(_delete_stack, cfn, stack, timeout_s))
+        problems += _attempt(f"stack {stack}", partial(remove_stack, cfn, stack, timeout_s))
     s3 = account.s3()
     for bucket in leftovers.buckets:
         say(f"deleting bucket {bucket}")
@@ -175,13 +175,31 @@ class StackDeleteError(Exception):
     """A stack did not delete (its events say why)."""
 
 
-def _delete_stack(
+def _stack_status(cfn: CloudFormationClient, stack: str) -> str | None:
+    """The stack's status; None once it is gone."""
+    if not stack_exists(cfn, stack):
+        return None
+    return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+
+
+def remove_stack(
     cfn: CloudFormationClient, stack: str, timeout_s: float, poll_s: float = 2.0
 ) -> None:
-    cfn.delete_stack(StackName=stack)
+    """Delete a stack and wait until it is gone; StackDeleteError if it fails or outlasts
+    `timeout_s`. A stack still being created or rolled back (a run stopped mid-deploy) is
+    waited for first, so the deletion does not race resources still being made (and states
+    such as a rollback in progress refuse it)."""
     deadline = time.monotonic() + timeout_s
-    while stack_exists(cfn, stack):
-        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+    status = _stack_status(cfn, stack)
+    while status is not None and status.endswith("_IN_PROGRESS") and "DELETE" not in status:
+        if time.monotonic() > deadline:
+            raise StackDeleteError(f"still {status} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+        status = _stack_status(cfn, stack)
+    if status is None:
+        return
+    cfn.delete_stack(StackName=stack)
+    while (status := _stack_status(cfn, stack)) is not None:
         if status == "DELETE_FAILED":
             raise StackDeleteError("DELETE_FAILED (see its events in the CloudFormation console)")
         if time.monotonic() > deadline:

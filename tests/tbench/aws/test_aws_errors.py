@@ -16,6 +16,7 @@ from contract.aws import RESOURCES_FILE, AwsResources
 from contract.lambda_report import LambdaReport
 from tbench.aws.collect import CollectSettings, LogRequest, Window, collect_reports
 from tbench.aws.stack import StackError, wait_for_stack
+from tbench.aws.teardown import remove_stack
 from tbench.cli import app
 from tests.tbench.aws.conftest import IGNORE_MOTO_CFN, REGION, STAGE
 from tests.tbench.aws.test_aws_run import FAST, left_of
@@ -192,3 +193,25 @@ def test_keep_leaves_everything_named_and_destroy_removes_it(
     code, output = invoke("aws", "destroy", "--run-id", run_id, "--yes")
     assert code == 0, output
     assert left_of(run_id) == []
+
+
+def test_a_stack_stopped_mid_creation_is_deleted_once_creation_ends() -> None:
+    # moto creates a stack at once: the states between are CloudFormation's answers, stubbed
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    stack = "tbench-midway"
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def described(status: str) -> dict[str, object]:
+        return {"Stacks": [{"StackName": stack, "CreationTime": created, "StackStatus": status}]}
+
+    with Stubber(cfn) as stub:
+        for status in ("CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS"):  # exists?, then its status
+            stub.add_response("describe_stacks", described(status), {"StackName": stack})
+        for status in ("CREATE_COMPLETE", "CREATE_COMPLETE"):
+            stub.add_response("describe_stacks", described(status), {"StackName": stack})
+        stub.add_response("delete_stack", {}, {"StackName": stack})
+        stub.add_client_error(
+            "describe_stacks", "ValidationError", f"Stack with id {stack} does not exist"
+        )
+        remove_stack(cfn, stack, timeout_s=5, poll_s=0.01)
+        stub.assert_no_pending_responses()
