@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.palette import target_order
 from contract.histograms import DELIVERY, decode_file
-from contract.lambda_report import REPORT_LOG_FILE, UNNAMED_FUNCTION, read_invocations
+from contract.lambda_report import REPORT_LOG_FILE, read_invocations
 from contract.results import HISTOGRAM_DIR, SUMMARY_FILE, RunResult, TargetStatus, load_run
 
 RESOURCES_FILE = "resources.csv"  # the runner's resource samples, per target
@@ -52,6 +52,15 @@ class RunData:
         whose CPU and memory a bill would follow."""
         names = set(self.lambda_reports["target"])
         return [t for t in self.targets if t in names]
+
+    def on_aws(self, target: str) -> bool:
+        """The target ran on a stack on AWS (`tbench aws run`), not on the local emulator."""
+        deployment = self.run.targets[target].deployment
+        return deployment is not None and deployment.cloud == "aws"
+
+    def serverless_label(self, target: str) -> str:
+        """What a serverless target's server cells say instead of a figure: who ran it."""
+        return "AWS" if self.on_aws(target) else "emulator"
 
     @property
     def measured(self) -> list[str]:
@@ -180,12 +189,12 @@ def read_lambda_reports(run_dir: Path, targets: Iterable[str]) -> pd.DataFrame:
         if not path.exists():
             continue
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        for report, note in read_invocations(lines):
+        for report, note, function in read_invocations(lines):
             rows.append(
                 {
                     "target": target,
                     "request_id": report.request_id,
-                    "function": note.function if note else UNNAMED_FUNCTION,
+                    "function": function,
                     "duration_ms": report.duration_ms,
                     "billed_ms": report.billed_duration_ms,
                     "memory_mb": report.memory_size_mb,

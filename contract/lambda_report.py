@@ -3,7 +3,9 @@
 `REPORT RequestId: <id>\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\t
 Max Memory Used: 80 MB\tInit Duration: 250.12 ms\t` — Init Duration on a cold start only.
 The local emulator adds an `EMULATOR` line per invocation with what only it can know (time
-spent waiting for a worker process, its own overhead), so local artefacts stay visible.
+spent waiting for a worker process, its own overhead), so local artefacts stay visible. Lines
+collected from CloudWatch Logs (`tbench aws run`) get a `SOURCE` line instead: the function and
+log stream the REPORT line came from, as AWS's own line names neither.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # A target's REPORT (and EMULATOR) lines, in its results directory: `<run>/<target>/<this>`.
 REPORT_LOG_FILE = "lambda-reports.log"
@@ -25,6 +28,11 @@ _REPORT = re.compile(
     r"Max Memory Used: (?P<max_memory>\d+) MB"
     r"(?:\s+Init Duration: (?P<init>[\d.]+) ms)?"
     r"(?:\s+Status: (?P<status>\S+))?"
+)
+_SOURCE = re.compile(
+    r"SOURCE RequestId: (?P<request_id>\S+)\s+"
+    r"Function: (?P<function>\S+)\s+"
+    r"Log Stream: (?P<stream>.+?)\t"
 )
 _EMULATOR = re.compile(
     r"EMULATOR RequestId: (?P<request_id>\S+)\s+"
@@ -118,6 +126,38 @@ class EmulatorRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """Where a REPORT line collected from CloudWatch Logs came from (AWS's line names neither)."""
+
+    request_id: str
+    function: str  # the template's logical id, as the emulator names functions
+    log_stream: str
+
+    def line(self) -> str:
+        """The `SOURCE` line (same layout as REPORT lines)."""
+        return (
+            f"SOURCE RequestId: {self.request_id}\tFunction: {self.function}\t"
+            f"Log Stream: {self.log_stream}\t"
+        )
+
+    @classmethod
+    def parse(cls, line: str) -> SourceRecord | None:
+        """Read a `SOURCE` line; None if `line` is not one."""
+        match = _SOURCE.search(line)
+        if match is None:
+            return None
+        return cls(match["request_id"], match["function"], match["stream"])
+
+
+class Invocation(NamedTuple):
+    """One REPORT line, the function it belongs to, and the emulator's note if it ran locally."""
+
+    report: LambdaReport
+    note: EmulatorRecord | None  # None on lines from AWS
+    function: str  # from the EMULATOR or SOURCE line; UNNAMED_FUNCTION when neither says
+
+
 def read_reports(lines: Iterable[str]) -> Iterator[LambdaReport]:
     """Every REPORT line in a log (other lines skipped)."""
     for line in lines:
@@ -126,14 +166,22 @@ def read_reports(lines: Iterable[str]) -> Iterator[LambdaReport]:
             yield report
 
 
-def read_invocations(lines: Iterable[str]) -> list[tuple[LambdaReport, EmulatorRecord | None]]:
-    """Every REPORT line with the emulator's note on the same request (None on real AWS logs)."""
+def read_invocations(lines: Iterable[str]) -> list[Invocation]:
+    """Every REPORT line with its function, and the emulator's note on the same request."""
     reports: list[LambdaReport] = []
     notes: dict[str, EmulatorRecord] = {}
+    sources: dict[str, str] = {}
     for line in lines:
         report = LambdaReport.parse(line)
         if report is not None:
             reports.append(report)
         elif (note := EmulatorRecord.parse(line)) is not None:
             notes[note.request_id] = note
-    return [(report, notes.get(report.request_id)) for report in reports]
+        elif (source := SourceRecord.parse(line)) is not None:
+            sources[source.request_id] = source.function
+    invocations = []
+    for report in reports:
+        note = notes.get(report.request_id)
+        function = note.function if note else sources.get(report.request_id, UNNAMED_FUNCTION)
+        invocations.append(Invocation(report, note, function))
+    return invocations

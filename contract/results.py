@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -257,6 +257,13 @@ class Deployment(Recorded):
     cpu_model: CpuModel | None = None
     function_memory_mb: int | None = None
     tune_error: str | None = None  # the memory tune after the load failed
+    # `tbench aws run`: a stack on AWS, its durations from CloudWatch Logs (contract/aws.py)
+    cloud: Literal["aws"] | None = None
+    region: str | None = None
+    account_id: str | None = None  # the report masks it
+    architecture: Literal["x86_64", "arm64"] | None = None  # what the functions ran on
+    stage: str | None = None
+    stack_name: str | None = None
 
 
 class LambdaTuneRow(BaseModel):

@@ -38,7 +38,10 @@ def saturation(result: TargetResult, cores: int) -> list[str]:
 
 
 def duration_source(result: TargetResult, cores: int) -> DurationSource:
-    """The run's own durations if it was not saturated, else the tune's at the configured size."""
+    """The run's own durations if it was not saturated, else the tune's at the configured size.
+    A run on AWS (`tbench aws run`) is priced from AWS's own REPORT lines: nothing contended."""
+    if result.deployment is not None and result.deployment.cloud == "aws":
+        return DurationSource(None, "AWS's billed durations (REPORT lines from CloudWatch Logs)")
     reasons = saturation(result, cores)
     if not reasons:
         return DurationSource(None, "the run's own billed durations (the run was not saturated)")

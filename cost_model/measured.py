@@ -19,11 +19,17 @@ from typing import Literal
 
 from contract.lambda_report import (
     REPORT_LOG_FILE,
-    UNNAMED_FUNCTION,
     LambdaReport,
     read_invocations,
 )
-from contract.results import Limits, RunFileError, RunResult, TargetStatus, load_run
+from contract.results import (
+    Limits,
+    RunFileError,
+    RunResult,
+    TargetResult,
+    TargetStatus,
+    load_run,
+)
 from cost_model.chat import ChatBill, ChatWorkload, InitPerUse, chat_bill
 from cost_model.containers import (
     FargateBill,
@@ -37,7 +43,7 @@ from cost_model.duration_source import duration_source
 from cost_model.history_memory import HistoryBound
 from cost_model.init_phase import InitBilling, init_billed_ms, invoke_billed_ms
 from cost_model.lambda_cost import seconds_in_month
-from cost_model.pricing import Pricing
+from cost_model.pricing import Architecture, Pricing
 from cost_model.units import MILLION
 
 BYTES_PER_MB = Decimal(1024 * 1024)
@@ -76,6 +82,8 @@ class MeasuredLambda:
     # run's own REPORT lines), and which durations price the target, in words
     uncontended_send_ms: Decimal | None = None
     durations_from: str = ""
+    # what the functions ran on: a stack's recorded architecture; the emulator models x86_64
+    architecture: Architecture = "x86_64"
 
     def _serving(self, route: str | None) -> list[FunctionUse]:
         """The functions behind $connect or $disconnect, or (None) every per-message one."""
@@ -158,11 +166,11 @@ class MeasuredRun:
 
 
 def read_function_uses(path: Path) -> tuple[FunctionUse, ...]:
-    """Aggregate a REPORT log by function (named by the EMULATOR lines, when present)."""
+    """Aggregate a REPORT log by function (named by the EMULATOR or SOURCE lines, if any)."""
     by_name: dict[str, list[LambdaReport]] = {}
     with path.open(encoding="utf-8", errors="replace") as lines:
-        for report, note in read_invocations(lines):
-            by_name.setdefault(note.function if note else UNNAMED_FUNCTION, []).append(report)
+        for report, _, function in read_invocations(lines):
+            by_name.setdefault(function, []).append(report)
     return tuple(
         FunctionUse(
             name=name,
@@ -174,6 +182,12 @@ def read_function_uses(path: Path) -> tuple[FunctionUse, ...]:
         )
         for name, group in sorted(by_name.items())
     )
+
+
+def _architecture(result: TargetResult) -> Architecture:
+    """The architecture a target's functions ran on: its deployment's, else x86_64."""
+    deployment = result.deployment
+    return deployment.architecture if deployment and deployment.architecture else "x86_64"
 
 
 def _metric(metrics: dict[str, float | int | None], name: str) -> Decimal | None:
@@ -249,6 +263,7 @@ def measured_from(run: RunResult, run_dir: Path) -> MeasuredRun:
                     message_bytes=round(float(metrics.get("bytes_per_delivered") or 0)),
                     uncontended_send_ms=source.send_ms,
                     durations_from=source.note,
+                    architecture=_architecture(result),
                 )
             )
             continue
@@ -374,6 +389,7 @@ def serverless_cost(
         message_bytes=measured.message_bytes,
         month_days=load.month_days,
         memory_mb=Decimal(measured.memory_mb),
+        architecture=measured.architecture,
         send_duration_ms=measured.send_ms_per_message,
         connect_duration_ms=measured.connect_ms_per_session,
         disconnect_duration_ms=measured.disconnect_ms_per_session,

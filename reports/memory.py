@@ -57,8 +57,10 @@ def memory_section(data: RunData) -> MemorySection | None:
             MemoryRow(
                 target=target,
                 rss_max_mb=megabytes(_metric(data, target, "server_rss_max_bytes")),
-                per_connection_kib="emulator" if emulated else per_connection,
-                per_connection_with_history_kib="emulator" if emulated else with_history,
+                per_connection_kib=data.serverless_label(target) if emulated else per_connection,
+                per_connection_with_history_kib=data.serverless_label(target)
+                if emulated
+                else with_history,
                 per_retained_message_b=number(per_message),
                 retained_max=integer(_metric(data, target, "server_retained_messages_max")),
                 soak_start_mb=DASH if soak is None else megabytes(soak.rss_start_bytes),
@@ -75,7 +77,7 @@ def memory_section(data: RunData) -> MemorySection | None:
     if not rows:
         return None
     notes = []
-    if data.serverless:
+    if any(not data.on_aws(target) for target in data.serverless):
         notes.append(
             "The lambda target's RSS is the local emulator's whole process tree (API Gateway "
             "and Lambda stand-ins, the execution environments it starts on demand, dynalite): "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.load import RunData
+from contract.aws import masked_account_id
 from contract.results import (
     FLAG_DURATIONS_UNMODELLED,
     FLAG_ERRORS,
@@ -64,6 +65,8 @@ def cpu_model_text(state: CpuModel | None) -> str:
 def _deployment_text(deployment: Deployment) -> str:
     # what the run recorded, in the model's order (Deployment writes only the fields given)
     rest = deployment.model_dump(mode="json", exclude={"cpu_model"})
+    if deployment.account_id is not None:  # a reader of the report need not know the account
+        rest["account_id"] = masked_account_id(deployment.account_id)
     state = deployment.cpu_model
     parts = [f"Lambda CPU model: {cpu_model_text(state)}"] if state is not None else []
     return "; ".join([*parts, *([_text(rest)] if rest else [])])
@@ -187,6 +190,14 @@ def warnings(data: RunData) -> list[str]:
         )
     reports = data.lambda_reports
     for target in data.serverless:
+        deployment = run.targets[target].deployment
+        if deployment is not None and deployment.cloud == "aws":
+            notes.append(
+                f"{target} ran on AWS ({deployment.region}, {deployment.architecture}, "
+                f"{deployment.function_memory_mb} MB): its durations, cold starts and bill come "
+                "from AWS's own REPORT lines, read from CloudWatch Logs after the run."
+            )
+            continue
         waits = reports[reports["target"] == target]["queue_wait_ms"]
         notes.append(
             f"{target} ran on the local API Gateway + Lambda emulator: durations and cold starts "

@@ -40,7 +40,8 @@ class VerdictRow:
 def _cell(data: RunData, target: str, metric: str, *, emulated: bool) -> str:
     value = data.metric(target, metric)
     if emulated and metric.startswith("server_"):
-        return "emulator"  # the local emulator's CPU and memory are not what AWS bills
+        # the local emulator's CPU and memory are not what AWS bills; on AWS there are none
+        return data.serverless_label(target)
     if metric == "server_rss_per_connection_net_bytes":
         return kib(value)
     if metric in ("lost", "duplicated"):

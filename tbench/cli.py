@@ -18,6 +18,7 @@ from contract.log_level import DEFAULT_LEVEL, LOG_LEVEL_ENV, LevelName
 from contract.registry import TARGETS, get_target, resolve_targets
 from cost_model.cli import cost_app
 from cost_model.plan_cli import plan_command
+from tbench.aws.cli import aws_app
 from tbench.lambda_tune_cli import lambda_app
 from tbench.log_setup import log_to_console
 from tbench.process import TargetProcess, TargetStartError
@@ -35,6 +36,7 @@ err_console = Console(stderr=True)
 app.add_typer(cost_app, name="cost")
 app.command("plan")(plan_command)
 app.add_typer(lambda_app, name="lambda")
+app.add_typer(aws_app, name="aws")
 
 
 @app.callback()

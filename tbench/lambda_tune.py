@@ -119,7 +119,9 @@ def _send_reports(report_log: Path) -> list[LambdaReport]:
     if not report_log.exists():
         return []
     with report_log.open(encoding="utf-8") as lines:
-        return [r for r, note in read_invocations(lines) if note and note.function == SEND_FUNCTION]
+        return [
+            r for r, note, _ in read_invocations(lines) if note and note.function == SEND_FUNCTION
+        ]
 
 
 def _await_reports(report_log: Path, count: int) -> list[LambdaReport]:

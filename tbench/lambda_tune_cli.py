@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -14,6 +17,7 @@ from contract.results import LambdaTuneRow
 from cost_model.cli import Arch
 from cost_model.memory_tune import PricedTuneRow, priced_rows
 from cost_model.pricing import DEFAULT_PRICING_FILE, load_pricing
+from tbench.aws.compare import ModelError, aws_durations, model_errors
 from tbench.lambda_tune import (
     DEFAULT_INVOCATIONS,
     DEFAULT_MEMORY_SIZES,
@@ -78,8 +82,31 @@ def tune_table(rows: list[PricedTuneRow], invocations: int) -> Table:
     return table
 
 
+def model_error_table(errors: list[ModelError], invocations: int) -> Table:
+    """The emulator's p50 beside AWS's, per AWS run, and the model's error."""
+    table = Table(
+        title="sendMessage: the emulator (one at a time, a room of "
+        f"{ROOM_SIZE}, {invocations} invocations) beside AWS (the run's own load)",
+        title_justify="left",
+    )
+    for header in ("memory", "emulator p50", "AWS p50", "AWS p95", "model error", "AWS run"):
+        table.add_column(header, justify="left" if header == "AWS run" else "right")
+    for error in errors:
+        aws = error.aws
+        table.add_row(
+            f"{aws.memory_mb:,} MB",
+            f"{error.emulator.duration_p50_ms:,.1f} ms",
+            f"{aws.duration_p50_ms:,.1f} ms",
+            f"{aws.duration_p95_ms:,.1f} ms",
+            f"{error.error_percent:+.0f} %",
+            f"{aws.run_id} ({aws.architecture}, rooms of {aws.room_size}, "
+            f"{aws.invocations} invocations)",
+        )
+    return table
+
+
 @lambda_app.command("tune")
-def tune_command(
+def tune_command(  # noqa: PLR0913 -- a typer command: its parameters are its options
     memory: str = typer.Option(
         ",".join(map(str, DEFAULT_MEMORY_SIZES)),
         "--memory",
@@ -96,12 +123,22 @@ def tune_command(
         help="Give each environment memory/1,769 vCPU as AWS does (off: the whole machine).",
     ),
     arch: Arch = "x86_64",
+    aws_runs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--aws",
+            metavar="RUN_DIR",
+            help="A `tbench aws run` directory (repeat): tune at its memory size and put the "
+            "emulator's durations beside AWS's.",
+        ),
+    ] = None,
 ) -> None:
     """Invoke the real sendMessage handler N times per memory size; duration and cost per size."""
     try:
-        sizes = parse_memory_sizes(memory)
+        aws = [aws_durations(run_dir) for run_dir in aws_runs or []]
+        sizes = sorted({run.memory_mb for run in aws}) if aws else parse_memory_sizes(memory)
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(2) from None
     try:
         results = measure_with_progress(sizes, invocations, cpu_model)
@@ -117,6 +154,8 @@ def tune_command(
         console.out(rows_json, highlight=False)  # as is: no markup, no wrap
         return
     console.print(tune_table(rows, invocations))
+    if aws:
+        console.print(model_error_table(model_errors(results, aws), invocations))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     console.print(
         f"cost: compute ({arch}) + requests at {DEFAULT_PRICING_FILE}, no free tier, billed p50; "

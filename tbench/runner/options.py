@@ -12,6 +12,7 @@ import psutil
 from contract.addresses import DEFAULT_HOST
 from contract.network_profile import NetworkProfile
 from contract.registry import TargetSpec
+from contract.results import Deployment
 from contract.scenario import FaultKind, Scenario
 from loadtests import scenario_files
 from tbench.cluster import Replication
@@ -39,6 +40,8 @@ class GivenOptions:
     server_pid: int | None = None  # --url's server process on this machine, sampled as the server
     target_urls: list[str] = field(default_factory=list)  # NAME=URL: running targets (compose)
     docker_stats: bool = False  # sample the given targets' containers through the Docker API
+    # --url's deployment as its deployer knows it (`tbench aws run`'s stack), recorded as is
+    deployment: Deployment | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

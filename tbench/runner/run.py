@@ -330,7 +330,7 @@ class ComparisonRun:
         try:
             self._begin(drive)
             self._follow(trial, drive)
-            if lambda_target.has_cpu_model(trial.spec) and not handle.url.startswith("wss://"):
+            if self._emulated(trial.spec, handle):
                 cpu_state = read_cpu_model(handle.url)  # the emulator's (not a real stage's)
         finally:
             series = self._stop(trial, drive)
@@ -338,6 +338,15 @@ class ComparisonRun:
         self._summarise(trial, drive, loadgen, series)
         lambda_target.record(trial.result, cpu_state)
         self._tune(trial, handle)
+
+    def _emulated(self, spec: TargetSpec, handle: TargetHandle) -> bool:
+        """The lambda target on the local emulator (not a stage on AWS, given or deployed)."""
+        deployed = self.options.given.deployment is not None and isinstance(handle, GivenTarget)
+        return (
+            lambda_target.has_cpu_model(spec)
+            and not handle.url.startswith("wss://")
+            and not deployed
+        )
 
     def _start(self, trial: Trial) -> TargetHandle:
         """The target started (or reached), and its link's RTT measured under --network."""
@@ -527,7 +536,10 @@ class ComparisonRun:
     ) -> None:
         """How the target was deployed, when it was not one process started here."""
         result, spec, handle, sampler = trial.result, trial.spec, drive.handle, drive.sampler
-        if isinstance(handle, ClusterTarget):
+        given = self.options.given.deployment
+        if given is not None and isinstance(handle, GivenTarget):
+            result.deployment = given.model_copy(deep=True)
+        elif isinstance(handle, ClusterTarget):
             result.deployment = handle.deployment(*loadgen.measured_window(), metrics)
         elif self.replication.clustered:
             result.deployment = Deployment(replicas=1, note=replicable(spec))
@@ -582,8 +594,13 @@ class ComparisonRun:
             )
 
     def _files(self, target_dir: Path) -> dict[str, str]:
-        files = {}
-        for path in sorted(target_dir.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                files[str(path.relative_to(target_dir))] = str(path.relative_to(self.run_dir))
-        return files
+        return files_of(self.run_dir, target_dir)
+
+
+def files_of(run_dir: Path, target_dir: Path) -> dict[str, str]:
+    """A target's files for run.json: path in its directory -> path in the run's."""
+    files = {}
+    for path in sorted(target_dir.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            files[str(path.relative_to(target_dir))] = str(path.relative_to(run_dir))
+    return files

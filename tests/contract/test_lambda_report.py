@@ -42,3 +42,17 @@ def test_status_and_emulator_lines_round_trip() -> None:
 def test_read_reports_skips_other_log_lines() -> None:
     lines = ["START RequestId: x Version: $LATEST", AWS_LINE, "END RequestId: x"]
     assert [r.request_id for r in read_reports(lines)] == ["3604209a-e9a3-11e6-939a-754dd98c7be3"]
+
+
+def test_lines_from_cloudwatch_are_named_by_their_source_line():
+    from contract.lambda_report import SourceRecord, read_invocations
+
+    report = LambdaReport("r9", 12.5, 13, 256, 70, 300.25)
+    source = SourceRecord("r9", "SendMessageFunction", "2026/01/01/[$LATEST]abc def")
+    assert SourceRecord.parse(source.line()) == source
+    lines = [report.line(), source.line(), LambdaReport("r10", 1.0, 1, 256, 70).line()]
+    invocations = read_invocations(lines)
+    assert [(i.report.request_id, i.note, i.function) for i in invocations] == [
+        ("r9", None, "SendMessageFunction"),
+        ("r10", None, "(unnamed)"),
+    ]

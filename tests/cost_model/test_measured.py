@@ -242,3 +242,22 @@ def test_cli_shows_the_init_line_and_takes_the_old_rule(run_dir):
 def test_cli_refuses_an_unknown_init_rule(run_dir):
     result = runner.invoke(app, ["cost", "run", str(run_dir), "--init-billing", "sometimes"])
     assert result.exit_code == 2
+
+
+def test_a_stack_on_aws_is_priced_at_its_architecture_from_its_own_lines(run_dir, pricing):
+    from contract.results import Deployment, load_run, save_run
+
+    x86 = serverless_cost(
+        measure_run(run_dir).serverless[0], load_of_run(measure_run(run_dir)), pricing
+    )
+    run = load_run(run_dir)
+    run.targets["lambda"].deployment = Deployment(cloud="aws", architecture="arm64")
+    save_run(run_dir, run)
+    measured = measure_run(run_dir)
+    (lam,) = measured.serverless
+    assert lam.architecture == "arm64"
+    assert lam.durations_from == "AWS's billed durations (REPORT lines from CloudWatch Logs)"
+    arm = serverless_cost(lam, load_of_run(measured), pricing)
+    assert arm.chat is not None
+    assert arm.chat.workload.architecture == "arm64"
+    assert arm.chat.lambda_.total_usd < x86.chat.lambda_.total_usd  # type: ignore[union-attr]

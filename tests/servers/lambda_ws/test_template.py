@@ -88,6 +88,8 @@ def test_functions_are_python_312_with_a_256_mb_default_and_a_chosen_architectur
     assert globals_["Runtime"] == "python3.12"
     assert template["Parameters"]["MemorySize"]["Default"] == 256
     assert globals_["Architectures"] == [{"Ref": "Architecture"}]
+    # the emulator's durations are priced at x86_64: a plain deploy runs what is priced
+    assert template["Parameters"]["Architecture"]["Default"] == "x86_64"
 
 
 def test_permissions_are_least_privilege() -> None:

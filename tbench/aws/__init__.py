@@ -1,0 +1,1 @@
+"""`tbench aws`: the lambda target deployed on AWS, measured, its bill collected, torn down."""
