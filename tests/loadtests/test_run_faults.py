@@ -1,7 +1,7 @@
 """`tbench run --faults`: every fault kind on every target, judged from run.json.
 
 One short run per target (tests/loadtests/fixtures/faults_ci.toml): a drop, slow readers and
-a restart, each in its own 5-s slot. What the issue expects, asserted per target:
+a restart, each in its own 6-s slot. What the issue expects, asserted per target:
 - drop: the targets that resume from a cursor lose nothing the server had taken (a WebSocket
   publish sent into the connection as it closed is lost by the publisher, and told apart as
   `lost_everywhere`); the Lambda target reconnects everyone, with no resume;
