@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import secrets
 from collections.abc import AsyncIterator
@@ -10,19 +11,31 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from conformance import endpoints
 from conformance.clients import new_subscriber
 from conformance.subscriber import Subscriber
+from contract import codec
 from contract.registry import TargetSpec
 
 
 @dataclass(frozen=True)
 class ServerFacts:
-    """What verify knows about the server because it started it (None: a server at --url)."""
+    """What verify knows about the server: the options it started it with, or what the
+    server's `/healthz` says of itself (a server at a URL). None: not known."""
 
     pid: int | None = None
-    sse_ping_s: float | None = None  # the `--sse-ping-s` it was started with
-    queue_size: int | None = None  # the `--queue-size` it was started with
-    history_size: int | None = None  # the `--history-size` it was started with
+    sse_ping_s: float | None = None  # `--sse-ping-s`
+    queue_size: int | None = None  # `--queue-size`
+    history_size: int | None = None  # `--history-size`
+    history_max_age_s: float | None = None  # `--history-max-age-s`
+
+
+def _told(body: object, name: str) -> float | None:
+    """A positive number `/healthz` gave for `name`, else None."""
+    value = body.get(name) if isinstance(body, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
 
 
 @dataclass
@@ -35,6 +48,30 @@ class CheckContext:
     facts: ServerFacts = field(default_factory=ServerFacts)
     _room_numbers: itertools.count[int] = field(default_factory=itertools.count)
     _run_tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    _known: ServerFacts | None = None
+
+    async def known_facts(self) -> ServerFacts:
+        """`facts`, with what is missing filled in from the server's `/healthz` (asked once).
+
+        A server at a URL reports its history bounds and its transport's settings there; a
+        field it does not report stays None. Raises httpx.HTTPError if `/healthz` is not
+        reachable.
+        """
+        if self._known is None:
+            response = await self.http.get(endpoints.health_url(self.base_url), timeout=5.0)
+            body: object = None
+            with contextlib.suppress(codec.JSONDecodeError):
+                body = codec.loads(response.content)
+            queue_size, history_size = _told(body, "queue_size"), _told(body, "history_size")
+            self._known = dataclasses.replace(
+                self.facts,
+                sse_ping_s=self.facts.sse_ping_s or _told(body, "sse_ping_s"),
+                queue_size=self.facts.queue_size or (int(queue_size) if queue_size else None),
+                history_size=self.facts.history_size
+                or (int(history_size) if history_size else None),
+                history_max_age_s=self.facts.history_max_age_s or _told(body, "history_max_age_s"),
+            )
+        return self._known
 
     def new_room(self, purpose: str) -> str:
         """A fresh room name, unique per run, so checks never see each other's messages."""

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +36,9 @@ JSON = "application/json"
 MESSAGES_PATH = "/rooms/{room}/messages"
 ADMIN_DROP_PATH = "/_admin/drop"
 DECIMAL_PATTERN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+# the transport settings `/healthz` may report (create_app's `told`), named as in Settings
+HealthSetting = Literal["queue_size", "sse_ping_s"]
 
 
 class InvalidQuery(InvalidInput):
@@ -193,8 +196,12 @@ def create_app(
     broker: Broker | None = None,
     *,
     http_publish: bool = True,
+    told: tuple[HealthSetting, ...] = (),
 ) -> TargetApp:
     """A target's app: healthz, optionally HTTP publish, JSON errors, `/openapi.json`.
+
+    `told`: the settings of this target's transport that `/healthz` reports beside the history
+    bounds, so that a check of a server at a URL knows them (the push targets' queue size).
 
     The connection cap always; CORS (one origin) and the `/_admin/drop` fault only when the
     settings ask for them.
@@ -226,19 +233,20 @@ def create_app(
 
     @app.get("/healthz", responses={200: {"model": Health, "description": "alive"}})
     async def healthz() -> Response:
-        """Liveness, the open subscriber connections / held polls of this process, and the
-        history bounds its broker applies (so a check of a server at a URL knows them), and the
-        messages it holds in history now (the runner subtracts their memory from RSS)."""
-        return json_response(
-            {
-                "status": "ok",
-                "target": target,
-                "connections": broker.connection_count(),
-                "history_size": broker.history_size,
-                "history_max_age_s": broker.history_max_age_s,
-                "retained": broker.kept_count(),
-            }
-        )
+        """Liveness, the open subscriber connections / held polls of this process, the
+        history bounds its broker applies and the `told` settings (so a check of a server at a
+        URL knows them), and the messages it holds in history now (the runner subtracts their
+        memory from RSS)."""
+        body: dict[str, object] = {
+            "status": "ok",
+            "target": target,
+            "connections": broker.connection_count(),
+            "history_size": broker.history_size,
+            "history_max_age_s": broker.history_max_age_s,
+            "retained": broker.kept_count(),
+        }
+        body.update((name, getattr(settings, name)) for name in told)
+        return json_response(body)
 
     if settings.admin:
 

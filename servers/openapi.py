@@ -73,6 +73,10 @@ class Health(BaseModel):
     retained: int | None = Field(
         ge=0, description="messages held in this process's history now (null: kept in Redis)"
     )
+    queue_size: int | None = Field(
+        None, ge=1, description="a push target's send queue per subscriber, in messages"
+    )
+    sse_ping_s: float | None = Field(None, gt=0, description="the SSE target's keep-alive interval")
 
 
 class Dropped(BaseModel):

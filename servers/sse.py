@@ -165,7 +165,7 @@ def _event_of(delivery: Delivery) -> bytes:
 
 def create_sse_app(settings: Settings | None = None, broker: Broker | None = None) -> TargetApp:
     """The SSE target: event stream, publish, healthz."""
-    app = create_app("sse", settings, broker)
+    app = create_app("sse", settings, broker, told=("queue_size", "sse_ping_s"))
     room_broker: Broker = app.state.broker
     ping_s: float = app.state.settings.sse_ping_s
 

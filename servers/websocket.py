@@ -21,7 +21,7 @@ WS_PATH = "/ws"
 
 def create_websocket_app(settings: Settings | None = None, broker: Broker | None = None) -> FastAPI:
     """The WebSocket target: the socket (subscribe + publish frames) and healthz."""
-    app = create_app("websocket", settings, broker, http_publish=False)
+    app = create_app("websocket", settings, broker, http_publish=False, told=("queue_size",))
     room_broker: Broker = app.state.broker
 
     async def connect(websocket: WebSocket) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
-from conformance import endpoints
 from conformance.checks.common import (
     IDLE_TIMEOUT_S,
     delivery_failure,
@@ -19,7 +17,6 @@ from conformance.context import CheckContext
 from conformance.polling import LONG_POLL_WAIT_S, get_messages
 from conformance.result import Outcome, failed, passed, skipped
 from conformance.subscriber import Subscriber
-from contract import codec
 from contract.messages import HISTORY_SIZE_DEFAULT
 
 EARLY = 5  # published before the cursor is taken: the cursor is the first of them
@@ -85,22 +82,11 @@ class Bounds:
     max_age_s: float | None  # None: not told (verify assumes only the count)
 
 
-def _told(body: object, field: str) -> float | None:
-    value = body.get(field) if isinstance(body, dict) else None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return None
-
-
 async def history_bounds(ctx: CheckContext) -> Bounds:
     """The bounds as verify started the server, else as its `/healthz` says (a server at a
     URL), else the protocol's default count."""
-    body: object = None
-    response = await ctx.http.get(endpoints.health_url(ctx.base_url), timeout=5.0)
-    with contextlib.suppress(codec.JSONDecodeError):
-        body = codec.loads(response.content)
-    size = ctx.facts.history_size or _told(body, "history_size") or HISTORY_SIZE_DEFAULT
-    return Bounds(int(size), _told(body, "history_max_age_s"))
+    facts = await ctx.known_facts()
+    return Bounds(facts.history_size or HISTORY_SIZE_DEFAULT, facts.history_max_age_s)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ async def check_sse_keep_alive(ctx: CheckContext) -> Outcome:
     """A comment line (`: ping`) arrives within the ping interval on an idle stream."""
     if ctx.spec.family != "sse":
         return skipped("applies to SSE only")
-    ping_s = ctx.facts.sse_ping_s
+    ping_s = (await ctx.known_facts()).sse_ping_s
     limit_s = (ping_s if ping_s is not None else DEFAULT_SSE_PING_S) + GRACE_S
     response = await open_event_stream(ctx.http, ctx.base_url, ctx.new_room("keepalive"))
     started = time.monotonic()
@@ -31,9 +31,9 @@ async def check_sse_keep_alive(ctx: CheckContext) -> Outcome:
     except TimeoutError:
         if ping_s is None:
             return warned(
-                f"no keep-alive comment within {limit_s:.0f} s (the server was started "
-                f"elsewhere; the protocol's default interval is {DEFAULT_SSE_PING_S:g} s)"
+                f"no keep-alive comment within {limit_s:.0f} s (the server does not say its "
+                f"interval; the protocol's default is {DEFAULT_SSE_PING_S:g} s)"
             )
-        return failed(f"no keep-alive comment within {limit_s:.0f} s with --sse-ping-s {ping_s:g}")
+        return failed(f"no keep-alive comment within {limit_s:.0f} s with a {ping_s:g} s interval")
     finally:
         await response.aclose()

@@ -21,7 +21,7 @@ from conformance.subscriber import Subscriber
 from conformance.tally import MessageKey, listing
 from conformance.websocket import WebSocketSubscriber
 
-DEFAULT_QUEUE_SIZE = 1024  # docs/protocol.md: `--queue-size` default, for servers at --url
+DEFAULT_QUEUE_SIZE = 1024  # docs/protocol.md: `--queue-size` default, for a server not saying
 # Room for what sits between the server's queue and a reader that stopped reading: the
 # server's socket send buffer (Linux autotunes it up to tcp_wmem's 4 MiB), the reader's
 # receive window (not grown while it does not read) and both sides' transport buffers.
@@ -156,7 +156,7 @@ async def check_slow_consumer(ctx: CheckContext) -> Outcome:
     """
     if ctx.spec.family not in ("sse", "websocket"):
         return skipped("pull transport: the client paces delivery; no per-client queue")
-    queue_size = ctx.facts.queue_size or DEFAULT_QUEUE_SIZE
+    queue_size = (await ctx.known_facts()).queue_size or DEFAULT_QUEUE_SIZE
     trial = await stall_reader(ctx, messages_needed(queue_size))
     proxy_note = ""
     if trial.looks_unbounded:

@@ -37,12 +37,16 @@ def test_healthz_names_the_target(name: str, request: pytest.FixtureRequest):
     retained = body.pop("retained")  # what earlier tests on this server left in history
     assert isinstance(retained, int)
     assert retained >= 0
+    # a push target also says its queue, SSE its keep-alive (the fixture's): for verify of a
+    # server at a URL
+    told = {"sse": {"queue_size": 1024, "sse_ping_s": 0.3}, "websocket": {"queue_size": 1024}}
     assert body == {
         "status": "ok",
         "target": name,
         "connections": 0,
         "history_size": HISTORY_SIZE_DEFAULT,
         "history_max_age_s": HISTORY_MAX_AGE_S_DEFAULT,
+        **told.get(name, {}),
     }
 
 
