@@ -19,10 +19,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def run_lambda(out: Path, *args: str) -> TargetResult:
-    """A smoke run of the lambda target; its result."""
-    done = tbench_run(
-        out, "--scenario", "smoke", "--targets", "lambda", "--run-id", "r", *args, timeout_s=240
-    )
+    """A smoke run of the lambda target, not verified (verify runs without the CPU model, and
+    the conformance tests verify this target: 20 of a run's 44 s); its result."""
+    args = ("--scenario", "smoke", "--targets", "lambda", "--run-id", "r", "--no-verify", *args)
+    done = tbench_run(out, *args, timeout_s=240)
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
     result = load_run(out / "r").targets["lambda"]
     assert result.status is TargetStatus.OK, result.error
