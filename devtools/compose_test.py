@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from conformance.runner import VERIFY_HISTORY_SIZE, VERIFY_QUEUE_SIZE, VERIFY_SSE_PING_S
 from contract.registry import ASGI_LAUNCHER, TARGETS
-from devtools.compose_checks import failures, new_run_dir, summary
+from devtools.compose_checks import failures, summary
 from devtools.docker_base import ROOT, base_image, has_image, pull
 from devtools.docker_engine import Engine, EngineUnavailable, docker_engine, why_no_engine
 from devtools.docker_image_cache import image_cache
@@ -56,7 +57,6 @@ BUILD_TIMEOUT_S = 1800.0
 UP_TIMEOUT_S = 900.0
 DOWN_TIMEOUT_S = 180.0
 LAMBDA_CONTAINERS = 2  # the emulator and its DynamoDB
-COMPOSE_HISTORY_SIZE = 5_000  # the containers' (default 10,000): see compose_env
 
 
 class ComposeTestError(RuntimeError):
@@ -65,27 +65,28 @@ class ComposeTestError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """One compose deployment to run: its files, its settings, the containers per target."""
+    """One compose deployment to run: its files, its settings, the targets it measures and
+    the containers sampled per target."""
 
     name: str
     files: tuple[Path, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+    targets: tuple[str, ...] = tuple(TARGETS)
     containers: Mapping[str, int] = field(default_factory=dict)  # default 1 per target
 
 
 def deployments() -> list[Deployment]:
-    """The base deployment, then the scaled one (replicas on Redis behind nginx)."""
-    scaled = [name for name, spec in TARGETS.items() if spec.launcher == ASGI_LAUNCHER]
+    """The base deployment and the scaled one (replicas on Redis behind nginx). The scaled one
+    measures only the targets it scales: the lambda target is the same in both files."""
+    scaled = tuple(name for name, spec in TARGETS.items() if spec.launcher == ASGI_LAUNCHER)
     return [
         Deployment("compose", (COMPOSE_FILE,), containers={"lambda": LAMBDA_CONTAINERS}),
         Deployment(
             "scale",
             (COMPOSE_FILE, SCALE_FILE),
-            env={"REPLICAS": str(REPLICAS)},
-            containers={
-                **{name: REPLICAS + 2 for name in scaled},  # replicas, Redis, nginx
-                "lambda": LAMBDA_CONTAINERS,
-            },
+            env={"REPLICAS": str(REPLICAS), "TBENCH_TARGETS": ",".join(scaled)},
+            targets=scaled,
+            containers={name: REPLICAS + 2 for name in scaled},  # replicas, Redis, nginx
         ),
     ]
 
@@ -128,8 +129,12 @@ def run_logged(argv: list[str], env: Mapping[str, str], log: Path, timeout_s: fl
         except subprocess.TimeoutExpired:
             raise ComposeTestError(f"{argv[:3]} took over {timeout_s:.0f} s (log {log})") from None
     if done.returncode != 0:
-        tail = log.read_bytes()[-4000:].decode(errors="replace")
-        raise ComposeTestError(f"{' '.join(argv[:4])} ... exited {done.returncode}:\n{tail}")
+        raise ComposeTestError(f"{' '.join(argv[:4])} ... exited {done.returncode}:\n{tail(log)}")
+
+
+def tail(log: Path) -> str:
+    """The end of a log, for an error message."""
+    return log.read_bytes()[-4000:].decode(errors="replace")
 
 
 class Steps:
@@ -144,6 +149,10 @@ class Steps:
         print(f"compose-test: {name} ...", flush=True)
         started = time.monotonic()
         yield
+        self.record(name, started)
+
+    def record(self, name: str, started: float) -> None:
+        """Record and print a step that began at `started` (time.monotonic) and ends now."""
         self.times.append((name, time.monotonic() - started))
         print(f"compose-test: {name}: {self.times[-1][1]:.0f} s", flush=True)
 
@@ -190,50 +199,106 @@ class ComposeTest:
                 cache.save(images, self.env)
         return base.note
 
-    def compose_env(self, deployment: Deployment) -> dict[str, str]:
+    def compose_env(self, deployment: Deployment, run_id: str) -> dict[str, str]:
         """The variables docker-compose.yml reads, for the test run of `deployment`."""
         return {
             **self.env,
             **self.services_env,
             "TBENCH_SCENARIO": SCENARIO,
             "TBENCH_TARGETS": "all",
+            "TBENCH_RUN_ID": run_id,
             "LOCUST_WORKERS": str(WORKERS),
             "TBENCH_UID": str(invoking_uid()),
             "DOCKER_GID": str(self.engine.socket.stat().st_gid),
             "DOCKER_SOCKET": str(self.engine.socket),
             "TBENCH_NOFILE": str(nofile_limit()),
-            # history-lost then pushes history past its count in seconds instead of waiting
-            # out its 60 s age bound; still above what slow-consumer publishes to a stalled
-            # reader that resumes (up to 2,496 behind a proxy, at the 1,024 queue it assumes)
-            "TBENCH_HISTORY_SIZE": str(COMPOSE_HISTORY_SIZE),
+            # verify's own history, queue and keep-alive: the servers say them on /healthz,
+            # and the runner's checks, sized by them, take seconds instead of minutes
+            "TBENCH_HISTORY_SIZE": str(VERIFY_HISTORY_SIZE),
+            "TBENCH_QUEUE_SIZE": str(VERIFY_QUEUE_SIZE),
+            "TBENCH_SSE_PING_S": str(VERIFY_SSE_PING_S),
             **deployment.env,
         }
 
-    def run(self, deployment: Deployment) -> tuple[Path, list[str]]:
-        """Up with SCENARIO, down with volumes; the run it left and its problems."""
-        project = f"tbench-compose-test-{os.getpid()}"
-        argv = [*compose_argv(), "-p", project]
-        for path in deployment.files:
-            argv += ["-f", str(path)]
-        env = self.compose_env(deployment)
-        log = self.log_dir / f"{deployment.name}.log"
-        before = {path.name for path in RESULTS.iterdir()}
-        runner_failed: list[str] = []
+    def run_all(self, wanted: list[Deployment]) -> list[tuple[Path, list[str]]]:
+        """Every deployment up at once with SCENARIO (each its own compose project, network and
+        run), then down with volumes; the run each left and its problems."""
+        ups = [Up(self, deployment) for deployment in wanted]
         try:
-            with self.steps.step(f"{deployment.name}: up ({SCENARIO})"):
-                up = ["up", "--no-build", "--exit-code-from", "runner"]
-                try:
-                    run_logged([*argv, *up], env, log, UP_TIMEOUT_S)
-                except ComposeTestError as exc:  # the runner's exit: its run says why
-                    runner_failed.append(str(exc).splitlines()[0])
+            for up in ups:
+                up.start()
+            deadline = time.monotonic() + UP_TIMEOUT_S
+            while any([up.running() for up in ups]):  # each polled: its end timed when seen
+                if time.monotonic() > deadline:
+                    raise ComposeTestError(f"up took over {UP_TIMEOUT_S:.0f} s")
+                time.sleep(1.0)
         finally:
-            with self.steps.step(f"{deployment.name}: down -v"):
-                run_logged([*argv, "down", "-v", "--remove-orphans"], env, log, DOWN_TIMEOUT_S)
-        run_dir = new_run_dir(RESULTS, before)
-        problems = failures(run_dir, WORKERS, invoking_uid(), deployment.containers)
-        print(f"{deployment.name}: {run_dir}\n{summary(run_dir)}", flush=True)
-        problems += runner_failed
-        return run_dir, [f"{deployment.name}: {problem} (log {log})" for problem in problems]
+            for up in ups:
+                up.down()
+        return [up.outcome() for up in ups]
+
+
+class Up:
+    """One deployment's `docker-compose up`, run beside the others, and what it left."""
+
+    def __init__(self, check: ComposeTest, deployment: Deployment) -> None:
+        self.check = check
+        self.deployment = deployment
+        # as tbench names runs (sortable by time), with the deployment instead of a random part
+        self.run_id = time.strftime(f"%Y%m%dT%H%M%SZ-{deployment.name}", time.gmtime())
+        self.argv = [*compose_argv(), "-p", f"tbench-compose-test-{os.getpid()}-{deployment.name}"]
+        for path in deployment.files:
+            self.argv += ["-f", str(path)]
+        self.env = check.compose_env(deployment, self.run_id)
+        self.log = check.log_dir / f"{deployment.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.runner_failed: list[str] = []
+
+    def start(self) -> None:
+        """`up --exit-code-from runner` in the background, its output in the log."""
+        argv = [*self.argv, "up", "--no-build", "--exit-code-from", "runner"]
+        with self.log.open("ab") as out:
+            out.write(f"\n$ {' '.join(argv)}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+        print(f"compose-test: {self.deployment.name}: up ({SCENARIO}) ...", flush=True)
+
+    def running(self) -> bool:
+        """Whether `up` still runs; when it has just ended, its time and exit are recorded."""
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        code = self.proc.poll()
+        if code is None:
+            return True
+        self.check.steps.record(f"{self.deployment.name}: up ({SCENARIO})", self.started)
+        if code != 0:  # the runner's exit: its run says why
+            self.runner_failed.append(f"up exited {code}")
+        return False
+
+    def down(self) -> None:
+        """Stop `up` if it still runs, then take the deployment down with its volumes."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        with self.check.steps.step(f"{self.deployment.name}: down -v"):
+            argv = [*self.argv, "down", "-v", "--remove-orphans"]
+            run_logged(argv, self.env, self.log, DOWN_TIMEOUT_S)
+
+    def outcome(self) -> tuple[Path, list[str]]:
+        """The run it left and its problems, each naming the deployment and its log."""
+        run_dir = RESULTS / self.run_id
+        if not (run_dir / "run.json").is_file():
+            problems = [f"no run in {run_dir}", *self.runner_failed]
+        else:
+            deployment = self.deployment
+            problems = failures(
+                run_dir, WORKERS, invoking_uid(), deployment.containers, deployment.targets
+            )
+            problems += self.runner_failed
+            print(f"{deployment.name}: {run_dir}\n{summary(run_dir)}", flush=True)
+        return run_dir, [f"{self.deployment.name}: {p} (log {self.log})" for p in problems]
 
 
 def results_dir() -> Path:
@@ -258,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip, saying why, when no Docker engine answers and dockerd cannot be started",
     )
+    parser.add_argument(
+        "--start-when",
+        metavar="FILE",
+        type=Path,
+        help="build the images, then wait until FILE exists before the deployments (`make "
+        "test` builds them in the background while the tests run)",
+    )
     args = parser.parse_args(argv)
     why = why_no_engine()
     if why is not None:
@@ -274,8 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"compose-test: engine {engine.host} ({where})", flush=True)
             check = ComposeTest(engine, log_dir)
             base_note = check.images()
-            # both deployments, whatever the first one's outcome: every problem in one go
-            runs = [check.run(deployment) for deployment in deployments()]
+            if args.start_when is not None:
+                with check.steps.step(f"wait for {args.start_when}"):
+                    while not args.start_when.exists():
+                        time.sleep(1.0)
+            runs = check.run_all(deployments())
     except (ComposeTestError, EngineUnavailable, AssertionError) as exc:
         print(f"compose-test: FAILED: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -220,7 +220,12 @@ def run(  # noqa: PLR0913 -- a typer command: its parameters are its options (no
     with_report: bool = typer.Option(
         True, "--report/--no-report", help="Write report.html and report.pdf at the end."
     ),
-    run_id: str | None = typer.Option(None, "--run-id", help="Name of the run directory."),
+    run_id: str | None = typer.Option(
+        None,
+        "--run-id",
+        envvar="TBENCH_RUN_ID",
+        help="Name of the run directory (default: the UTC time and a random suffix).",
+    ),
     replicas: int = typer.Option(
         1, "--replicas", min=1, help="Server processes per target, behind nginx (local mode)."
     ),

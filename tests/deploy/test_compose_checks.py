@@ -9,7 +9,7 @@ from pathlib import Path
 from contract.loadgen import DeliveryCounts, LoadCounters, LoadgenResult, WireBytes
 from contract.registry import TARGETS
 from contract.results import LOADGEN_FILE, load_run
-from devtools.compose_checks import failures, new_run_dir, summary
+from devtools.compose_checks import failures, summary
 from devtools.compose_test import deployments, nofile_limit, scale_images
 from tests.fixtures import copy_smoke_run
 
@@ -91,19 +91,14 @@ def test_a_complete_compose_run_passes_and_each_fault_is_named(tmp_path: Path):
     }
 
 
-def test_the_new_run_is_the_one_directory_with_a_run_json(tmp_path: Path):
-    (tmp_path / "old").mkdir()
-    (tmp_path / ".compose-test").mkdir()
-    copy_smoke_run(tmp_path / "new")
-    assert new_run_dir(tmp_path, {"old", ".compose-test"}) == tmp_path / "new"
-
-
 def test_the_scaled_deployment_expects_replicas_redis_and_nginx_per_target():
     base, scale = deployments()
-    assert base.containers == {"lambda": 2}
+    assert (base.targets, base.containers) == (tuple(TARGETS), {"lambda": 2})
     replicas = int(scale.env["REPLICAS"])
-    for name in TARGETS:
-        assert scale.containers[name] == (2 if name == "lambda" else replicas + 2)
+    # the lambda target is the same in both files: measured once, in the base deployment
+    assert scale.targets == tuple(name for name in TARGETS if name != "lambda")
+    assert scale.env["TBENCH_TARGETS"] == ",".join(scale.targets)
+    assert scale.containers == {name: replicas + 2 for name in scale.targets}
     assert set(scale_images()) == {"TBENCH_REDIS_IMAGE", "TBENCH_NGINX_IMAGE"}
 
 
