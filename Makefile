@@ -8,7 +8,7 @@ DYNALITE_DIR := servers/lambda_ws/dynalite
 DYNALITE     := $(DYNALITE_DIR)/node_modules/.package-lock.json
 
 .PHONY: install system-packages test test-fast lint typecheck pytest bench soak clean lock \
-	compose-nginx compose-test compose-test-after-tests docs docs-check
+	compose-nginx compose-test compose-test-if-engine docs docs-check
 
 install: system-packages $(STAMP) $(DYNALITE)
 
@@ -52,10 +52,8 @@ test-fast: install
 	$(PYTEST) -m "not slow" --durations=10
 
 # The compose test last: where no Docker engine can run it prints "SKIPPED: <why>" and passes.
-# It starts in the background (`bg:`), builds its images while the other steps run, and runs
-# its deployments once `wait` tells it to; `wait` then shows its output and waits for it.
 # Each step is timed, and the times are printed at the end (scripts/timed-steps.sh).
-TEST_STEPS := install bg:compose-test-after-tests lint docs-check typecheck pytest wait
+TEST_STEPS := install lint docs-check typecheck pytest compose-test-if-engine
 test:
 	@scripts/timed-steps.sh $(TEST_STEPS)
 
@@ -77,11 +75,8 @@ compose-test: install
 	$(BIN)/python -m devtools.compose_test
 
 # `make test`'s step: the same where a Docker engine can run, else a clear "SKIPPED: why".
-# Started in the background, it builds the images while the tests run (downloads and
-# unpacking, mostly: 2.5 min on a fresh machine), then waits for the file scripts/timed-steps.sh
-# makes at its `wait` step ($$TIMED_STEPS_GO) before it runs the deployments.
-compose-test-after-tests: install
-	$(BIN)/python -m devtools.compose_test --if-engine --start-when "$$TIMED_STEPS_GO"
+compose-test-if-engine: install
+	$(BIN)/python -m devtools.compose_test --if-engine
 
 # Each container target's capacity under a 0.25 vCPU quota (root: the kernel enforces it), then
 # the chat comparison (the one load all five targets share), then the plan at 100,000 users.
