@@ -1,10 +1,10 @@
 """`make compose-test`: build the image and run the comparison in containers, end to end.
 
 An engine (devtools.docker_engine), a base (devtools.docker_base), the image, then the
-compose-smoke scenario through docker-compose.yml and through docker-compose.scale.yml, each
-asserted on the run it leaves in results/ (devtools.compose_checks) and taken down with its
-volumes.
-Container traffic stays on the compose project's own network.
+compose-smoke scenario through docker-compose.yml and, at the same time, through
+docker-compose.scale.yml, each asserted on the run it leaves in results/
+(devtools.compose_checks) and taken down with its volumes.
+Container traffic stays on each compose project's own network.
 """
 
 from __future__ import annotations
