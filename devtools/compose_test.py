@@ -24,6 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from conformance.checks.slow_consumer import (
+    IN_FLIGHT_BYTES,
+    messages_needed,
+    proxy_in_flight_bytes,
+)
 from conformance.runner import VERIFY_HISTORY_SIZE, VERIFY_QUEUE_SIZE, VERIFY_SSE_PING_S
 from contract.registry import ASGI_LAUNCHER, TARGETS
 from devtools.compose_checks import failures, summary
@@ -89,6 +94,15 @@ def deployments() -> list[Deployment]:
             containers={name: REPLICAS + 2 for name in scaled},  # replicas, Redis, nginx
         ),
     ]
+
+
+def history_size() -> int:
+    """The containers' history: verify's, or more where the slow-consumer check publishes
+    more. Behind nginx its second reader stalls for the queue and every socket buffer on the
+    way (1,536 messages at queue 64 on a kernel with 6 + 4 MiB buffers), then resumes from
+    its cursor, and every message it missed must still be kept."""
+    in_flight = IN_FLIGHT_BYTES + proxy_in_flight_bytes()
+    return max(VERIFY_HISTORY_SIZE, messages_needed(VERIFY_QUEUE_SIZE, in_flight))
 
 
 def invoking_uid() -> int:
@@ -212,9 +226,9 @@ class ComposeTest:
             "DOCKER_GID": str(self.engine.socket.stat().st_gid),
             "DOCKER_SOCKET": str(self.engine.socket),
             "TBENCH_NOFILE": str(nofile_limit()),
-            # verify's own history, queue and keep-alive: the servers say them on /healthz,
-            # and the runner's checks, sized by them, take seconds instead of minutes
-            "TBENCH_HISTORY_SIZE": str(VERIFY_HISTORY_SIZE),
+            # verify's own queue and keep-alive, and a history to match: the servers say them
+            # on /healthz, and the runner's checks, sized by them, take seconds, not minutes
+            "TBENCH_HISTORY_SIZE": str(history_size()),
             "TBENCH_QUEUE_SIZE": str(VERIFY_QUEUE_SIZE),
             "TBENCH_SSE_PING_S": str(VERIFY_SSE_PING_S),
             **deployment.env,

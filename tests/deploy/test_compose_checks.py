@@ -6,11 +6,14 @@ import json
 import os
 from pathlib import Path
 
+from conformance.checks.slow_consumer import IN_FLIGHT_BYTES, messages_needed
+from conformance.runner import VERIFY_HISTORY_SIZE, VERIFY_QUEUE_SIZE
 from contract.loadgen import DeliveryCounts, LoadCounters, LoadgenResult, WireBytes
 from contract.registry import TARGETS
 from contract.results import LOADGEN_FILE, load_run
+from devtools import compose_test
 from devtools.compose_checks import failures, summary
-from devtools.compose_test import deployments, nofile_limit, scale_images
+from devtools.compose_test import deployments, history_size, nofile_limit, scale_images
 from tests.fixtures import copy_smoke_run
 
 LAMBDA_ONLY = {"lambda": 2}
@@ -109,3 +112,14 @@ def test_the_file_limit_never_exceeds_the_hard_limit(monkeypatch):
     assert nofile_limit() == 20000
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, resource.RLIM_INFINITY))
     assert nofile_limit() == 65536
+
+
+def test_the_containers_keep_every_message_a_stalled_reader_behind_nginx_resumes_for(
+    monkeypatch,
+):
+    # the slow-consumer check's proxy-sized trial: the queue and every buffer on the way
+    monkeypatch.setattr(compose_test, "proxy_in_flight_bytes", lambda: 36 * 2**20)
+    assert history_size() == messages_needed(VERIFY_QUEUE_SIZE, IN_FLIGHT_BYTES + 36 * 2**20)
+    assert history_size() > VERIFY_HISTORY_SIZE
+    monkeypatch.setattr(compose_test, "proxy_in_flight_bytes", lambda: 0)
+    assert history_size() == VERIFY_HISTORY_SIZE  # never below verify's own
