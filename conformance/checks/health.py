@@ -18,8 +18,16 @@ from contract import codec
 
 async def health_problem(ctx: CheckContext) -> str | None:
     """Why `/healthz` is not `200 {"status": "ok", ...}` right now, or None."""
+    url = endpoints.health_url(ctx.base_url)
     try:
-        response = await ctx.http.get(endpoints.health_url(ctx.base_url), timeout=5.0)
+        try:
+            response = await ctx.http.get(url, timeout=5.0)
+        except httpx.RemoteProtocolError:
+            # closed unanswered: a pooled keep-alive connection the server (or nginx before
+            # it) closed after the last answer, taken before its close arrived. A GET may be
+            # sent again, once, on a new connection (RFC 9110 9.2.2), as browsers do.
+            async with httpx.AsyncClient() as fresh:
+                response = await fresh.get(url, timeout=5.0)
     except httpx.HTTPError as exc:
         return f"/healthz unreachable: {type(exc).__name__}: {exc}"
     if response.status_code != 200:
