@@ -38,6 +38,12 @@ def _told(body: object, name: str) -> float | None:
     return None
 
 
+def _told_count(body: object, name: str) -> int | None:
+    """A positive count `/healthz` gave for `name`, else None."""
+    value = _told(body, name)
+    return None if value is None else int(value)
+
+
 @dataclass
 class CheckContext:
     """A target under test and the tools a check needs to exercise it."""
@@ -62,14 +68,13 @@ class CheckContext:
             body: object = None
             with contextlib.suppress(codec.JSONDecodeError):
                 body = codec.loads(response.content)
-            queue_size, history_size = _told(body, "queue_size"), _told(body, "history_size")
+            known = self.facts
             self._known = dataclasses.replace(
-                self.facts,
-                sse_ping_s=self.facts.sse_ping_s or _told(body, "sse_ping_s"),
-                queue_size=self.facts.queue_size or (int(queue_size) if queue_size else None),
-                history_size=self.facts.history_size
-                or (int(history_size) if history_size else None),
-                history_max_age_s=self.facts.history_max_age_s or _told(body, "history_max_age_s"),
+                known,
+                sse_ping_s=known.sse_ping_s or _told(body, "sse_ping_s"),
+                queue_size=known.queue_size or _told_count(body, "queue_size"),
+                history_size=known.history_size or _told_count(body, "history_size"),
+                history_max_age_s=known.history_max_age_s or _told(body, "history_max_age_s"),
             )
         return self._known
 
